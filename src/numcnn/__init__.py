@@ -1,0 +1,124 @@
+"""numcnn: convolutional networks on NumPy, with PyTorch's API and hand-derived gradients."""
+
+from numcnn import autograd, random
+from numcnn.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from numcnn.dtypes import (
+    bool,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from numcnn.factory import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from numcnn.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from numcnn.tensor import Tensor, cat, concat, stack, where
+
+__version__ = "0.1.0"
+
+
+def exp(input: Tensor) -> Tensor:
+    return input.exp()
+
+
+def log(input: Tensor) -> Tensor:
+    return input.log()
+
+
+def sqrt(input: Tensor) -> Tensor:
+    return input.sqrt()
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001
+    return input.abs()
+
+
+def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    return input.clamp(min, max)
+
+
+clip = clamp
+
+
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    return input.maximum(other)
+
+
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    return input.minimum(other)
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    return input @ other
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    return input.flatten(start_dim, end_dim)
+
+
+def reshape(input: Tensor, shape) -> Tensor:
+    return input.reshape(shape)
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return input.sum(dim, keepdim)
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return input.mean(dim, keepdim)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return input.allclose(other, rtol, atol)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def relu(input: Tensor) -> Tensor:
+    return input.relu()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:
+    return input.softmax(dim)

@@ -1,0 +1,139 @@
+"""The `Function` base class: one differentiable primitive, forward and backward on ndarrays.
+
+An op subclasses `Function` and writes two static methods on raw `np.ndarray`s::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, gy):
+            a, b = ctx.saved
+            return gy * b, gy * a          # one entry per positional forward argument
+
+`Mul.apply(x, y)` unwraps tensors, runs `forward` and, when some input needs a gradient and
+grad mode is on, records a `Node` in the graph.  Positional arguments are the (possibly)
+differentiable inputs; keyword arguments are configuration and never receive gradients.
+`backward` may return `None` for an input that needs no gradient (see `ctx.needs_input_grad`).
+Gradients may come back broadcast-shaped: the engine sums them down to the input's shape
+(`unbroadcast`) and checks the result, in one place.
+
+`forward` may return a tuple: the first entry is the differentiable output, the others are
+returned as tensors that carry no gradient (max-pool indices, for example).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from numcnn.autograd import grad_mode
+
+if TYPE_CHECKING:
+    from numcnn.tensor import Tensor
+
+
+class Context:
+    """Per-call storage handed to `forward` and `backward`."""
+
+    __slots__ = ("needs_input_grad", "saved_tensors_", "__dict__")
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors_: tuple[Any, ...] | None = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep what backward needs, and no more."""
+        self.saved_tensors_ = arrays
+
+    @property
+    def saved(self) -> tuple[Any, ...]:
+        if self.saved_tensors_ is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward(). Specify retain_graph=True if you need "
+                "to backward through the graph a second time."
+            )
+        return self.saved_tensors_
+
+
+class Node:
+    """A recorded call of a `Function`: the edge list the engine walks backwards.
+
+    `inputs[i]` is None (no gradient wanted), a leaf `Tensor` (its `.grad` accumulates) or the
+    `Node` that produced the i-th input.  `shapes[i]`/`dtypes[i]` let the engine check gradients.
+    """
+
+    __slots__ = ("fn", "ctx", "inputs", "shapes", "dtypes", "released", "retained", "hooks",
+                 "__weakref__")
+
+    def __init__(self, fn: type[Function], ctx: Context, inputs: tuple[Any, ...],
+                 shapes: tuple[tuple[int, ...] | None, ...], dtypes: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.ctx = ctx
+        self.inputs = inputs
+        self.shapes = shapes
+        self.dtypes = dtypes
+        self.released = False
+        # non-leaf tensors that asked for .retain_grad(), and tensor hooks on this output
+        self.retained: list[weakref.ref[Tensor]] = []
+        self.hooks: list[Callable[[Any], Any]] = []
+
+    def name(self) -> str:
+        return self.fn.__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class Function:
+    """Base class of every differentiable primitive.  Subclasses define `forward`/`backward`."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        from numcnn.tensor import Tensor
+
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        record = grad_mode.is_grad_enabled() and any(
+            isinstance(a, Tensor) and a.requires_grad for a in args
+        )
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if record \
+            else (False,) * len(args)
+        ctx = Context(needs)
+        result = cls.forward(ctx, *arrays, **kwargs)
+        extras: tuple[Any, ...] = ()
+        if isinstance(result, tuple):
+            result, *rest = result
+            extras = tuple(Tensor(np.asarray(e)) for e in rest)
+        out = Tensor(result)
+        if record:
+            edges = []
+            for a, need in zip(args, needs):
+                if not need:
+                    edges.append(None)
+                elif a.grad_fn is None:
+                    edges.append(a)           # a leaf: its .grad accumulates
+                else:
+                    edges.append(a.grad_fn)
+            out.grad_fn = Node(
+                cls, ctx, tuple(edges),
+                tuple(a.data.shape if isinstance(a, Tensor) else None for a in args),
+                tuple(a.data.dtype if isinstance(a, Tensor) else None for a in args),
+            )
+            out.requires_grad = True
+        if extras:
+            return (out, *extras)
+        return out

@@ -1,0 +1,15 @@
+"""numcnn.nn.functional: the public, validated ops with torch.nn.functional's names.
+
+Each family lives in its own file; this package re-exports them all, so
+`import numcnn.nn.functional as F` gives `F.conv2d`, `F.max_pool2d`, `F.cross_entropy` ...
+"""
+
+from numcnn.nn.functional.activation import *  # noqa: F401,F403
+from numcnn.nn.functional.conv import *  # noqa: F401,F403
+from numcnn.nn.functional.dropout import *  # noqa: F401,F403
+from numcnn.nn.functional.linear import *  # noqa: F401,F403
+from numcnn.nn.functional.loss import *  # noqa: F401,F403
+from numcnn.nn.functional.misc import *  # noqa: F401,F403
+from numcnn.nn.functional.norm import *  # noqa: F401,F403
+from numcnn.nn.functional.padding import *  # noqa: F401,F403
+from numcnn.nn.functional.pool import *  # noqa: F401,F403

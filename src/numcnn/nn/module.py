@@ -1,0 +1,475 @@
+"""`Module`: the base class of every layer and network.
+
+A module owns parameters (`Parameter`), buffers (tensors that are state but not trained, such
+as batch norm's running mean) and submodules, all registered by plain attribute assignment.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from typing import Any, Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from numcnn import dtypes
+from numcnn.autograd.function import Context, Function
+from numcnn.autograd.grad_mode import is_grad_enabled
+from numcnn.nn.parameter import Parameter
+from numcnn.tensor import Tensor, _RemovableHandle
+
+
+class _IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
+                f"unexpected_keys={self.unexpected_keys})")
+
+
+class Module:
+    """Base class for all neural network modules (as `torch.nn.Module`)."""
+
+    training: bool
+    _version = 1
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_hook_ids", itertools.count())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
+
+    # ----------------------------------------------------------------- registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                "cannot assign attributes before Module.__init__() call"
+            )
+        params, buffers, modules = self._parameters, self._buffers, self._modules
+        if isinstance(value, Parameter):
+            for store in (self.__dict__, buffers, modules):
+                store.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            for store in (self.__dict__, params, buffers):
+                store.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                    "(numcnn.nn.Parameter or None expected)"
+                )
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                    "(numcnn.nn.Module or None expected)"
+                )
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                    "(numcnn.Tensor or None expected)"
+                )
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        _check_name(self, name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                "(numcnn.nn.Parameter or None required)"
+            )
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        _check_name(self, name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                "(numcnn.Tensor or None required)"
+            )
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        self.add_module(name, module)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        _check_name(self, name, "module")
+        self.__dict__.pop(name, None)
+        self._modules[name] = module
+
+    def get_submodule(self, target: str) -> Module:
+        mod: Module = self
+        for part in target.split(".") if target else []:
+            if part not in mod._modules:
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{part}`")
+            mod = mod._modules[part]
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
+        return mod._parameters[name]
+
+    # ----------------------------------------------------------------- traversal
+    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        memo = set() if memo is None else memo
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, mod = stack.pop()
+            if remove_duplicate:
+                if id(mod) in memo:
+                    continue
+                memo.add(id(mod))
+            yield name, mod
+            children = [(name + ("." if name else "") + n, m)
+                        for n, m in mod._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, store: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
+        for mod_prefix, mod in mods:
+            for name, value in getattr(mod, store).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield mod_prefix + ("." if mod_prefix else "") + name, value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # ----------------------------------------------------------------- modes and updates
+    def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.data = np.zeros_like(p.grad.data)
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call `fn` on every submodule (children first) and then on self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def _cast(self, dtype: np.dtype) -> None:
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for k, t in store.items():
+                    if t is not None and t.dtype.kind == "f" and t.dtype != dtype:
+                        t.data = t.data.astype(dtype)
+                        if t.grad is not None:
+                            t.grad.data = t.grad.data.astype(dtype)
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """`m.to(dtype)` casts floating parameters and buffers in place; "cpu" is accepted."""
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if not (isinstance(a, str) and a == "cpu"):
+                dtype = a
+        if dtype is not None:
+            d = dtypes.as_dtype(dtype)
+            if d.kind != "f":
+                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got {d}")
+            self._cast(d)
+        return self
+
+    def float(self) -> Module:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Module:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Module:
+        return self.to(dtypes.float16)
+
+    def cpu(self) -> Module:
+        return self
+
+    # ----------------------------------------------------------------- state dict
+    def state_dict(self, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Every parameter and persistent buffer by dotted name (values share memory)."""
+        out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
+        for name, mod in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
+            pre = name + "." if name else ""
+            for k, p in mod._parameters.items():
+                if p is not None:
+                    out[pre + k] = p if keep_vars else p.detach()
+            for k, b in mod._buffers.items():
+                if b is not None and k not in mod._non_persistent_buffers:
+                    out[pre + k] = b if keep_vars else b.detach()
+        return out
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True,
+                        assign: bool = False) -> _IncompatibleKeys:
+        """Copy values into the parameters and buffers; with `strict` every key must match.
+
+        Raises RuntimeError listing missing keys, unexpected keys and shape mismatches.
+        """
+        own = self.state_dict(keep_vars=True)
+        given = {k: (v.data if isinstance(v, Tensor) else np.asarray(v))
+                 for k, v in state_dict.items()}
+        missing = [k for k in own if k not in given]
+        unexpected = [k for k in given if k not in own]
+        errors = []
+        for k, target in own.items():
+            if k in given and given[k].shape != target.shape:
+                errors.append(
+                    f'size mismatch for {k}: copying a param with shape {tuple(given[k].shape)} '
+                    f'from checkpoint, the shape in current model is {tuple(target.shape)}.'
+                )
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in missing) + ". ")
+        if errors:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
+            )
+        for k, target in own.items():
+            if k in given:
+                src = given[k]
+                if src.dtype.kind == "f" or target.dtype.kind != "f":
+                    target.data = np.array(src, dtype=target.dtype, copy=True)
+                else:
+                    target.data = np.array(src, dtype=target.dtype)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ----------------------------------------------------------------- hooks and call
+    def _add_hook(self, store: OrderedDict, hook: Callable[..., Any]) -> _RemovableHandle:
+        key = next(self._hook_ids)
+        store[key] = hook
+        return _RemovableHandle(store, key)
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
+        """`hook(module, args)` before forward; a non-None return replaces the args."""
+        return self._add_hook(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
+        """`hook(module, args, output)` after forward; a non-None return replaces the output."""
+        return self._add_hook(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
+        """`hook(module, grad_input, grad_output)` once the gradients w.r.t. the module's tensor
+        inputs are computed; a non-None return (a tuple) replaces grad_input."""
+        return self._add_hook(self._backward_hooks, hook)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        bw = _BackwardHookState(self, args) if self._backward_hooks and is_grad_enabled() \
+            else None
+        if bw is not None:
+            args = bw.wrap_inputs(args)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        if bw is not None:
+            out = bw.wrap_outputs(out)
+        return out
+
+    # ----------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {sub}")
+        main = self._get_name() + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                return main + lines[0] + ")"
+            return main + "\n  " + "\n  ".join(lines) + "\n)"
+        return main + ")"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
+
+    def __getstate__(self) -> Any:
+        raise TypeError("numcnn modules are saved with numcnn.save (safetensors), not pickle")
+
+
+def _check_name(module: Module, name: str, what: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{what} name should be a string. Got {type(name).__name__}")
+    if "." in name:
+        raise KeyError(f'{what} name can\'t contain ".", got: {name}')
+    if name == "":
+        raise KeyError(f'{what} name can\'t be empty string ""')
+    if hasattr(module, name) and name not in module._parameters and \
+            name not in module._buffers and name not in module._modules:
+        raise KeyError(f"attribute '{name}' already exists")
+
+
+class _BackwardHookState:
+    """Wires `register_full_backward_hook`: identity nodes around the module's tensors.
+
+    The identity on the outputs sees grad_output; the identity on the inputs sees grad_input,
+    then calls the hooks.  If no input needs a gradient, the hooks fire at the outputs with
+    grad_input all None, as in PyTorch.
+    """
+
+    def __init__(self, module: Module, args: tuple[Any, ...]) -> None:
+        self.module = module
+        self.n_in = len(args)
+        self.grad_output: tuple[Any, ...] | None = None
+        self.grad_input: list[Any] = [None] * self.n_in
+        self.pending = 0
+        self.inputs_need_grad = any(isinstance(a, Tensor) and a.requires_grad for a in args)
+
+    def wrap_inputs(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and a.requires_grad:
+                self.pending += 1
+                out.append(_HookIdentity.apply(a, cb=self._input_grad, slot=i))
+            else:
+                out.append(a)
+        return tuple(out)
+
+    def wrap_outputs(self, out: Any) -> Any:
+        if isinstance(out, Tensor) and out.requires_grad:
+            return _HookIdentity.apply(out, cb=self._output_grad, slot=0)
+        return out
+
+    def _output_grad(self, slot: int, g: np.ndarray) -> np.ndarray:
+        self.grad_output = (Tensor(g),)
+        if not self.inputs_need_grad:
+            for hook in self.module._backward_hooks.values():
+                hook(self.module, (None,) * self.n_in, self.grad_output)
+        return g
+
+    def _input_grad(self, slot: int, g: np.ndarray) -> np.ndarray:
+        self.grad_input[slot] = Tensor(g)
+        self.pending -= 1
+        if self.pending:
+            return g
+        gin = tuple(self.grad_input)
+        for hook in self.module._backward_hooks.values():
+            result = hook(self.module, gin, self.grad_output)
+            if result is not None:
+                gin = tuple(result)
+        replaced = gin[slot]
+        return replaced.data if isinstance(replaced, Tensor) else g
+
+
+class _HookIdentity(Function):
+    @staticmethod
+    def forward(ctx: Context, a, *, cb, slot):
+        ctx.cb, ctx.slot = cb, slot
+        return a
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (ctx.cb(ctx.slot, gy),)

@@ -1,0 +1,109 @@
+"""Reductions: sum, mean, max/min (over all elements or along one axis), var.
+
+`axis` is None (all axes) or a tuple of non-negative axes; `keepdim` as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numcnn.autograd.function import Context, Function
+
+
+def _expand_back(gy: np.ndarray, shape: tuple[int, ...], axis, keepdim: bool) -> np.ndarray:
+    """Re-insert the reduced axes of `gy` so that it broadcasts against the input `shape`."""
+    if axis is None:
+        return np.reshape(gy, (1,) * len(shape))
+    if not keepdim:
+        gy = np.expand_dims(gy, axis)
+    return gy
+
+
+class Sum(Function):
+    """y = sum_axis a;  da = gy broadcast over the reduced axes."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, axis=None, keepdim=False):
+        ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
+        return np.asarray(np.sum(a, axis=axis, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim)
+        return (np.broadcast_to(g, ctx.shape),)
+
+
+class Mean(Function):
+    """y = mean_axis a;  da = gy / n broadcast over the reduced axes (n = reduced count)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, axis=None, keepdim=False):
+        ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
+        ctx.count = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+        return np.asarray(np.mean(a, axis=axis, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim) / ctx.count
+        return (np.broadcast_to(g, ctx.shape),)
+
+
+class Var(Function):
+    """y = sum (a - mean)^2 / (n - correction);  da = gy * 2 (a - mean) / (n - correction)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, axis=None, correction=1, keepdim=False):
+        n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+        centered = a - np.mean(a, axis=axis, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            denom = np.asarray(max(n - correction, 0), dtype=a.dtype)
+            y = np.sum(centered * centered, axis=axis, keepdims=keepdim) / denom
+        ctx.save_for_backward(centered)
+        ctx.shape, ctx.axis, ctx.keepdim, ctx.denom = a.shape, axis, keepdim, denom
+        return np.asarray(y)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (centered,) = ctx.saved
+        g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * (2 / ctx.denom) * centered,)
+
+
+class MaxAll(Function):
+    """y = max (or min) over all elements;  the gradient is shared evenly among the ties."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, largest=True):
+        y = np.max(a) if largest else np.min(a)
+        mask = a == y
+        ctx.save_for_backward(mask)
+        return np.asarray(y)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (mask,) = ctx.saved
+        return (mask * (gy / np.count_nonzero(mask)),)
+
+
+class MaxDim(Function):
+    """(values, indices) = max (or min) along one axis;  the gradient goes to the chosen index."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, axis: int, keepdim=False, largest=True):
+        idx = np.argmax(a, axis=axis) if largest else np.argmin(a, axis=axis)
+        idx = np.expand_dims(idx, axis)
+        values = np.take_along_axis(a, idx, axis=axis)
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
+        if not keepdim:
+            values, idx = values.squeeze(axis), idx.squeeze(axis)
+        return values, idx.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (idx,) = ctx.saved
+        g = gy if ctx.keepdim else np.expand_dims(gy, ctx.axis)
+        ga = np.zeros(ctx.shape, dtype=gy.dtype)
+        np.put_along_axis(ga, idx, g, axis=ctx.axis)
+        return (ga,)

@@ -1,0 +1,119 @@
+"""Shape and indexing ops: reshape, permute, expand, indexing, cat, stack, flip.
+
+Each moves values around without changing them, so each backward moves the gradient back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numcnn.autograd.function import Context, Function
+
+
+class Reshape(Function):
+    """y = a viewed with a new shape;  da = gy reshaped back."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, shape):
+        ctx.shape = a.shape
+        return np.reshape(a, shape)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (np.reshape(gy, ctx.shape),)
+
+
+class Permute(Function):
+    """y = a with axes reordered by `dims`;  da = gy with the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, dims):
+        ctx.dims = dims
+        return np.transpose(a, dims)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (np.transpose(gy, np.argsort(ctx.dims)),)
+
+
+class Expand(Function):
+    """y = a broadcast to `shape` (a view);  da = gy summed over the broadcast axes (engine)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, shape):
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (gy,)
+
+
+def _is_basic(index) -> bool:
+    """True when `index` selects by slices/ints/None/Ellipsis only (no element repeats)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items
+    )
+
+
+class Index(Function):
+    """y = a[index] (basic or advanced);  da = zeros with gy added back at the indexed places.
+
+    Basic indexing never repeats an element, so a plain assignment suffices; integer-array
+    indexing may repeat elements, whose gradients must add up (np.add.at, off the hot path).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a, *, index):
+        ctx.shape, ctx.index = a.shape, index
+        return np.asarray(a[index])
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        ga = np.zeros(ctx.shape, dtype=gy.dtype)
+        if _is_basic(ctx.index):
+            ga[ctx.index] = gy
+        else:
+            np.add.at(ga, ctx.index, gy)
+        return (ga,)
+
+
+class Cat(Function):
+    """y = concatenate(a_1..a_k, axis);  da_i = the matching slice of gy."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays, axis):
+        ctx.axis = axis
+        ctx.sizes = [a.shape[axis] for a in arrays]
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        bounds = np.cumsum(ctx.sizes)[:-1]
+        return tuple(np.split(gy, bounds, axis=ctx.axis))
+
+
+class Stack(Function):
+    """y = stack(a_1..a_k, axis) (a new axis);  da_i = gy taken at position i of that axis."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays, axis):
+        ctx.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return tuple(np.moveaxis(gy, ctx.axis, 0))
+
+
+class Flip(Function):
+    """y = a reversed along `axes`;  da = gy reversed along the same axes."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, axes):
+        ctx.axes = axes
+        return np.flip(a, axes)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (np.flip(gy, ctx.axes),)

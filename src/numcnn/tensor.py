@@ -1,0 +1,906 @@
+"""`Tensor`: an `np.ndarray` plus the bookkeeping autograd needs.
+
+`.data` is the array, `.grad` the accumulated gradient (a Tensor or None), `.requires_grad`
+whether gradients are wanted, `.grad_fn` the graph node that made it (None for leaves).
+Operators dispatch to the `Function`s in `numcnn.ops`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from collections import namedtuple
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from numcnn import dtypes
+from numcnn.autograd import engine, grad_mode
+from numcnn.ops import math as M
+from numcnn.ops import reduce as R
+from numcnn.ops import shape as S
+
+_ReturnTypes = namedtuple("_ReturnTypes", ["values", "indices"])
+_FLOAT_KINDS = "fc"
+
+
+def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
+    """Python data -> ndarray with PyTorch's dtype rules (floats -> default dtype, ints -> int64)."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if dtype is not None:
+        return np.array(value, dtype=dtypes.as_dtype(dtype))
+    arr = np.array(value)
+    if not isinstance(value, (np.ndarray, np.generic)):
+        if arr.dtype.kind == "f":
+            arr = arr.astype(dtypes.get_default_dtype())
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64)
+    return arr
+
+
+def _operand(other: Any) -> Any:
+    """Leave tensors and Python scalars alone (NumPy keeps scalars weakly typed); wrap the rest."""
+    if isinstance(other, (Tensor, builtins.int, builtins.float, builtins.bool)):
+        return other
+    return np.asarray(other)
+
+
+def _norm_dim(dim: int, ndim: int) -> int:
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not isinstance(dim, (builtins.int, np.integer)) or isinstance(dim, builtins.bool):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if not lo <= dim <= hi:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
+        )
+    return builtins.int(dim) % builtins.max(ndim, 1)
+
+
+def _norm_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
+    if dim is None:
+        return None
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    out = tuple(_norm_dim(d, ndim) for d in dims)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {dim} appears multiple times in the list of dims")
+    return out
+
+
+def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept f(2, 3) and f((2, 3)) alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(builtins.int(s) for s in shape)
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_hooks", "_retains_grad",
+                 "__weakref__", "__dict__")
+    __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: builtins.bool = False) -> None:
+        self.data: np.ndarray = data if isinstance(data, np.ndarray) else _as_array(data)
+        self.grad: Tensor | None = None
+        self.grad_fn: Any = None
+        self._hooks: list[Callable[[Tensor], Any]] = []
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ----------------------------------------------------------------- introspection
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> builtins.bool:
+        return self.grad_fn is None
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_floating_point_(self) -> builtins.bool:
+        return self.data.dtype.kind in _FLOAT_KINDS
+
+    def is_floating_point(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    def size(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[_norm_dim(dim, self.ndim)]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return builtins.int(self.data.size)
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.data.size} elements cannot be converted to Scalar"
+            )
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad and grad_mode.is_grad_enabled():
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4,
+                               threshold=1000, edgeitems=3)
+        extra = []
+        if self.data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
+            extra.append(f"dtype=numcnn.{self.data.dtype.name}")
+        if self.grad_fn is not None:
+            extra.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> builtins.bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self.data.size} values is ambiguous"
+            )
+        return builtins.bool(self.data.reshape(()))
+
+    def __float__(self) -> builtins.float:
+        return builtins.float(self.item())
+
+    def __int__(self) -> builtins.int:
+        return builtins.int(self.item())
+
+    def __index__(self) -> builtins.int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return builtins.int(self.item())
+
+    # ----------------------------------------------------------------- autograd
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in _FLOAT_KINDS:
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        self.requires_grad = builtins.bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory, like PyTorch)."""
+        return Tensor(self.data)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and not self._retains_grad:
+            self.grad_fn.retained.append(weakref.ref(self))
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> builtins.bool:
+        return self.grad_fn is not None and self._retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Any:
+        """Call `hook(grad)` when this tensor's gradient is computed; a return value replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = self._hooks if self.grad_fn is None else self.grad_fn.hooks
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def backward(self, gradient: Any = None, retain_graph: builtins.bool | None = None,
+                 create_graph: builtins.bool = False) -> None:
+        """Accumulate d(self)/d(leaf) · gradient into every leaf's `.grad`."""
+        if create_graph:
+            raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+        if not self.requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = np.ones(self.shape, dtype=self.dtype)
+        else:
+            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if g.shape != self.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and "
+                    f"output[0] has a shape of {tuple(self.shape)}."
+                )
+            g = g.astype(self.dtype, copy=False)
+        with grad_mode.no_grad():
+            engine.run_backward(self, g, retain_graph=builtins.bool(retain_graph))
+
+    # ----------------------------------------------------------------- dtype
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`t.to(dtype)`; a device argument "cpu" is accepted and ignored."""
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, str) and a == "cpu":
+                continue
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            else:
+                dtype = a
+        if dtype is None:
+            return self
+        dtype = dtypes.as_dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        return Cast.apply(self, dtype=dtype)
+
+    def type(self, dtype: Any) -> Tensor:
+        return self.to(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def clone(self) -> Tensor:
+        return Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # ----------------------------------------------------------------- arithmetic
+    def __add__(self, other: Any) -> Tensor:
+        return M.Add.apply(self, _operand(other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return M.Add.apply(_operand(other), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return M.Sub.apply(self, _operand(other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return M.Sub.apply(_operand(other), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return M.Mul.apply(self, _operand(other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return M.Mul.apply(_operand(other), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return M.Div.apply(self, _operand(other))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return M.Div.apply(_operand(other), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return M.Pow.apply(self, _operand(other))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return M.Pow.apply(_operand(other), self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return M.MatMul.apply(self, _operand(other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return M.MatMul.apply(_operand(other), self)
+
+    def __neg__(self) -> Tensor:
+        return M.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def add(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return self * other
+
+    def div(self, other: Any) -> Tensor:
+        return self / other
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self ** exponent
+
+    def neg(self) -> Tensor:
+        return -self
+
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    def mm(self, other: Any) -> Tensor:
+        return self @ other
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def exp(self) -> Tensor:
+        return M.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return M.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return M.Sqrt.apply(self)
+
+    def rsqrt(self) -> Tensor:
+        return 1.0 / M.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return M.Abs.apply(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        return M.Clamp.apply(self, min=min, max=max)
+
+    clip = clamp
+
+    def maximum(self, other: Tensor) -> Tensor:
+        return M.Maximum.apply(self, _operand(other))
+
+    def minimum(self, other: Tensor) -> Tensor:
+        return M.Minimum.apply(self, _operand(other))
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        return where(condition, self, other)
+
+    def sign(self) -> Tensor:
+        return Tensor(np.sign(self.data))
+
+    def relu(self) -> Tensor:
+        from numcnn.nn import functional as F
+        return F.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        from numcnn.nn import functional as F
+        return F.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        from numcnn.nn import functional as F
+        return F.tanh(self)
+
+    def softmax(self, dim: int) -> Tensor:
+        from numcnn.nn import functional as F
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        from numcnn.nn import functional as F
+        return F.log_softmax(self, dim)
+
+    # ----------------------------------------------------------------- in-place (no grad)
+    def _check_inplace(self, other: Any = None) -> None:
+        if grad_mode.is_grad_enabled() and (
+            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+        ):
+            what = "a leaf Variable that requires grad" if self.is_leaf and self.requires_grad \
+                else "a tensor that takes part in autograd"
+            raise RuntimeError(
+                f"{what} is being used in an in-place operation; numcnn supports in-place ops "
+                "only on tensors that do not require grad (wrap the update in numcnn.no_grad())"
+            )
+
+    def _inplace(self, ufunc: Any, other: Any) -> Tensor:
+        self._check_inplace(other)
+        other = other.data if isinstance(other, Tensor) else other
+        if self.data.flags.writeable:
+            ufunc(self.data, other, out=self.data)
+        else:
+            self.data = ufunc(self.data, other).astype(self.dtype, copy=False)
+        return self
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return self._inplace(np.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return self._inplace(np.subtract, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace(np.multiply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace(np.true_divide, other)
+
+    def pow_(self, other: Any) -> Tensor:
+        return self._inplace(np.power, other)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        self._check_inplace()
+        np.clip(self.data, min, max, out=self.data)
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace(value)
+        self.data[...] = value.data if isinstance(value, Tensor) else value
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        self._check_inplace(src)
+        self.data[...] = src.data if isinstance(src, Tensor) else np.asarray(src)
+        return self
+
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
+        from numcnn.random import generator
+        self._check_inplace()
+        self.data[...] = generator().uniform(a, b, self.shape)
+        return self
+
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
+        from numcnn.random import generator
+        self._check_inplace()
+        self.data[...] = generator().normal(mean, std, self.shape)
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace(value)
+        self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    # ----------------------------------------------------------------- comparisons (no grad)
+    def _compare(self, ufunc: Any, other: Any) -> Tensor:
+        return Tensor(ufunc(self.data, other.data if isinstance(other, Tensor) else other))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(np.equal, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(np.not_equal, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(np.less, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(np.less_equal, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(np.greater, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(np.greater_equal, other)
+
+    def __invert__(self) -> Tensor:
+        return Tensor(np.invert(self.data))
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare(np.logical_and if self.dtype == dtypes.bool else np.bitwise_and,
+                             other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare(np.logical_or if self.dtype == dtypes.bool else np.bitwise_or,
+                             other)
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    def equal(self, other: Tensor) -> builtins.bool:
+        return self.shape == other.shape and builtins.bool(np.array_equal(self.data, other.data))
+
+    def allclose(self, other: Tensor, rtol: builtins.float = 1e-5,
+                 atol: builtins.float = 1e-8) -> builtins.bool:
+        return builtins.bool(np.allclose(self.data, other.data, rtol=rtol, atol=atol))
+
+    def isnan(self) -> Tensor:
+        return Tensor(np.isnan(self.data))
+
+    def isfinite(self) -> Tensor:
+        return Tensor(np.isfinite(self.data))
+
+    def all(self) -> Tensor:
+        return Tensor(np.asarray(np.all(self.data)))
+
+    def any(self) -> Tensor:
+        return Tensor(np.asarray(np.any(self.data)))
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype == dtypes.bool or x.dtype.kind in "iu":
+            x = x.to(dtypes.int64) if dtype is None else x
+        return R.Sum.apply(x, axis=_norm_dims(dim, self.ndim), keepdim=keepdim)
+
+    def mean(self, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind not in _FLOAT_KINDS:
+            raise RuntimeError(
+                f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {x.dtype}"
+            )
+        return R.Mean.apply(x, axis=_norm_dims(dim, self.ndim), keepdim=keepdim)
+
+    def var(self, dim: Any = None, unbiased: builtins.bool | None = None,
+            keepdim: builtins.bool = False, *, correction: Any = None) -> Tensor:
+        if unbiased is not None and correction is not None:
+            raise ValueError("var(): pass either unbiased or correction, not both")
+        corr = correction if correction is not None else (0 if unbiased is False else 1)
+        return R.Var.apply(self, axis=_norm_dims(dim, self.ndim), correction=corr,
+                           keepdim=keepdim)
+
+    def std(self, dim: Any = None, unbiased: builtins.bool | None = None,
+            keepdim: builtins.bool = False, *, correction: Any = None) -> Tensor:
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def _maxmin(self, dim: Any, keepdim: builtins.bool, largest: builtins.bool) -> Any:
+        if self.numel() == 0:
+            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() "
+                               "== 0. Specify the reduction dim with the 'dim' argument.")
+        if dim is None:
+            return R.MaxAll.apply(self, largest=largest)
+        if isinstance(dim, Tensor):  # max(a, b) as in torch.max(input, other)
+            return self.maximum(dim) if largest else self.minimum(dim)
+        values, indices = R.MaxDim.apply(self, axis=_norm_dim(dim, self.ndim), keepdim=keepdim,
+                                         largest=largest)
+        return _ReturnTypes(values, indices)
+
+    def max(self, dim: Any = None, keepdim: builtins.bool = False) -> Any:
+        return self._maxmin(dim, keepdim, True)
+
+    def min(self, dim: Any = None, keepdim: builtins.bool = False) -> Any:
+        return self._maxmin(dim, keepdim, False)
+
+    def amax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        if dim is None:
+            return self._maxmin(None, keepdim, True)
+        return self._maxmin(dim, keepdim, True).values
+
+    def amin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        if dim is None:
+            return self._maxmin(None, keepdim, False)
+        return self._maxmin(dim, keepdim, False).values
+
+    def argmax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        if dim is None:
+            return Tensor(np.asarray(np.argmax(self.data), dtype=np.int64))
+        d = _norm_dim(dim, self.ndim)
+        return Tensor(np.argmax(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+
+    def argmin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        if dim is None:
+            return Tensor(np.asarray(np.argmin(self.data), dtype=np.int64))
+        d = _norm_dim(dim, self.ndim)
+        return Tensor(np.argmin(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+        if p == 2 or p == "fro":
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, *shape: Any) -> Tensor:
+        target = _resolve_shape(_shape_args(shape), self.numel())
+        return S.Reshape.apply(self, shape=target)
+
+    view = reshape
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
+        if s > e:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        shape = self.shape[:s] + (builtins.int(np.prod(self.shape[s:e + 1])),) + self.shape[e + 1:]
+        return self.reshape(shape)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        d = _norm_dim(dim, self.ndim)
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def permute(self, *dims: Any) -> Tensor:
+        order = _shape_args(dims)
+        if len(order) != self.ndim:
+            raise RuntimeError(
+                f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                f"the length of the desired ordering of dimensions i.e. input.dim() = {self.ndim} "
+                f"is not equal to len(dims) = {len(order)}"
+            )
+        return S.Permute.apply(self, dims=tuple(_norm_dim(d, self.ndim) for d in order))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        order = list(range(self.ndim))
+        a, b = _norm_dim(dim0, self.ndim), _norm_dim(dim1, self.ndim)
+        order[a], order[b] = order[b], order[a]
+        return S.Permute.apply(self, dims=tuple(order))
+
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    @property
+    def T(self) -> Tensor:
+        return S.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self) -> Tensor:
+        return self.transpose(-2, -1)
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        dims = _norm_dims(dim, self.ndim)
+        if dims is None:
+            shape = tuple(s for s in self.shape if s != 1)
+        else:
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1))
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        d = _norm_dim(dim, self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def expand(self, *sizes: Any) -> Tensor:
+        target = list(_shape_args(sizes))
+        lead = len(target) - self.ndim
+        if lead < 0:
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(target)}) must be greater or equal "
+                f"to the number of dimensions in the tensor ({self.ndim})"
+            )
+        for i, s in enumerate(self.shape):
+            if target[lead + i] == -1:
+                target[lead + i] = s
+        try:
+            np.broadcast_shapes(self.shape, tuple(target))
+            if tuple(np.broadcast_shapes(self.shape, tuple(target))) != tuple(target):
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(
+                f"The expanded size of the tensor must match the existing size at non-singleton "
+                f"dimensions. Target sizes: {target}. Tensor sizes: {list(self.shape)}"
+            ) from None
+        return S.Expand.apply(self, shape=tuple(target))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        reps = _shape_args(sizes)
+        x = self.reshape((1,) * (len(reps) - self.ndim) + self.shape)
+        # tile = expand an inserted axis before each dim, then merge: (r0, s0, r1, s1, ...)
+        inter = []
+        for r, s in zip(reps, x.shape):
+            inter += [1, s]
+        y = x.reshape(inter).expand([v for r, s in zip(reps, x.shape) for v in (r, s)])
+        return y.reshape(tuple(r * s for r, s in zip(reps, x.shape)))
+
+    def flip(self, dims: Any) -> Tensor:
+        return S.Flip.apply(self, axes=_norm_dims(dims, self.ndim))
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        d = _norm_dim(dim, self.ndim)
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, (builtins.int, np.integer)):
+            step = builtins.int(split_size_or_sections)
+            if step <= 0 and n > 0:
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {n}")
+            sizes = [builtins.min(step, n - i) for i in range(0, n, step)] or [0]
+        else:
+            sizes = [builtins.int(s) for s in split_size_or_sections]
+            if sum(sizes) != n:
+                raise RuntimeError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's "
+                    f"size at dimension {dim}), but got split_sizes={sizes}"
+                )
+        out, start = [], 0
+        for s in sizes:
+            idx = (slice(None),) * d + (slice(start, start + s),)
+            out.append(self[idx])
+            start += s
+        return tuple(out)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        n = self.shape[_norm_dim(dim, self.ndim)]
+        step = -(-n // chunks) if n else 1
+        return self.split(step, dim)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return S.Index.apply(self, index=_index(index))
+
+    def __iter__(self) -> Any:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+
+def _resolve_shape(target: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """Fill in one -1 and check that the new shape holds exactly `size` elements."""
+    known = builtins.int(np.prod([s for s in target if s != -1]))
+    bad = target.count(-1) > 1 or any(s < -1 for s in target)
+    if not bad and -1 in target:
+        bad = known == 0 or size % known != 0
+        target = tuple(size // known if s == -1 else s for s in target) if not bad else target
+    if bad or builtins.int(np.prod(target)) != size:
+        raise RuntimeError(f"shape '{list(target)}' is invalid for input of size {size}")
+    return target
+
+
+def _index(index: Any) -> Any:
+    """Turn tensors inside an index into arrays (bool masks and integer arrays alike)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+class _RemovableHandle:
+    """Returned by hook registration; `.remove()` unregisters."""
+
+    def __init__(self, container: Any, key: Any) -> None:
+        self._container = container
+        self._key = key
+
+    def remove(self) -> None:
+        if isinstance(self._container, dict):
+            self._container.pop(self._key, None)
+        elif self._key in self._container:
+            self._container.remove(self._key)
+
+    def __enter__(self) -> _RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+# --------------------------------------------------------------------- small Functions
+from numcnn.autograd.function import Context, Function  # noqa: E402
+
+
+class Cast(Function):
+    """y = a as another dtype;  da = gy cast back (the engine casts)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, dtype):
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (gy,)
+
+
+class Clone(Function):
+    """y = a copy of a;  da = gy."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        return np.array(a, copy=True)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (gy,)
+
+
+# --------------------------------------------------------------------- free functions
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """Elements of `input` where `condition`, else of `other` (gradients flow to both)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where expected condition to be a boolean tensor, but got {cond.dtype}")
+    return M.Where.apply(_operand(input), _operand(other), cond=cond)
+
+
+def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate tensors along an existing dimension."""
+    ts = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
+    if not ts:
+        raise ValueError("cat expects a non-empty list of Tensors")
+    ref = ts[0]
+    d = _norm_dim(dim, ref.ndim)
+    for i, t in enumerate(ts):
+        if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape))
+                                     if k != d):
+            raise RuntimeError(
+                f"Sizes of tensors must match except in dimension {dim}. Expected sizes "
+                f"{list(ref.shape)} but got {list(t.shape)} for tensor number {i} in the list."
+            )
+    return S.Cat.apply(*ts, axis=d)
+
+
+concat = cat
+
+
+def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
+    """Stack equal-shaped tensors along a new dimension."""
+    ts = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
+    if not ts:
+        raise ValueError("stack expects a non-empty TensorList")
+    for i, t in enumerate(ts):
+        if t.shape != ts[0].shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(ts[0].shape)} at "
+                f"entry 0 and {list(t.shape)} at entry {i}"
+            )
+    return S.Stack.apply(*ts, axis=_norm_dim(dim, ts[0].ndim + 1))
