@@ -1,6 +1,12 @@
 """numcnn: convolutional networks on NumPy, with PyTorch's API and hand-derived gradients."""
 
-from numcnn import autograd, random
+import builtins
+
+from numcnn import (
+    autograd,
+    nn,  # noqa: E402  (after the core, as torch.nn after torch)
+    random,
+)
 from numcnn.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from numcnn.dtypes import (
     bool,
@@ -84,7 +90,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return input @ other
 
 
-def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten(input: Tensor, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
     return input.flatten(start_dim, end_dim)
 
 
@@ -92,19 +98,20 @@ def reshape(input: Tensor, shape) -> Tensor:
     return input.reshape(shape)
 
 
-def sum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def sum(input: Tensor, dim=None, keepdim: builtins.bool = False) -> Tensor:  # noqa: A001
     return input.sum(dim, keepdim)
 
 
-def mean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+def mean(input: Tensor, dim=None, keepdim: builtins.bool = False) -> Tensor:
     return input.mean(dim, keepdim)
 
 
-def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+def allclose(input: Tensor, other: Tensor, rtol: builtins.float = 1e-5,
+             atol: builtins.float = 1e-8) -> builtins.bool:
     return input.allclose(other, rtol, atol)
 
 
-def is_tensor(obj) -> bool:
+def is_tensor(obj) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
@@ -120,5 +127,5 @@ def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
 
-def softmax(input: Tensor, dim: int) -> Tensor:
+def softmax(input: Tensor, dim: builtins.int) -> Tensor:
     return input.softmax(dim)

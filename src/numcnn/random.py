@@ -13,7 +13,10 @@ import numpy as np
 # PyTorch's default seed, so an unseeded program is still reproducible from run to run.
 DEFAULT_SEED = 67280421310721
 
-_state: dict[str, Any] = {"seed": DEFAULT_SEED, "gen": np.random.Generator(np.random.PCG64(DEFAULT_SEED))}
+_state: dict[str, Any] = {
+    "seed": DEFAULT_SEED,
+    "gen": np.random.Generator(np.random.PCG64(DEFAULT_SEED)),
+}
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -30,7 +33,8 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def seed() -> int:
     """Seed the generator from the OS's entropy and return the seed used."""
-    s = int(np.random.SeedSequence().entropy % (2**63))
+    entropy = np.random.SeedSequence().entropy
+    s = int(entropy) % (2**63)  # type: ignore[arg-type]
     manual_seed(s)
     return s
 

@@ -25,7 +25,7 @@ _FLOAT_KINDS = "fc"
 
 
 def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
-    """Python data -> ndarray with PyTorch's dtype rules (floats -> default dtype, ints -> int64)."""
+    """Python data -> ndarray with PyTorch's dtype rules (floats: default dtype, ints: int64)."""
     if isinstance(value, Tensor):
         value = value.data
     if dtype is not None:
@@ -40,10 +40,52 @@ def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
 
 
 def _operand(other: Any) -> Any:
-    """Leave tensors and Python scalars alone (NumPy keeps scalars weakly typed); wrap the rest."""
+    """Leave tensors and Python scalars alone (NumPy keeps scalars weakly typed); wrap the rest.
+
+    A NumPy scalar becomes a Python scalar, so that, as in PyTorch, `x * np.float64(2)` keeps
+    x's dtype.
+    """
+    if isinstance(other, np.generic):        # before float: np.float64 subclasses float
+        return other.item()
     if isinstance(other, (Tensor, builtins.int, builtins.float, builtins.bool)):
         return other
     return np.asarray(other)
+
+
+def _is_floating(x: Any) -> builtins.bool:
+    if isinstance(x, (Tensor, np.ndarray)):
+        return x.dtype.kind in _FLOAT_KINDS
+    return isinstance(x, (builtins.float, builtins.complex))
+
+
+def _to_float(x: Any, dtype: np.dtype) -> Any:
+    """An integer/bool operand as `dtype` (Python scalars stay: NumPy treats them as weak)."""
+    if isinstance(x, Tensor):
+        return x.data.astype(dtype)          # integer tensors never require grad
+    if isinstance(x, np.ndarray):
+        return x.astype(dtype)
+    return x
+
+
+def _promote(a: Any, b: Any, true_div: builtins.bool = False) -> tuple[Any, Any]:
+    """PyTorch's type promotion where NumPy's differs, for the arithmetic operators.
+
+    An integer or bool operand meeting a floating one takes that floating dtype (the default
+    dtype when the floating one is a Python float): int64 + float32 is float32 (NumPy: float64).
+    True division of two integer operands gives the default dtype (NumPy: float64).
+    """
+    a, b = _operand(a), _operand(b)
+    fa, fb = _is_floating(a), _is_floating(b)
+    if fa and not fb:
+        b = _to_float(b, a.dtype if isinstance(a, (Tensor, np.ndarray))
+                      else dtypes.get_default_dtype())
+    elif fb and not fa:
+        a = _to_float(a, b.dtype if isinstance(b, (Tensor, np.ndarray))
+                      else dtypes.get_default_dtype())
+    elif true_div and not fa:
+        d = dtypes.get_default_dtype()
+        a, b = _to_float(a, d), _to_float(b, d)
+    return a, b
 
 
 def _norm_dim(dim: int, ndim: int) -> int:
@@ -160,8 +202,7 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4,
-                               threshold=1000, edgeitems=3)
+        body = _format_array(self.data)
         extra = []
         if self.data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
             extra.append(f"dtype=numcnn.{self.data.dtype.name}")
@@ -313,40 +354,40 @@ class Tensor:
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
-        return M.Add.apply(self, _operand(other))
+        return M.Add.apply(*_promote(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return M.Add.apply(_operand(other), self)
+        return M.Add.apply(*_promote(other, self))
 
     def __sub__(self, other: Any) -> Tensor:
-        return M.Sub.apply(self, _operand(other))
+        return M.Sub.apply(*_promote(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return M.Sub.apply(_operand(other), self)
+        return M.Sub.apply(*_promote(other, self))
 
     def __mul__(self, other: Any) -> Tensor:
-        return M.Mul.apply(self, _operand(other))
+        return M.Mul.apply(*_promote(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return M.Mul.apply(_operand(other), self)
+        return M.Mul.apply(*_promote(other, self))
 
     def __truediv__(self, other: Any) -> Tensor:
-        return M.Div.apply(self, _operand(other))
+        return M.Div.apply(*_promote(self, other, true_div=True))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return M.Div.apply(_operand(other), self)
+        return M.Div.apply(*_promote(other, self, true_div=True))
 
     def __pow__(self, other: Any) -> Tensor:
-        return M.Pow.apply(self, _operand(other))
+        return M.Pow.apply(*_promote(self, other))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return M.Pow.apply(_operand(other), self)
+        return M.Pow.apply(*_promote(other, self))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return M.MatMul.apply(self, _operand(other))
+        return M.MatMul.apply(*_promote(self, other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return M.MatMul.apply(_operand(other), self)
+        return M.MatMul.apply(*_promote(other, self))
 
     def __neg__(self) -> Tensor:
         return M.Neg.apply(self)
@@ -430,11 +471,11 @@ class Tensor:
         from numcnn.nn import functional as F
         return F.tanh(self)
 
-    def softmax(self, dim: int) -> Tensor:
+    def softmax(self, dim: builtins.int) -> Tensor:
         from numcnn.nn import functional as F
         return F.softmax(self, dim)
 
-    def log_softmax(self, dim: int) -> Tensor:
+    def log_softmax(self, dim: builtins.int) -> Tensor:
         from numcnn.nn import functional as F
         return F.log_softmax(self, dim)
 
@@ -460,10 +501,12 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        self._check_inplace(other)
         other = other.data if isinstance(other, Tensor) else other
         return self._inplace(np.add, other if alpha == 1 else other * alpha)
 
     def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        self._check_inplace(other)
         other = other.data if isinstance(other, Tensor) else other
         return self._inplace(np.subtract, other if alpha == 1 else other * alpha)
 
@@ -620,15 +663,22 @@ class Tensor:
     def min(self, dim: Any = None, keepdim: builtins.bool = False) -> Any:
         return self._maxmin(dim, keepdim, False)
 
+    def _amaxmin(self, dim: Any, keepdim: builtins.bool, largest: builtins.bool) -> Tensor:
+        if self.numel() == 0:
+            raise RuntimeError("amax()/amin(): Expected reduction dim to be specified for "
+                               "input.numel() == 0.")
+        dims = _norm_dims(dim, self.ndim)
+        if dims == ():
+            dims = None                            # torch: dim=() reduces over all dims
+        return R.MaxAll.apply(self, largest=largest, axis=dims, keepdim=keepdim)
+
     def amax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        if dim is None:
-            return self._maxmin(None, keepdim, True)
-        return self._maxmin(dim, keepdim, True).values
+        """Maximum over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
+        return self._amaxmin(dim, keepdim, True)
 
     def amin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        if dim is None:
-            return self._maxmin(None, keepdim, False)
-        return self._maxmin(dim, keepdim, False).values
+        """Minimum over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
+        return self._amaxmin(dim, keepdim, False)
 
     def argmax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         if dim is None:
@@ -661,7 +711,7 @@ class Tensor:
 
     reshape_as = view_as
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         s, e = _norm_dim(start_dim, self.ndim), _norm_dim(end_dim, self.ndim)
@@ -670,7 +720,7 @@ class Tensor:
         shape = self.shape[:s] + (builtins.int(np.prod(self.shape[s:e + 1])),) + self.shape[e + 1:]
         return self.reshape(shape)
 
-    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+    def unflatten(self, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor:
         d = _norm_dim(dim, self.ndim)
         return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
 
@@ -684,7 +734,7 @@ class Tensor:
             )
         return S.Permute.apply(self, dims=tuple(_norm_dim(d, self.ndim) for d in order))
 
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
+    def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         order = list(range(self.ndim))
         a, b = _norm_dim(dim0, self.ndim), _norm_dim(dim1, self.ndim)
         order[a], order[b] = order[b], order[a]
@@ -692,7 +742,9 @@ class Tensor:
 
     def t(self) -> Tensor:
         if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D"
+            )
         return self if self.ndim < 2 else self.transpose(0, 1)
 
     @property
@@ -711,7 +763,7 @@ class Tensor:
             shape = tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1))
         return self.reshape(shape)
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
         d = _norm_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
@@ -745,7 +797,7 @@ class Tensor:
         x = self.reshape((1,) * (len(reps) - self.ndim) + self.shape)
         # tile = expand an inserted axis before each dim, then merge: (r0, s0, r1, s1, ...)
         inter = []
-        for r, s in zip(reps, x.shape):
+        for s in x.shape:
             inter += [1, s]
         y = x.reshape(inter).expand([v for r, s in zip(reps, x.shape) for v in (r, s)])
         return y.reshape(tuple(r * s for r, s in zip(reps, x.shape)))
@@ -753,7 +805,7 @@ class Tensor:
     def flip(self, dims: Any) -> Tensor:
         return S.Flip.apply(self, axes=_norm_dims(dims, self.ndim))
 
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         d = _norm_dim(dim, self.ndim)
         n = self.shape[d]
         if isinstance(split_size_or_sections, (builtins.int, np.integer)):
@@ -776,7 +828,7 @@ class Tensor:
             start += s
         return tuple(out)
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         if chunks <= 0:
             raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         n = self.shape[_norm_dim(dim, self.ndim)]
@@ -790,6 +842,39 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.shape[0]))
+
+
+def _float_formatter(a: np.ndarray) -> Callable[[Any], str]:
+    """PyTorch's print rule for floats: integers as "3.", else 4 decimals, and scientific
+    notation when the finite nonzero magnitudes span more than 1e3 or leave [1e-4, 1e8]."""
+    finite = a[np.isfinite(a)].astype(np.float64)
+    nz = np.abs(finite[finite != 0])
+    int_mode = builtins.bool(np.all(finite == np.ceil(finite)))
+    sci = nz.size > 0 and (nz.max() / nz.min() > 1000.0 or nz.max() > 1.0e8
+                           or (not int_mode and nz.min() < 1.0e-4))
+
+    def fmt(v: Any) -> str:
+        if not np.isfinite(v):
+            return str(builtins.float(v))
+        if sci:
+            return f"{v:.4e}"
+        return f"{v:.0f}." if int_mode else f"{v:.4f}"
+
+    # like PyTorch, the width is set by the nonzero finite values (nan, inf, 0 may be narrower)
+    signed = finite[finite != 0]
+    if signed.size > 2000:                     # the extremes decide the width; sample the rest
+        signed = np.concatenate([signed[:1000], signed[-1000:], [signed.min(), signed.max()]])
+    width = builtins.max((len(fmt(v)) for v in signed), default=0)
+    return lambda v: fmt(v).rjust(width)
+
+
+def _format_array(a: np.ndarray) -> str:
+    """The body of a tensor's repr, laid out as PyTorch prints it."""
+    formatter: Any = None
+    if a.dtype.kind == "f" and a.size:
+        formatter = {"float_kind": _float_formatter(a)}
+    return np.array2string(a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
+                           max_line_width=81, formatter=formatter)
 
 
 def _resolve_shape(target: tuple[int, ...], size: int) -> tuple[int, ...]:

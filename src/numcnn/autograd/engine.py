@@ -91,6 +91,9 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
         accumulate_leaf(root, grad)
         return
     pending: dict[int, np.ndarray] = {id(root.grad_fn): grad}
+    # a leaf's gradients are summed over all its uses before its hooks run and .grad changes
+    # (as PyTorch's AccumulateGrad node), so a hook sees the total gradient, once
+    leaf_grads: dict[int, tuple[Tensor, np.ndarray]] = {}
     for node in _topological_order(root.grad_fn):
         g = pending.pop(id(node), None)
         if g is None:
@@ -115,15 +118,18 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
         for i, (edge, gi) in enumerate(zip(node.inputs, input_grads)):
             if edge is None or gi is None:
                 continue
-            gi = _fit(gi, node.shapes[i], node.dtypes[i], node, i)
+            gi = _fit(gi, node.shapes[i] or (), node.dtypes[i], node, i)
             if isinstance(edge, Node):
                 prev = pending.get(id(edge))
                 pending[id(edge)] = gi if prev is None else prev + gi
             else:
-                accumulate_leaf(edge, gi)
+                prev_leaf = leaf_grads.get(id(edge))
+                leaf_grads[id(edge)] = (edge, gi if prev_leaf is None else prev_leaf[1] + gi)
         if not retain_graph:
             node.ctx.saved_tensors_ = None
             node.released = True
+    for leaf, g in leaf_grads.values():
+        accumulate_leaf(leaf, g)
 
 
 __all__ = ["run_backward", "unbroadcast", "accumulate_leaf"]

@@ -61,6 +61,11 @@ class Context:
             )
         return self.saved_tensors_
 
+    if TYPE_CHECKING:  # ops keep small metadata as ctx attributes (ctx.stride = ...)
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
 
 class Node:
     """A recorded call of a `Function`: the edge list the engine walks backwards.
@@ -119,8 +124,8 @@ class Function:
             result, *rest = result
             extras = tuple(Tensor(np.asarray(e)) for e in rest)
         out = Tensor(result)
-        if record:
-            edges = []
+        if record and out.data.dtype.kind in "fc":   # integer/bool results carry no gradient
+            edges: list[Any] = []
             for a, need in zip(args, needs):
                 if not need:
                     edges.append(None)

@@ -15,7 +15,7 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-def set_grad_enabled(mode: bool) -> None:
+def _set_mode(mode: bool) -> None:
     global _grad_enabled
     _grad_enabled = bool(mode)
 
@@ -25,12 +25,15 @@ class _GradMode:
 
     _mode = True
 
+    def __init__(self) -> None:
+        self._prev: list[bool] = []   # a stack, so one instance can be entered re-entrantly
+
     def __enter__(self) -> None:
-        self._prev = is_grad_enabled()
-        set_grad_enabled(self._mode)
+        self._prev.append(is_grad_enabled())
+        _set_mode(self._mode)
 
     def __exit__(self, *exc: object) -> None:
-        set_grad_enabled(self._prev)
+        _set_mode(self._prev.pop())
 
     def __call__(self, fn: _F) -> _F:
         mode = self._mode
@@ -38,11 +41,11 @@ class _GradMode:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             prev = is_grad_enabled()
-            set_grad_enabled(mode)
+            _set_mode(mode)
             try:
                 return fn(*args, **kwargs)
             finally:
-                set_grad_enabled(prev)
+                _set_mode(prev)
 
         return wrapper  # type: ignore[return-value]
 
@@ -57,3 +60,23 @@ class enable_grad(_GradMode):
     """Turns recording back on inside a `no_grad` region."""
 
     _mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Set grad mode to `mode`: at once when called, and back to the previous mode on leaving
+    a `with` block (as `torch.set_grad_enabled`, usable as a function, a context manager and a
+    decorator)."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._mode = bool(mode)
+        self._prev_at_call = is_grad_enabled()
+        _set_mode(mode)
+
+    def __enter__(self) -> None:
+        # the mode was already set in __init__; leaving restores the mode from before the call
+        self._prev.append(self._prev_at_call)
+
+    def __call__(self, fn: _F) -> _F:
+        _set_mode(self._prev_at_call)          # used as a decorator: do not change the mode now
+        return super().__call__(fn)

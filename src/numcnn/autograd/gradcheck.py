@@ -22,12 +22,17 @@ def _outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[Any]:
 
 
 def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+              rtol: float = 1e-3, raise_exception: bool = True, *,
+              max_full_outputs: int = 200) -> bool:
     """Compare backward's gradients with central differences (f(x+eps) - f(x-eps)) / 2eps.
 
-    Every floating input tensor with `requires_grad=True` must be float64. For each output o
-    and each input x, the analytical Jacobian row d(sum o*v)/dx for a random direction v is
-    compared elementwise with the numerical one: |a - n| <= atol + rtol * |n|.
+    Every floating input tensor with `requires_grad=True` must be float64.  The numerical
+    Jacobian J (outputs x inputs) is built column by column from central differences.  When
+    the outputs have at most `max_full_outputs` elements in all, every row of J is also
+    computed by backward (one backward per output element, upstream gradient = a one-hot),
+    so each entry dy_j/dx_i is checked on its own.  Larger outputs are checked along one
+    random direction v: the analytical v^T J (one backward) against the numerical v^T J.
+    Entries must satisfy |a - n| <= atol + rtol * |n|.
 
     Returns True, or raises `GradcheckError` (False with `raise_exception=False`).
     """
@@ -38,55 +43,66 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
     if not targets:
         raise ValueError("gradcheck expects at least one input tensor with requires_grad=True")
     for t in targets:
-        if not t.data.flags.c_contiguous or not t.data.flags.writeable:
-            t.data = np.array(t.data, order="C")    # perturbed in place below
         if t.dtype != np.float64:
             raise TypeError(
                 f"gradcheck needs float64 inputs for precision; got an input of dtype {t.dtype}"
             )
-    rng = np.random.default_rng(0)
-    with grad_mode.enable_grad():
-        outs = _outputs(fn, inputs)
-    directions = [rng.standard_normal(o.shape) for o in outs]
+        if not t.data.flags.c_contiguous or not t.data.flags.writeable:
+            t.data = np.array(t.data, order="C")    # perturbed in place below
 
-    def scalar() -> float:
+    def flat_outputs() -> np.ndarray:
         with grad_mode.no_grad():
-            return float(sum(np.sum(o.data * v) for o, v in zip(_outputs(fn, inputs), directions)))
+            outs = _outputs(fn, inputs)
+        if not outs:
+            return np.zeros(0)
+        return np.concatenate([np.asarray(o.data, dtype=np.float64).reshape(-1) for o in outs])
 
-    # analytical: one backward of sum(o * v)
+    # analytical rows: one backward per direction (retain_graph: one forward serves them all)
     for t in targets:
         t.grad = None
     with grad_mode.enable_grad():
         outs = _outputs(fn, inputs)
-        total = None
-        for o, v in zip(outs, directions):
-            if not o.requires_grad:
-                continue
-            term = (o * Tensor(v)).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
-    analytical = [np.zeros(t.shape) if t.grad is None else t.grad.data.copy() for t in targets]
+    sizes = [o.data.size for o in outs]
+    n_out = int(sum(sizes))
+    full = n_out <= max_full_outputs
+    directions = np.eye(n_out) if full \
+        else np.random.default_rng(0).standard_normal((1, n_out))         # (D, n_out)
+    bounds = np.cumsum([0] + sizes)
+    analytical = [np.zeros((len(directions), t.data.size)) for t in targets]  # (D, n_in)
+    for d, v in enumerate(directions):
+        for t in targets:
+            t.grad = None
+        for o, lo, hi in zip(outs, bounds[:-1], bounds[1:]):
+            if o.requires_grad and v[lo:hi].any():
+                o.backward(v[lo:hi].reshape(o.shape).astype(o.dtype), retain_graph=True)
+        for a, t in zip(analytical, targets):
+            if t.grad is not None:
+                a[d] = t.grad.data.reshape(-1)
 
     for k, (t, a) in enumerate(zip(targets, analytical)):
-        numerical = np.zeros(t.shape)
-        flat, num = t.data.reshape(-1), numerical.reshape(-1)
+        jac = np.zeros((n_out, t.data.size))                             # (n_out, n_in)
+        flat = t.data.reshape(-1)
         for i in range(flat.size):
             orig = flat[i]
             flat[i] = orig + eps
-            hi = scalar()
+            hi_out = flat_outputs()
             flat[i] = orig - eps
-            lo = scalar()
+            lo_out = flat_outputs()
             flat[i] = orig
-            num[i] = (hi - lo) / (2 * eps)
+            jac[:, i] = (hi_out - lo_out) / (2 * eps)
+        numerical = directions @ jac                                     # (D, n_in)
         bad = np.abs(a - numerical) > atol + rtol * np.abs(numerical)
         if bad.any():
+            for u in targets:
+                u.grad = None
             if not raise_exception:
                 return False
-            j = int(np.flatnonzero(bad.reshape(-1))[0])
+            d, j = (int(x) for x in np.argwhere(bad)[0])
+            where = f"d(output element {d})/d(input element {j})" if full \
+                else f"a random projection of the outputs, input element {j}"
             raise GradcheckError(
-                f"Jacobian mismatch for input {k} (shape {tuple(t.shape)}) at flat index {j}: "
-                f"analytical {a.reshape(-1)[j]:.8g} vs numerical {numerical.reshape(-1)[j]:.8g} "
+                f"Jacobian mismatch for input {k} (shape {tuple(t.shape)}) at {where}: "
+                f"analytical {a[d, j]:.8g} vs numerical {numerical[d, j]:.8g} "
                 f"({int(bad.sum())} of {bad.size} entries differ)"
             )
     for t in targets:

@@ -127,6 +127,24 @@ class ModuleList(Module):
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList is a container; call its modules in your forward")
 
+    def __repr__(self) -> str:
+        """As PyTorch: runs of equal consecutive entries print once, as "(0-2): 3 x Linear(...)"."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        blocks: list[list[Any]] = []            # [start, end, repr]
+        for i, r in enumerate(reprs):
+            if blocks and blocks[-1][2] == r:
+                blocks[-1][1] = i
+            else:
+                blocks.append([i, i, r])
+        lines = []
+        for start, end, r in blocks:
+            head = f"({start})" if start == end else f"({start}-{end}): {end - start + 1} x"
+            line = f"{head}: {r}" if start == end else f"{head} {r}"
+            lines.append(line.replace("\n", "\n  "))
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     """An ordered dict of modules, registered so that their parameters are found."""

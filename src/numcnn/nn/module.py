@@ -248,7 +248,7 @@ class Module:
     def _cast(self, dtype: np.dtype) -> None:
         for m in self.modules():
             for store in (m._parameters, m._buffers):
-                for k, t in store.items():
+                for t in store.values():
                     if t is not None and t.dtype.kind == "f" and t.dtype != dtype:
                         t.data = t.data.astype(dtype)
                         if t.grad is not None:
@@ -280,7 +280,7 @@ class Module:
         return self
 
     # ----------------------------------------------------------------- state dict
-    def state_dict(self, destination: dict | None = None, prefix: str = "",
+    def state_dict(self, destination: OrderedDict[str, Tensor] | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Every parameter and persistent buffer by dotted name (values share memory)."""
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
@@ -327,10 +327,12 @@ class Module:
         for k, target in own.items():
             if k in given:
                 src = given[k]
-                if src.dtype.kind == "f" or target.dtype.kind != "f":
-                    target.data = np.array(src, dtype=target.dtype, copy=True)
+                if assign:
+                    target.data = np.array(src, copy=True)
+                elif target.data.flags.writeable:
+                    target.data[...] = src          # in place, as PyTorch's copy_
                 else:
-                    target.data = np.array(src, dtype=target.dtype)
+                    target.data = np.array(src, dtype=target.dtype, copy=True)
         return _IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- hooks and call
@@ -413,63 +415,99 @@ def _check_name(module: Module, name: str, what: str) -> None:
 
 
 class _BackwardHookState:
-    """Wires `register_full_backward_hook`: identity nodes around the module's tensors.
+    """Wires `register_full_backward_hook` with identity nodes around the module's tensors.
 
-    The identity on the outputs sees grad_output; the identity on the inputs sees grad_input,
-    then calls the hooks.  If no input needs a gradient, the hooks fire at the outputs with
-    grad_input all None, as in PyTorch.
+    The identity on the output sees grad_output.  The inputs that need a gradient are packed
+    into one flat array by one node (`_HookInputs`), so that its backward receives every
+    input's gradient at once, calls the hooks with the whole grad_input tuple, and hands on
+    what they return.  As in PyTorch, a tensor input that needs no gradient appears in
+    grad_input as zeros, a non-tensor input as None, and if no input needs a gradient the
+    hooks fire at the output with grad_input all None.
     """
 
     def __init__(self, module: Module, args: tuple[Any, ...]) -> None:
         self.module = module
         self.n_in = len(args)
         self.grad_output: tuple[Any, ...] | None = None
-        self.grad_input: list[Any] = [None] * self.n_in
-        self.pending = 0
-        self.inputs_need_grad = any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        self.slots = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        # tensor inputs that need no gradient show zeros in grad_input (as PyTorch); others None
+        self.constants = {i: a for i, a in enumerate(args)
+                          if isinstance(a, Tensor) and not a.requires_grad}
 
     def wrap_inputs(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        out = []
-        for i, a in enumerate(args):
-            if isinstance(a, Tensor) and a.requires_grad:
-                self.pending += 1
-                out.append(_HookIdentity.apply(a, cb=self._input_grad, slot=i))
-            else:
-                out.append(a)
+        if not self.slots:
+            return args
+        inputs = [args[i] for i in self.slots]
+        packed = _HookInputs.apply(*inputs, cb=self._input_grads)
+        out, start = list(args), 0
+        for i, a in zip(self.slots, inputs):
+            piece = packed[start:start + a.numel()].reshape(a.shape)
+            out[i] = piece if piece.dtype == a.dtype else piece.to(a.dtype)
+            start += a.numel()
         return tuple(out)
 
     def wrap_outputs(self, out: Any) -> Any:
         if isinstance(out, Tensor) and out.requires_grad:
-            return _HookIdentity.apply(out, cb=self._output_grad, slot=0)
+            return _HookIdentity.apply(out, cb=self._output_grad)
         return out
 
-    def _output_grad(self, slot: int, g: np.ndarray) -> np.ndarray:
+    def _output_grad(self, g: np.ndarray) -> np.ndarray:
         self.grad_output = (Tensor(g),)
-        if not self.inputs_need_grad:
-            for hook in self.module._backward_hooks.values():
+        if not self.slots:
+            for hook in list(self.module._backward_hooks.values()):
                 hook(self.module, (None,) * self.n_in, self.grad_output)
         return g
 
-    def _input_grad(self, slot: int, g: np.ndarray) -> np.ndarray:
-        self.grad_input[slot] = Tensor(g)
-        self.pending -= 1
-        if self.pending:
-            return g
-        gin = tuple(self.grad_input)
-        for hook in self.module._backward_hooks.values():
-            result = hook(self.module, gin, self.grad_output)
+    def _input_grads(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        gin: list[Any] = [None] * self.n_in
+        for i, a in self.constants.items():
+            gin[i] = Tensor(np.zeros(a.shape, dtype=a.dtype))
+        for i, g in zip(self.slots, grads):
+            gin[i] = Tensor(g)
+        grad_input = tuple(gin)
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, self.grad_output)
             if result is not None:
-                gin = tuple(result)
-        replaced = gin[slot]
-        return replaced.data if isinstance(replaced, Tensor) else g
+                grad_input = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+                if len(grad_input) != self.n_in:
+                    raise RuntimeError(
+                        f"backward hook returned {len(grad_input)} gradients, "
+                        f"expected {self.n_in} (one per module input)"
+                    )
+        out = []
+        for i, g in zip(self.slots, grads):
+            r = grad_input[i]
+            out.append(np.zeros_like(g) if r is None
+                       else np.asarray(r.data if isinstance(r, Tensor) else r))
+        return out
 
 
 class _HookIdentity(Function):
+    """y = a;  da = cb(gy) (the module's output: records grad_output)."""
+
     @staticmethod
-    def forward(ctx: Context, a, *, cb, slot):
-        ctx.cb, ctx.slot = cb, slot
+    def forward(ctx: Context, a, *, cb):
+        ctx.cb = cb
         return a
 
     @staticmethod
     def backward(ctx: Context, gy):
-        return (ctx.cb(ctx.slot, gy),)
+        return (ctx.cb(gy),)
+
+
+class _HookInputs(Function):
+    """y = concat(a_1.reshape(-1), ..., a_k.reshape(-1));  (da_1..da_k) = cb(split gy)."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays, cb):
+        ctx.cb = cb
+        ctx.shapes = [a.shape for a in arrays]
+        dtype = np.result_type(*arrays)
+        return np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays])
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        sizes = [int(np.prod(s)) for s in ctx.shapes]
+        parts = np.split(gy, np.cumsum(sizes)[:-1])
+        grads = [p.reshape(s) for p, s in zip(parts, ctx.shapes)]
+        return tuple(ctx.cb(grads))

@@ -56,13 +56,15 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a, b):
         ctx.save_for_backward(a, b)
-        return np.true_divide(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):   # x/0 = inf, 0/0 = nan silently
+            return np.true_divide(a, b)
 
     @staticmethod
     def backward(ctx: Context, gy):
         a, b = ctx.saved
-        ga = gy / b if ctx.needs_input_grad[0] else None
-        gb = -gy * a / (b * b) if ctx.needs_input_grad[1] else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = gy / b if ctx.needs_input_grad[0] else None
+            gb = -gy * a / (b * b) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -113,6 +115,10 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         a, b = ctx.saved
+        if a.ndim == 1 and b.ndim == 1:                # the dot product: gy is a scalar
+            ga = gy * b if ctx.needs_input_grad[0] else None
+            gb = gy * a if ctx.needs_input_grad[1] else None
+            return ga, gb
         a2 = a[None, :] if a.ndim == 1 else a          # (.., n, k)
         b2 = b[:, None] if b.ndim == 1 else b          # (.., k, m)
         g = gy
@@ -153,7 +159,8 @@ class Log(Function):
     @staticmethod
     def forward(ctx: Context, a):
         ctx.save_for_backward(a)
-        return np.log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):   # log 0 = -inf, log(-1) = nan
+            return np.log(a)
 
     @staticmethod
     def backward(ctx: Context, gy):

@@ -71,19 +71,28 @@ class Var(Function):
 
 
 class MaxAll(Function):
-    """y = max (or min) over all elements;  the gradient is shared evenly among the ties."""
+    """y = max (or min) over `axis` (all axes when None), as `amax`/`amin` and full `max()`.
+
+    The gradient is shared evenly among the elements equal to the maximum (as PyTorch):
+    da = gy * [a == y] / count(a == y), the count taken per reduced slice.
+    """
 
     @staticmethod
-    def forward(ctx: Context, a, *, largest=True):
-        y = np.max(a) if largest else np.min(a)
+    def forward(ctx: Context, a, *, largest=True, axis=None, keepdim=False):
+        y = np.max(a, axis=axis, keepdims=True) if largest else np.min(a, axis=axis, keepdims=True)
         mask = a == y
         ctx.save_for_backward(mask)
+        ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
+        if not keepdim:
+            y = y.reshape(()) if axis is None else np.squeeze(y, axis)
         return np.asarray(y)
 
     @staticmethod
     def backward(ctx: Context, gy):
         (mask,) = ctx.saved
-        return (mask * (gy / np.count_nonzero(mask)),)
+        count = np.count_nonzero(mask, axis=ctx.axis, keepdims=True)
+        g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim)
+        return (mask * (g / count).astype(gy.dtype, copy=False),)
 
 
 class MaxDim(Function):

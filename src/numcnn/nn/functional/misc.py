@@ -1,0 +1,268 @@
+"""Resampling and rearrangement with torch.nn.functional's names: channel_shuffle,
+pixel_shuffle, pixel_unshuffle, interpolate (and the deprecated upsample aliases).
+
+(PyTorch has no `F.flatten`; use `Tensor.flatten` / `numcnn.flatten` / `nn.Flatten`.)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any, Sequence, cast
+
+import numpy as np
+
+from numcnn.ops import resample as R
+from numcnn.tensor import Tensor
+
+__all__ = [
+    "channel_shuffle", "interpolate", "native_channel_shuffle", "pixel_shuffle",
+    "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest",
+]
+
+_INTERP_MODES = "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact"
+_LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}
+
+
+def _check_tensor(input: Any, fname: str) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
+        )
+
+
+def _check_int(value: Any, name: str, fname: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{fname}(): argument '{name}' must be int, not {type(value).__name__}")
+    return int(value)
+
+
+# ----------------------------------------------------------------------------- shuffles
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Shuffle channels across groups (ShuffleNet): view C as a (groups, C/groups) grid, transpose.
+
+    Args:
+        input: (N, C, *) with C divisible by `groups`.
+        groups: number of groups.
+
+    Shape:
+        input (N, C, *) -> output (N, C, *),  y[:, k*G + g] = x[:, g*(C/G) + k].
+    """
+    _check_tensor(input, "channel_shuffle")
+    groups = _check_int(groups, "groups", "channel_shuffle")
+    if groups <= 0:
+        raise RuntimeError(
+            f"Number of groups to divide channels in must be positive. Value of groups:{groups}"
+        )
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    if input.shape[1] % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got "
+                           f"{input.shape[1]} channels and {groups} groups.")
+    return R.ChannelShuffle.apply(input, groups=groups)
+
+
+native_channel_shuffle = channel_shuffle
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """Rearrange (*, C r^2, H, W) into (*, C, H r, W r) (sub-pixel convolution, Shi et al. 2016).
+
+    Args:
+        input: at least 3-D, channel axis (-3) divisible by upscale_factor^2.
+        upscale_factor: r.
+
+    Shape:
+        input (*, C r^2, H, W) -> output (*, C, H r, W r),
+        y[..., c, h r + i, w r + j] = x[..., c r^2 + i r + j, h, w].
+    """
+    _check_tensor(input, "pixel_shuffle")
+    r = _check_int(upscale_factor, "upscale_factor", "pixel_shuffle")
+    if input.ndim < 3:
+        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but "
+                           f"got input with {input.ndim} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+    if input.shape[-3] % (r * r):
+        raise RuntimeError(
+            f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
+            f"of upscale_factor, but input.size(-3)={input.shape[-3]} is not divisible by {r * r}"
+        )
+    return R.PixelShuffle.apply(input, upscale_factor=r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """Rearrange (*, C, H r, W r) into (*, C r^2, H, W): the inverse of `pixel_shuffle`.
+
+    Shape:
+        input (*, C, H r, W r) -> output (*, C r^2, H, W),
+        y[..., c r^2 + i r + j, h, w] = x[..., c, h r + i, w r + j].
+    """
+    _check_tensor(input, "pixel_unshuffle")
+    r = _check_int(downscale_factor, "downscale_factor", "pixel_unshuffle")
+    if input.ndim < 3:
+        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but "
+                           f"got input with {input.ndim} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    if input.shape[-2] % r:
+        raise RuntimeError(f"pixel_unshuffle expects height to be divisible by downscale_factor, "
+                           f"but input.size(-2)={input.shape[-2]} is not divisible by {r}")
+    if input.shape[-1] % r:
+        raise RuntimeError(f"pixel_unshuffle expects width to be divisible by downscale_factor, "
+                           f"but input.size(-1)={input.shape[-1]} is not divisible by {r}")
+    return R.PixelUnshuffle.apply(input, downscale_factor=r)
+
+
+# ----------------------------------------------------------------------------- interpolate
+def _is_integer(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
+                scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize the spatial dimensions of (N, C, *spatial) input, as PyTorch's F.interpolate.
+
+    Args:
+        input: (N, C, L) for 'linear', (N, C, H, W) for 'bilinear', (N, C, D, H, W) for
+            'trilinear'; 'nearest' / 'nearest-exact' take any of the three.
+        size: output spatial size (an int for every axis, or one per axis).
+        scale_factor: multiplier for the spatial size (one, or one per axis); exactly one of
+            `size` and `scale_factor` must be given.
+        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear' or 'trilinear'.
+        align_corners: linear modes only: map the corner pixel centres onto each other.
+        recompute_scale_factor: with `scale_factor`, recompute the scale from the output size
+            (L_in / L_out) instead of using 1 / scale_factor in the index formula.
+        antialias: not supported (must be False).
+
+    Shape:
+        input (N, C, *L_in) -> output (N, C, *L_out), L_out = size or floor(L_in * scale_factor).
+        nearest:  src = min(floor(dst * s), L_in - 1),  s = 1/scale_factor or L_in/L_out
+                  (nearest-exact: floor((dst + 0.5) * s)).
+        linear:   src = dst (L_in - 1)/(L_out - 1) with align_corners, else
+                  max(s (dst + 0.5) - 0.5, 0);  y = (1 - lam) x[floor(src)] + lam x[floor(src) + 1].
+    """
+    _check_tensor(input, "interpolate")
+    if not isinstance(mode, str):
+        raise TypeError(f"interpolate(): mode must be a string, got {type(mode).__name__}")
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating "
+                             "modes: linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.ndim - 2
+    spatial = list(input.shape[2:])
+    scales: list[float | None]
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError(
+                    f"Input and output must have the same number of spatial dimensions, but got "
+                    f"input with spatial dimensions of {spatial} and output size of {size}. "
+                    "Please provide input tensor in (N, C, d1, d2, ...,dK) format and output "
+                    "size in (o1, o2, ...,oK) format."
+                )
+            if not all(_is_integer(s) for s in size):
+                raise TypeError(
+                    "expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                    f"Tuple[int, int, int], but got size with types {[type(s) for s in size]}"
+                )
+            out_size = [int(s) for s in size]
+        else:
+            if not _is_integer(size):
+                raise TypeError(f"expected size to be an int or a tuple of ints, but got "
+                                f"{type(size).__name__}")
+            out_size = [int(cast(int, size))] * dim
+        scales = [None] * dim
+        if recompute_scale_factor:
+            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != dim:
+                raise ValueError(
+                    f"Input and scale_factor must have the same number of spatial dimensions, "
+                    f"but got input with spatial dimensions of {spatial} and scale_factor of "
+                    f"shape {scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) "
+                    "format and scale_factor in (s1, s2, ...,sK) format."
+                )
+            factors = list(scale_factor)
+        else:
+            factors = [scale_factor] * dim
+        if not all(isinstance(f, numbers.Real) and not isinstance(f, bool) for f in factors):
+            raise TypeError(f"interpolate(): scale_factor must be a float or a tuple of floats, "
+                            f"got {scale_factor!r}")
+        factors = [float(f) for f in factors]
+        out_size = [math.floor(float(n) * f) for n, f in zip(spatial, factors)]
+        scales = [None] * dim if recompute_scale_factor else list(factors)
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if antialias:
+        raise NotImplementedError("interpolate(): antialias=True is not supported by numcnn")
+
+    supported = ("nearest", "nearest-exact") + tuple(_LINEAR_MODES)
+    if mode in _LINEAR_MODES and input.ndim in (3, 4, 5) and input.ndim != _LINEAR_MODES[mode]:
+        need = _LINEAR_MODES[mode]
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {need}D input")
+    if input.ndim not in (3, 4, 5) or mode not in supported:
+        extra = "" if mode not in ("bicubic", "area", "lanczos") else \
+            f" (mode {mode!r} is a PyTorch mode that numcnn does not implement)"
+        raise NotImplementedError(
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
+            f"the modes: {_INTERP_MODES} (got {mode}); numcnn implements nearest | "
+            f"nearest-exact | linear | bilinear | trilinear{extra}"
+        )
+    if any(n <= 0 for n in spatial) or any(n <= 0 for n in out_size):
+        names = "DHW"[3 - dim:] if dim <= 3 else ""
+        fmt = ", ".join(f"{a}: {b}" for a, b in zip(names, spatial))
+        ofmt = ", ".join(f"{a}: {b}" for a, b in zip(names, out_size))
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                           f"({fmt}) output ({ofmt})")
+    if mode in _LINEAR_MODES and input.dtype.kind != "f":
+        raise TypeError(f"interpolate(): mode {mode!r} needs a floating point input, got dtype "
+                        f"{input.dtype}")
+    return R.Interpolate.apply(input, mode=mode, size=tuple(out_size), scales=tuple(scales),
+                               align_corners=bool(align_corners))
+
+
+def upsample(input: Tensor, size: int | Sequence[int] | None = None,
+             scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    """Deprecated alias of `interpolate` (warns, as PyTorch).
+
+    Shape:
+        as `interpolate`.
+    """
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size: int | Sequence[int] | None = None,
+                     scale_factor: float | Sequence[float] | None = None) -> Tensor:
+    """Deprecated: `interpolate(input, size, scale_factor, mode='nearest')`.
+
+    Shape:
+        as `interpolate`.
+    """
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: int | Sequence[int] | None = None,
+                      scale_factor: float | Sequence[float] | None = None) -> Tensor:
+    """Deprecated: `interpolate(input, size, scale_factor, mode='bilinear', align_corners=True)`.
+
+    Shape:
+        input (N, C, H, W) -> output (N, C, H_out, W_out).
+    """
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
