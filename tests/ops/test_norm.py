@@ -381,7 +381,7 @@ def test_error_messages_are_clear():
         NF.group_norm(numcnn.randn(2, 3, 4), 2)
     with pytest.raises(RuntimeError, match=r"normalized_shape=\[5\]"):
         NF.layer_norm(numcnn.randn(2, 3, 4), [5])
-    with pytest.raises(TypeError, match="'input' must be a Tensor"):
+    with pytest.raises(TypeError, match="'input' must be Tensor"):
         NF.batch_norm(np.ones((2, 3)), None, None, training=True)
 
 

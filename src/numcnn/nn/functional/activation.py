@@ -16,6 +16,7 @@ from typing import Any
 
 from numcnn import dtypes
 from numcnn.autograd import grad_mode
+from numcnn.nn.functional._checks import check_tensor
 from numcnn.ops import activation as A
 from numcnn.tensor import Tensor, _norm_dim
 
@@ -32,15 +33,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # ----------------------------------------------------------------------------- helpers
-def _check_tensor(input: Any, fname: str) -> None:
-    if not isinstance(input, Tensor):
-        raise TypeError(
-            f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
-        )
-
-
 def _check_float(input: Any, fname: str) -> None:
-    _check_tensor(input, fname)
+    check_tensor(input, "input", fname)
     if input.dtype.kind != "f":
         raise TypeError(
             f"{fname}(): expected a floating point input tensor, got dtype {input.dtype} "
@@ -81,7 +75,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         input (*) -> output (*), same shape.
     """
-    _check_tensor(input, "relu")
+    check_tensor(input, "input", "relu")
     _check_inplace(input, inplace)
     return _finish(input, A.ReLU.apply(input), inplace)
 
@@ -104,7 +98,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     Shape:
         input (*) -> output (*).
     """
-    _check_tensor(input, "hardtanh")
+    check_tensor(input, "input", "hardtanh")
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     _check_inplace(input, inplace)
@@ -122,7 +116,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     Shape:
         input (*) -> output (*).
     """
-    _check_tensor(input, "relu6")
+    check_tensor(input, "input", "relu6")
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
@@ -162,7 +156,7 @@ def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
 
 
 def _threshold(input: Tensor, th: float, value: float, inplace: bool) -> Tensor:
-    _check_tensor(input, "threshold")
+    check_tensor(input, "input", "threshold")
     _check_inplace(input, inplace)
     return _finish(input, A.Threshold.apply(input, threshold=th, value=value), inplace)
 
@@ -298,7 +292,7 @@ def sigmoid(input: Tensor) -> Tensor:
     Shape:
         input (*) -> output (*); integer input gives the default float dtype.
     """
-    _check_tensor(input, "sigmoid")
+    check_tensor(input, "input", "sigmoid")
     return A.Sigmoid.apply(_promote_float(input))
 
 
@@ -308,7 +302,7 @@ def tanh(input: Tensor) -> Tensor:
     Shape:
         input (*) -> output (*); integer input gives the default float dtype.
     """
-    _check_tensor(input, "tanh")
+    check_tensor(input, "input", "tanh")
     return A.Tanh.apply(_promote_float(input))
 
 
@@ -365,7 +359,7 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
 
 def _softmax_like(fn: Any, name: str, input: Tensor, dim: int | None, stacklevel: int,
                   dtype: Any) -> Tensor:
-    _check_tensor(input, name)
+    check_tensor(input, "input", name)
     if dim is None:
         dim = _softmax_dim(name, input.ndim, stacklevel + 1)
     axis = _norm_dim(dim, input.ndim)
@@ -412,7 +406,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     Shape:
         input (*) -> output (*).
     """
-    _check_tensor(input, "softmin")
+    check_tensor(input, "input", "softmin")
     if dim is None:
         dim = _softmax_dim("softmin", input.ndim, _stacklevel)
     if dtype is not None:

@@ -11,11 +11,9 @@ s stride, p padding, d dilation, op output_padding.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Union
 
-import numpy as np
-
+from numcnn.nn.functional._checks import check_tensor, is_int, ntuple
 from numcnn.ops.conv import (
     ConvNd,
     ConvTransposeNd,
@@ -47,30 +45,6 @@ _size_any_t = Union[int, tuple[int, ...]]
 # ----------------------------------------------------------------------------- argument checks
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _tuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
-    """An int or a sequence of n (or 1) ints -> an n-tuple of ints (PyTorch's `_ntuple`)."""
-    if _is_int(value):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)):
-        if not all(_is_int(v) for v in value):
-            raise TypeError(f"{fn}(): argument '{name}' must be an int or a tuple of {n} ints, "
-                            f"but got {value!r}")
-        if len(value) == 1:
-            return (int(value[0]),) * n
-        if len(value) != n:
-            raise RuntimeError(
-                f"{fn}(): expected {name} to be a single integer value or a list of {n} values "
-                f"to match the convolution dimensions, but got {name}={list(value)}"
-            )
-        return tuple(int(v) for v in value)
-    raise TypeError(f"{fn}(): argument '{name}' must be an int or a tuple of {n} ints, "
-                    f"not {type(value).__name__} ({value!r})")
-
-
 def _positive(values: tuple[int, ...], name: str, fn: str) -> None:
     if any(v <= 0 for v in values):
         raise RuntimeError(f"{fn}(): non-positive {name} is not supported: got {name}="
@@ -81,13 +55,6 @@ def _non_negative(values: tuple[int, ...], name: str, fn: str) -> None:
     if any(v < 0 for v in values):
         raise RuntimeError(f"{fn}(): negative {name} is not supported: got {name}={values}, "
                            f"every entry must be >= 0")
-
-
-def _check_tensor(t: Any, name: str, fn: str, optional: bool = False) -> None:
-    if optional and t is None:
-        return
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{fn}(): argument '{name}' must be a Tensor, not {type(t).__name__}")
 
 
 def _check_dtypes(input: Tensor, weight: Tensor, bias: Tensor | None, fn: str) -> None:
@@ -113,7 +80,7 @@ def _check_ranks(input: Tensor, weight: Tensor, nd: int, fn: str) -> None:
 
 
 def _check_groups(groups: Any, fn: str) -> int:
-    if not _is_int(groups):
+    if not is_int(groups):
         raise TypeError(f"{fn}(): argument 'groups' must be an int, not "
                         f"{type(groups).__name__} ({groups!r})")
     if groups <= 0:
@@ -139,12 +106,12 @@ def _fmt(sizes: Any) -> str:
 def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
           dilation: Any, groups: Any, nd: int) -> Tensor:
     fn = f"conv{nd}d"
-    _check_tensor(input, "input", fn)
-    _check_tensor(weight, "weight", fn)
-    _check_tensor(bias, "bias", fn, optional=True)
+    check_tensor(input, "input", fn)
+    check_tensor(weight, "weight", fn)
+    check_tensor(bias, "bias", fn, optional=True)
     _check_ranks(input, weight, nd, fn)
-    s = _tuple(stride, nd, "stride", fn)
-    d = _tuple(dilation, nd, "dilation", fn)
+    s = ntuple(stride, nd, "stride", fn)
+    d = ntuple(dilation, nd, "dilation", fn)
     g = _check_groups(groups, fn)
     _positive(s, "stride", fn)
     _positive(d, "dilation", fn)
@@ -161,7 +128,7 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, paddi
             raise RuntimeError(f"{fn}(): invalid padding string {padding!r}, expected 'same' "
                                f"or 'valid'")
     else:
-        p = _tuple(padding, nd, "padding", fn)
+        p = ntuple(padding, nd, "padding", fn)
         _non_negative(p, "padding", fn)
         pads = tuple((v, v) for v in p)
     C_out, C_in = weight.shape[0], input.shape[-nd - 1]
@@ -269,17 +236,17 @@ def _conv_transpose(input: Tensor, weight: Tensor, bias: Tensor | None, stride: 
                     padding: Any, output_padding: Any, groups: Any, dilation: Any,
                     nd: int) -> Tensor:
     fn = f"conv_transpose{nd}d"
-    _check_tensor(input, "input", fn)
-    _check_tensor(weight, "weight", fn)
-    _check_tensor(bias, "bias", fn, optional=True)
+    check_tensor(input, "input", fn)
+    check_tensor(weight, "weight", fn)
+    check_tensor(bias, "bias", fn, optional=True)
     if isinstance(padding, str):
         raise TypeError(f"{fn}(): argument 'padding' must be an int or a tuple of {nd} ints, "
                         f"not str ({padding!r}); 'same'/'valid' exist only for convolutions")
     _check_ranks(input, weight, nd, fn)
-    s = _tuple(stride, nd, "stride", fn)
-    p = _tuple(padding, nd, "padding", fn)
-    op = _tuple(output_padding, nd, "output_padding", fn)
-    d = _tuple(dilation, nd, "dilation", fn)
+    s = ntuple(stride, nd, "stride", fn)
+    p = ntuple(padding, nd, "padding", fn)
+    op = ntuple(output_padding, nd, "output_padding", fn)
+    d = ntuple(dilation, nd, "dilation", fn)
     g = _check_groups(groups, fn)
     _positive(s, "stride", fn)
     _positive(d, "dilation", fn)
@@ -400,7 +367,7 @@ def _block_args(kernel_size: Any, dilation: Any, padding: Any, stride: Any,
         if isinstance(v, (tuple, list)) and len(v) != 2:
             raise RuntimeError(f"{fn}(): it is expected {name} equals to 2, but got size "
                                f"{len(v)} ({v!r})")
-        args.append(_tuple(v, 2, name, fn))
+        args.append(ntuple(v, 2, name, fn))
     k, d, p, s = args
     for name, v in (("kernel size", k), ("dilation", d), ("stride", s)):
         if any(x <= 0 for x in v):
@@ -425,7 +392,7 @@ def unfold(input: Tensor, kernel_size: _size_any_t, dilation: _size_any_t = 1,
         H_out = floor((H + 2*padding - dilation*(kH - 1) - 1) / stride) + 1
     """
     fn = "unfold"
-    _check_tensor(input, "input", fn)
+    check_tensor(input, "input", fn)
     if input.ndim not in (3, 4):
         raise RuntimeError(f"{fn}(): expected 3D or 4D (batch mode) tensor for input, but got "
                            f"input of size {list(input.shape)}")
@@ -458,14 +425,14 @@ def fold(input: Tensor, output_size: _size_any_t, kernel_size: _size_any_t,
         H_o = floor((H + 2*padding - dilation*(kH - 1) - 1) / stride) + 1
     """
     fn = "fold"
-    _check_tensor(input, "input", fn)
+    check_tensor(input, "input", fn)
     if input.ndim not in (2, 3):
         raise RuntimeError(f"{fn}(): expected 2D or 3D (batch mode) tensor for input, but got "
                            f"input of size {list(input.shape)}")
     if isinstance(output_size, (tuple, list)) and len(output_size) != 2:
         raise RuntimeError(f"{fn}(): it is expected output_size equals to 2, but got size "
                            f"{len(output_size)}")
-    out = _tuple(output_size, 2, "output_size", fn)
+    out = ntuple(output_size, 2, "output_size", fn)
     k, d, p, s = _block_args(kernel_size, dilation, padding, stride, fn)
     CK, L = input.shape[-2], input.shape[-1]
     kk = k[0] * k[1]

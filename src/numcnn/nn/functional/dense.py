@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from numcnn.nn.functional._checks import check_floating, check_tensor
 from numcnn.ops import linear as L
 from numcnn.tensor import Tensor
 
 __all__ = ["bilinear", "linear"]
 
 
-def _check(arg: Any, name: str, pos: int, fname: str, optional: bool = False) -> None:
-    if optional and arg is None:
-        return
-    if not isinstance(arg, Tensor):
-        raise TypeError(f"{fname}(): argument '{name}' (position {pos}) must be Tensor, not "
-                        f"{type(arg).__name__}")
-    if arg.dtype.kind != "f":
-        raise TypeError(f"{fname}(): argument '{name}' must be a floating point tensor, got "
-                        f"dtype {arg.dtype}")
+def _check_float_tensor(value: Any, name: str, fn: str, optional: bool = False) -> None:
+    check_tensor(value, name, fn, optional)
+    if value is not None:
+        check_floating(value, name, fn)
 
 
 def _check_dtypes(fname: str, *tensors: Tensor | None) -> None:
@@ -43,9 +39,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         input (*, I), weight (O, I), bias (O,) -> output (*, O);
         y[..., o] = sum_i x[..., i] W[o, i] + b[o]  (one GEMM over all leading axes).
     """
-    _check(input, "input", 1, "linear")
-    _check(weight, "weight", 2, "linear")
-    _check(bias, "bias", 3, "linear", optional=True)
+    _check_float_tensor(input, "input", "linear")
+    _check_float_tensor(weight, "weight", "linear")
+    _check_float_tensor(bias, "bias", "linear", optional=True)
     if input.ndim < 1 or weight.ndim < 1 or weight.ndim > 2:
         raise RuntimeError(
             f"linear(): input must be at least 1-D and weight 1-D or 2-D, but they are "
@@ -85,10 +81,10 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
     Shape:
         input1 (*, I1), input2 (*, I2), weight (O, I1, I2) -> output (*, O).
     """
-    _check(input1, "input1", 1, "bilinear")
-    _check(input2, "input2", 2, "bilinear")
-    _check(weight, "weight", 3, "bilinear")
-    _check(bias, "bias", 4, "bilinear", optional=True)
+    _check_float_tensor(input1, "input1", "bilinear")
+    _check_float_tensor(input2, "input2", "bilinear")
+    _check_float_tensor(weight, "weight", "bilinear")
+    _check_float_tensor(bias, "bias", "bilinear", optional=True)
     _check_dtypes("bilinear", input1, input2, weight, bias)
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear(): weight must be 3-D (out, in1, in2), got shape "

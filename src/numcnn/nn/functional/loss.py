@@ -13,6 +13,7 @@ import numpy as np
 
 from numcnn.autograd.function import Function
 from numcnn.autograd.grad_mode import is_grad_enabled
+from numcnn.nn.functional._checks import check_floating, check_tensor
 from numcnn.ops import loss as L
 from numcnn.tensor import Tensor
 
@@ -60,20 +61,6 @@ def _check_reduction(reduction: object, allowed: tuple[str, ...] = _REDUCTIONS) 
     return reduction
 
 
-def _check_tensor(fn: str, name: str, value: object, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not isinstance(value, Tensor):
-        raise TypeError(
-            f"{fn}(): argument '{name}' must be Tensor, not {type(value).__name__}"
-        )
-
-
-def _check_floating(fn: str, name: str, t: Tensor) -> None:
-    if t.dtype.kind != "f":
-        raise TypeError(f"{fn}(): argument '{name}' must be a floating point tensor, got {t.dtype}")
-
-
 def _check_no_grad(fn: str, name: str, t: Tensor | None) -> None:
     """PyTorch's class-index and binary losses are not differentiable w.r.t. their weights."""
     if t is not None and t.requires_grad and is_grad_enabled():
@@ -96,7 +83,7 @@ def _check_class_weight(fn: str, weight: Tensor | None, input: Tensor) -> np.nda
     """weight must be a (C,) tensor of the input's dtype; returns its array."""
     if weight is None:
         return None
-    _check_tensor(fn, "weight", weight)
+    check_tensor(weight, "weight", fn)
     num_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     if weight.ndim != 1 or weight.shape[0] != num_classes:
         raise RuntimeError(
@@ -190,8 +177,8 @@ def _check_label_smoothing(label_smoothing: float) -> float:
 
 def _pointwise_args(fn: str, input: Tensor, target: Tensor) -> None:
     """Same-size check with PyTorch's broadcasting warning; a clear error when shapes clash."""
-    _check_tensor(fn, "input", input)
-    _check_tensor(fn, "target", target)
+    check_tensor(input, "input", fn)
+    check_tensor(target, "target", fn)
     if input.shape != target.shape:
         warnings.warn(
             f"Using a target size ({tuple(target.shape)}) that is different to the input size "
@@ -241,12 +228,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         output () for 'mean'/'sum', else the target's shape (without C for probabilities).
     """
     fn = "cross_entropy"
-    _check_tensor(fn, "input", input)
-    _check_tensor(fn, "target", target)
-    _check_tensor(fn, "weight", weight, optional=True)
+    check_tensor(input, "input", fn)
+    check_tensor(target, "target", fn)
+    check_tensor(weight, "weight", fn, optional=True)
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     label_smoothing = _check_label_smoothing(label_smoothing)
-    _check_floating(fn, "input", input)
+    check_floating(input, "input", fn)
     if input.ndim == 0:
         raise ValueError(f"{fn}(): input must have shape (C,) or (N, C, ...), got a 0-d tensor")
     if target.shape == input.shape:
@@ -286,11 +273,11 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
         output () for 'mean'/'sum', else the target's shape.
     """
     fn = "nll_loss"
-    _check_tensor(fn, "input", input)
-    _check_tensor(fn, "target", target)
-    _check_tensor(fn, "weight", weight, optional=True)
+    check_tensor(input, "input", fn)
+    check_tensor(target, "target", fn)
+    check_tensor(weight, "weight", fn, optional=True)
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
-    _check_floating(fn, "input", input)
+    check_floating(input, "input", fn)
     y = _class_targets(fn, input, target, ignore_index)
     w = _check_class_weight(fn, weight, input)
     _check_no_grad(fn, "weight", weight)
@@ -412,7 +399,7 @@ def _weighted(fn: str, loss_fn: type[Function], input: Tensor, target: Tensor, w
     As PyTorch: 'mean' is sum(w loss) / sum(w) for mse/l1 (`by_weight`) and mean(w loss) for
     huber; the weight is differentiable (it is plain graph arithmetic here).
     """
-    _check_tensor(fn, "weight", weight)
+    check_tensor(weight, "weight", fn)
     if weight.shape != input.shape:
         raise ValueError(
             f"{fn}(): Weights and input must have the same size (weight {tuple(weight.shape)}, "
@@ -446,16 +433,16 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         input (*), target (*) the same shape -> output () or, for 'none', (*).
     """
     fn = "binary_cross_entropy"
-    _check_tensor(fn, "input", input)
-    _check_tensor(fn, "target", target)
-    _check_tensor(fn, "weight", weight, optional=True)
+    check_tensor(input, "input", fn)
+    check_tensor(target, "target", fn)
+    check_tensor(weight, "weight", fn, optional=True)
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if target.shape != input.shape:
         raise ValueError(
             f"Using a target size ({tuple(target.shape)}) that is different to the input size "
             f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size."
         )
-    _check_floating(fn, "input", input)
+    check_floating(input, "input", fn)
     if target.dtype != input.dtype:
         raise RuntimeError(
             f"{fn}(): target has dtype {target.dtype} but input has dtype {input.dtype}; "
@@ -500,17 +487,17 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
         output () or, for 'none', (*).
     """
     fn = "binary_cross_entropy_with_logits"
-    _check_tensor(fn, "input", input)
-    _check_tensor(fn, "target", target)
-    _check_tensor(fn, "weight", weight, optional=True)
-    _check_tensor(fn, "pos_weight", pos_weight, optional=True)
+    check_tensor(input, "input", fn)
+    check_tensor(target, "target", fn)
+    check_tensor(weight, "weight", fn, optional=True)
+    check_tensor(pos_weight, "pos_weight", fn, optional=True)
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if target.shape != input.shape:
         raise ValueError(
             f"Target size ({tuple(target.shape)}) must be the same as input size "
             f"({tuple(input.shape)})"
         )
-    _check_floating(fn, "input", input)
+    check_floating(input, "input", fn)
     dtype = np.result_type(input.dtype, target.dtype)
     w = pw = None
     if weight is not None:
@@ -546,8 +533,8 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
         input (*), target (*) -> output () or, for 'none', the broadcast shape.
     """
     fn = "kl_div"
-    _check_tensor(fn, "input", input)
-    _check_tensor(fn, "target", target)
+    check_tensor(input, "input", fn)
+    check_tensor(target, "target", fn)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
     reduction = _check_reduction(reduction, ("none", "batchmean", "sum", "mean"))

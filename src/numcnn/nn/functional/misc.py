@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Sequence, cast
+from typing import Sequence, cast
 
-import numpy as np
-
+from numcnn.nn.functional._checks import check_int, check_tensor, is_int
 from numcnn.ops import resample as R
 from numcnn.tensor import Tensor
 
@@ -23,19 +22,6 @@ __all__ = [
 
 _INTERP_MODES = "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact"
 _LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}
-
-
-def _check_tensor(input: Any, fname: str) -> None:
-    if not isinstance(input, Tensor):
-        raise TypeError(
-            f"{fname}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
-        )
-
-
-def _check_int(value: Any, name: str, fname: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{fname}(): argument '{name}' must be int, not {type(value).__name__}")
-    return int(value)
 
 
 # ----------------------------------------------------------------------------- shuffles
@@ -49,8 +35,8 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     Shape:
         input (N, C, *) -> output (N, C, *),  y[:, k*G + g] = x[:, g*(C/G) + k].
     """
-    _check_tensor(input, "channel_shuffle")
-    groups = _check_int(groups, "groups", "channel_shuffle")
+    check_tensor(input, "input", "channel_shuffle")
+    groups = check_int(groups, "groups", "channel_shuffle")
     if groups <= 0:
         raise RuntimeError(
             f"Number of groups to divide channels in must be positive. Value of groups:{groups}"
@@ -78,8 +64,8 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
         input (*, C r^2, H, W) -> output (*, C, H r, W r),
         y[..., c, h r + i, w r + j] = x[..., c r^2 + i r + j, h, w].
     """
-    _check_tensor(input, "pixel_shuffle")
-    r = _check_int(upscale_factor, "upscale_factor", "pixel_shuffle")
+    check_tensor(input, "input", "pixel_shuffle")
+    r = check_int(upscale_factor, "upscale_factor", "pixel_shuffle")
     if input.ndim < 3:
         raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but "
                            f"got input with {input.ndim} dimension(s)")
@@ -100,8 +86,8 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
         input (*, C, H r, W r) -> output (*, C r^2, H, W),
         y[..., c r^2 + i r + j, h, w] = x[..., c, h r + i, w r + j].
     """
-    _check_tensor(input, "pixel_unshuffle")
-    r = _check_int(downscale_factor, "downscale_factor", "pixel_unshuffle")
+    check_tensor(input, "input", "pixel_unshuffle")
+    r = check_int(downscale_factor, "downscale_factor", "pixel_unshuffle")
     if input.ndim < 3:
         raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but "
                            f"got input with {input.ndim} dimension(s)")
@@ -117,10 +103,6 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- interpolate
-def _is_integer(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
 def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                 scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
@@ -146,7 +128,7 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
         linear:   src = dst (L_in - 1)/(L_out - 1) with align_corners, else
                   max(s (dst + 0.5) - 0.5, 0);  y = (1 - lam) x[floor(src)] + lam x[floor(src) + 1].
     """
-    _check_tensor(input, "interpolate")
+    check_tensor(input, "input", "interpolate")
     if not isinstance(mode, str):
         raise TypeError(f"interpolate(): mode must be a string, got {type(mode).__name__}")
     if mode in ("nearest", "area", "nearest-exact"):
@@ -169,14 +151,14 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                     "Please provide input tensor in (N, C, d1, d2, ...,dK) format and output "
                     "size in (o1, o2, ...,oK) format."
                 )
-            if not all(_is_integer(s) for s in size):
+            if not all(is_int(s) for s in size):
                 raise TypeError(
                     "expected size to be one of int or Tuple[int] or Tuple[int, int] or "
                     f"Tuple[int, int, int], but got size with types {[type(s) for s in size]}"
                 )
             out_size = [int(s) for s in size]
         else:
-            if not _is_integer(size):
+            if not is_int(size):
                 raise TypeError(f"expected size to be an int or a tuple of ints, but got "
                                 f"{type(size).__name__}")
             out_size = [int(cast(int, size))] * dim

@@ -7,12 +7,10 @@ number of spatial dims (L of them flattened), G groups.
 
 from __future__ import annotations
 
-import numbers
 from typing import Sequence
 
-import numpy as np
-
 from numcnn.dtypes import get_default_dtype
+from numcnn.nn.functional._checks import check_bool, check_int, check_number, check_tensor
 from numcnn.ops import norm as K
 from numcnn.tensor import Tensor
 
@@ -21,9 +19,8 @@ __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "local_res
 
 # ----------------------------------------------------------------------------- checks
 def _check_input(input: object, fname: str) -> Tensor:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{fname}(): argument 'input' must be a Tensor, not "
-                        f"{type(input).__name__}")
+    check_tensor(input, "input", fname)
+    assert isinstance(input, Tensor)  # for the type checker: check_tensor raised otherwise
     return input
 
 
@@ -33,24 +30,6 @@ def _check_floating(input: Tensor, fname: str) -> None:
         raise NotImplementedError(
             f"{fname}(): expected a floating point input (float32 or float64), got {input.dtype}"
         )
-
-
-def _check_number(value: object, name: str, fname: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{fname}(): argument '{name}' must be float, not {type(value).__name__}")
-    return float(value)
-
-
-def _check_bool(value: object, name: str, fname: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{fname}(): argument '{name}' must be bool, not {type(value).__name__}")
-    return bool(value)
-
-
-def _check_int(value: object, name: str, fname: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fname}(): argument '{name}' must be int, not {type(value).__name__}")
-    return int(value)
 
 
 def _channel_vector(t: Tensor | None, name: str, channels: int, fname: str) -> Tensor | None:
@@ -141,9 +120,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     fname = "batch_norm"
     _check_input(input, fname)
-    training = _check_bool(training, "training", fname)
-    momentum = _check_number(momentum, "momentum", fname)
-    eps = _check_number(eps, "eps", fname)
+    training = check_bool(training, "training", fname)
+    momentum = check_number(momentum, "momentum", fname)
+    eps = check_number(eps, "eps", fname)
     if input.ndim < 2:
         raise IndexError(
             f"batch_norm(): expected an input of shape (N, C, *) with at least 2 dimensions, "
@@ -214,9 +193,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     """
     fname = "instance_norm"
     _check_input(input, fname)
-    use_input_stats = _check_bool(use_input_stats, "use_input_stats", fname)
-    momentum = _check_number(momentum, "momentum", fname)
-    eps = _check_number(eps, "eps", fname)
+    use_input_stats = check_bool(use_input_stats, "use_input_stats", fname)
+    momentum = check_number(momentum, "momentum", fname)
+    eps = check_number(eps, "eps", fname)
     if use_input_stats:
         _verify_spatial_size(input.shape)
     if input.ndim < 2:
@@ -284,8 +263,8 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | 
             f"layer_norm(): argument 'normalized_shape' must be tuple of ints, not "
             f"{type(normalized_shape).__name__}"
         )
-    shape = tuple(_check_int(s, "normalized_shape", fname) for s in normalized_shape)
-    eps = _check_number(eps, "eps", fname)
+    shape = tuple(check_int(s, "normalized_shape", fname) for s in normalized_shape)
+    eps = check_number(eps, "eps", fname)
     if not shape:
         raise RuntimeError(
             "Expected normalized_shape to be at least 1-dimensional, i.e., containing at "
@@ -338,8 +317,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     """
     fname = "group_norm"
     _check_input(input, fname)
-    num_groups = _check_int(num_groups, "num_groups", fname)
-    eps = _check_number(eps, "eps", fname)
+    num_groups = check_int(num_groups, "num_groups", fname)
+    eps = check_number(eps, "eps", fname)
     if input.ndim < 2:
         raise RuntimeError(
             f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
@@ -389,10 +368,10 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     """
     fname = "local_response_norm"
     _check_input(input, fname)
-    size = _check_int(size, "size", fname)
-    alpha = _check_number(alpha, "alpha", fname)
-    beta = _check_number(beta, "beta", fname)
-    k = _check_number(k, "k", fname)
+    size = check_int(size, "size", fname)
+    alpha = check_number(alpha, "alpha", fname)
+    beta = check_number(beta, "beta", fname)
+    k = check_number(k, "k", fname)
     if input.ndim < 3:
         raise ValueError(
             f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)"

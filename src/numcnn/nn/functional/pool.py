@@ -23,6 +23,7 @@ from typing import Any, Union
 import numpy as np
 
 from numcnn import dtypes
+from numcnn.nn.functional._checks import check_bool, check_tensor, is_int, ntuple
 from numcnn.ops import pool as P
 from numcnn.tensor import Tensor
 
@@ -64,39 +65,9 @@ _INTS = (int, np.integer)
 # ----------------------------------------------------------------------------- argument checks
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, _INTS) and not isinstance(v, (bool, np.bool_))
-
-
-def _ntuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
-    """An int, or a sequence of 1 or n ints -> a tuple of n ints (as torch's IntArrayRef)."""
-    if _is_int(value):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)) and all(_is_int(v) for v in value):
-        if len(value) == 1:
-            return (int(value[0]),) * n
-        if len(value) == n:
-            return tuple(int(v) for v in value)
-        raise RuntimeError(
-            f"{fn}: {name} must either be a single int, or a tuple of {n} ints, got {value!r}"
-        )
-    raise TypeError(
-        f"{fn}(): argument '{name}' must be an int or a tuple of {n} ints, "
-        f"got {type(value).__name__} {value!r}"
-    )
-
-
-def _check_bool(value: Any, name: str, fn: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{fn}(): argument '{name}' must be bool, got {type(value).__name__} "
-                        f"{value!r}")
-    return bool(value)
-
-
 def _check_input(input: Any, nd: int, fn: str) -> None:
     """A Tensor of rank nd+1 (unbatched) or nd+2 whose non-batch axes are all non-empty."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{fn}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    check_tensor(input, "input", fn)
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(
             f"{fn}: expected a {nd + 1}D (unbatched) or {nd + 2}D (batched) input, got "
@@ -114,12 +85,12 @@ def _window_args(fn: str, input: Tensor, nd: int, kernel_size: Any, stride: Any,
                  dilation: Any, ceil_mode: Any) -> tuple[tuple[int, ...], ...]:
     """Check kernel_size/stride/padding/dilation/ceil_mode; return them with the output size."""
     _check_input(input, nd, fn)
-    kernel = _ntuple(kernel_size, nd, "kernel_size", fn)
+    kernel = ntuple(kernel_size, nd, "kernel_size", fn)
     stride_t = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) \
-        else _ntuple(stride, nd, "stride", fn)
-    pad = _ntuple(padding, nd, "padding", fn)
-    dil = _ntuple(dilation, nd, "dilation", fn)
-    ceil = _check_bool(ceil_mode, "ceil_mode", fn)
+        else ntuple(stride, nd, "stride", fn)
+    pad = ntuple(padding, nd, "padding", fn)
+    dil = ntuple(dilation, nd, "dilation", fn)
+    ceil = check_bool(ceil_mode, "ceil_mode", fn)
     if any(s <= 0 for s in stride_t):
         raise RuntimeError(f"{fn}: stride must be greater than zero, got stride={stride_t}"
                            + (" (it defaults to kernel_size)" if stride is None else ""))
@@ -150,7 +121,7 @@ def _adaptive_size(fn: str, input: Tensor, nd: int, output_size: Any) -> tuple[i
     """output_size: an int or a tuple of nd ints (None entries keep the input's size)."""
     _check_input(input, nd, fn)
     spatial = input.shape[input.ndim - nd:]
-    if _is_int(output_size):
+    if is_int(output_size):
         size: tuple[Any, ...] = (int(output_size),) * nd
     elif isinstance(output_size, (tuple, list)):
         if len(output_size) != nd:
@@ -169,7 +140,7 @@ def _adaptive_size(fn: str, input: Tensor, nd: int, output_size: Any) -> tuple[i
     for s, L in zip(size, spatial):
         if s is None and nd > 1:
             result.append(int(L))
-        elif _is_int(s):
+        elif is_int(s):
             result.append(int(s))
         else:
             raise TypeError(f"{fn}(): output_size entries must be ints"
@@ -194,7 +165,7 @@ def _max_pool(fn: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, pa
               dilation: Any, ceil_mode: Any, return_indices: Any) -> Any:
     kernel, stride_t, pad, dil, out = _window_args(fn, input, nd, kernel_size, stride, padding,
                                                    dilation, ceil_mode)
-    with_idx = _check_bool(return_indices, "return_indices", fn)
+    with_idx = check_bool(return_indices, "return_indices", fn)
     return P.MaxPoolNd.apply(input, kernel_size=kernel, stride=stride_t, padding=pad,
                              dilation=dil, out_size=out, return_indices=with_idx)
 
@@ -297,9 +268,9 @@ def max_pool3d_with_indices(input: Tensor, kernel_size: _size_3, stride: _size_3
 def _max_unpool(fn: str, nd: int, input: Tensor, indices: Any, kernel_size: Any, stride: Any,
                 padding: Any, output_size: Any) -> Tensor:
     _check_input(input, nd, fn)
-    kernel = _ntuple(kernel_size, nd, "kernel_size", fn)
-    stride_t = kernel if stride is None else _ntuple(stride, nd, "stride", fn)
-    pad = _ntuple(padding, nd, "padding", fn)
+    kernel = ntuple(kernel_size, nd, "kernel_size", fn)
+    stride_t = kernel if stride is None else ntuple(stride, nd, "stride", fn)
+    pad = ntuple(padding, nd, "padding", fn)
     if not isinstance(indices, Tensor):
         raise TypeError(f"{fn}(): argument 'indices' must be Tensor, not "
                         f"{type(indices).__name__}")
@@ -314,7 +285,7 @@ def _max_unpool(fn: str, nd: int, input: Tensor, indices: Any, kernel_size: Any,
         out = default
     else:
         size = list(output_size) if isinstance(output_size, (tuple, list)) else None
-        if size is None or not all(_is_int(v) for v in size):
+        if size is None or not all(is_int(v) for v in size):
             raise TypeError(f"{fn}(): output_size must be a sequence of ints, got "
                             f"{output_size!r}")
         if len(size) == nd + 2:
@@ -396,9 +367,9 @@ def _avg_pool(fn: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, pa
               ceil_mode: Any, count_include_pad: Any, divisor_override: Any) -> Tensor:
     kernel, stride_t, pad, _, out = _window_args(fn, input, nd, kernel_size, stride, padding, 1,
                                                  ceil_mode)
-    include = _check_bool(count_include_pad, "count_include_pad", fn)
+    include = check_bool(count_include_pad, "count_include_pad", fn)
     if divisor_override is not None:
-        if not _is_int(divisor_override):
+        if not is_int(divisor_override):
             raise TypeError(f"{fn}(): argument 'divisor_override' must be int or None, got "
                             f"{type(divisor_override).__name__} {divisor_override!r}")
         if divisor_override == 0:
@@ -509,7 +480,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size: _size_opt) -> Tensor:
 
 def _adaptive_max(fn: str, nd: int, input: Tensor, output_size: Any, return_indices: Any) -> Any:
     out = _adaptive_size(fn, input, nd, output_size)
-    with_idx = _check_bool(return_indices, "return_indices", fn)
+    with_idx = check_bool(return_indices, "return_indices", fn)
     _check_float(input, fn)
     return P.AdaptiveMaxPoolNd.apply(input, out_size=out, return_indices=with_idx)
 
