@@ -79,6 +79,31 @@ ROWS: list[Row] = [
     conv2d_row(128, 64, 128, 14, 1),
     conv2d_row(128, 64, 64, 28, 3, padding=1, groups=64, note="(depthwise)"),
     conv2d_row(8, 3, 64, 224, 7, stride=2, padding=3, note="(batch 8)"),
+    Row("max_pool2d", "128x32x28x28 k2", lambda r: {"x": _randn(r, 128, 32, 28, 28)},
+        lambda F, t: F.max_pool2d(t["x"], 2), flops=0, grad=("x",)),
+    Row("max_pool2d", "128x64x14x14 k3 s2 p1", lambda r: {"x": _randn(r, 128, 64, 14, 14)},
+        lambda F, t: F.max_pool2d(t["x"], 3, 2, 1), flops=0, grad=("x",)),
+    Row("batch_norm", "128x32x28x28 train",
+        lambda r: {"x": _randn(r, 128, 32, 28, 28), "w": _randn(r, 32), "b": _randn(r, 32),
+                   "rm": np.zeros(32, np.float32), "rv": np.ones(32, np.float32)},
+        lambda F, t: F.batch_norm(t["x"], t["rm"], t["rv"], t["w"], t["b"], training=True),
+        flops=0, grad=("x", "w", "b")),
+    Row("batch_norm", "128x512 train (BatchNorm1d)",
+        lambda r: {"x": _randn(r, 128, 512), "w": _randn(r, 512), "b": _randn(r, 512),
+                   "rm": np.zeros(512, np.float32), "rv": np.ones(512, np.float32)},
+        lambda F, t: F.batch_norm(t["x"], t["rm"], t["rv"], t["w"], t["b"], training=True),
+        flops=0, grad=("x", "w", "b")),
+    Row("linear", "128x3136 -> 512",
+        lambda r: {"x": _randn(r, 128, 3136), "w": _randn(r, 512, 3136) * np.float32(0.02),
+                   "b": _randn(r, 512)},
+        lambda F, t: F.linear(t["x"], t["w"], t["b"]), flops=2.0 * 128 * 3136 * 512,
+        grad=("x", "w", "b")),
+    Row("cross_entropy", "128x10",
+        lambda r: {"x": _randn(r, 128, 10), "y": r.integers(0, 10, 128)},
+        lambda F, t: F.cross_entropy(t["x"], t["y"]), flops=0, grad=("x",)),
+    Row("cross_entropy", "128x1000",
+        lambda r: {"x": _randn(r, 128, 1000), "y": r.integers(0, 1000, 128)},
+        lambda F, t: F.cross_entropy(t["x"], t["y"]), flops=0, grad=("x",)),
 ]
 
 
@@ -180,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "
           f"threads), float32; median of {args.repeats} runs")
     print(f"float32 GEMM peak (np.matmul {n}x{n}): {peak:.0f} GFLOP/s\n")
-    head = (f"{'#':>2} {'op':<8} {'shape':<40} {'fwd ms':>8} {'torch':>8} {'ratio':>6} "
+    head = (f"{'#':>2} {'op':<13} {'shape':<40} {'fwd ms':>8} {'torch':>8} {'ratio':>6} "
             f"{'f+b ms':>8} {'torch':>8} {'ratio':>6} {'GFLOP/s fwd':>11} {'f+b':>5}")
     print(head)
     print("-" * len(head))
@@ -189,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         nf, tf, nb, tb = r["numcnn fwd"], r["torch fwd"], r["numcnn f+b"], r["torch f+b"]
         gf = f"{row.flops / nf / 1e6:11.0f} {3 * row.flops / nb / 1e6:5.0f}" if row.flops \
             else f"{'-':>11} {'-':>5}"
-        print(f"{i:>2} {row.op:<8} {row.shape:<40} {nf:8.2f} {tf:8.2f} {nf / tf:6.2f} "
+        print(f"{i:>2} {row.op:<13} {row.shape:<40} {nf:8.2f} {tf:8.2f} {nf / tf:6.2f} "
               f"{nb:8.2f} {tb:8.2f} {nb / tb:6.2f} {gf}", flush=True)
 
 
