@@ -223,9 +223,9 @@ class ParameterList(Module):
 class ParameterDict(Module):
     """A dict of parameters."""
 
-    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         super().__init__()
-        for k, v in (values or {}).items():
+        for k, v in (parameters or {}).items():
             self[k] = v
 
     def __setitem__(self, key: str, value: Any) -> None:

@@ -7,6 +7,7 @@ as batch norm's running mean) and submodules, all registered by plain attribute 
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -43,7 +44,10 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks_with_kwargs", set())
+        object.__setattr__(self, "_forward_hooks_always_called", set())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
         object.__setattr__(self, "_backward_hooks", OrderedDict())
         object.__setattr__(self, "_hook_ids", itertools.count())
 
@@ -147,6 +151,27 @@ class Module:
             mod = mod._modules[part]
         return mod
 
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Replace (or, unless `strict`, add) the submodule at dotted path `target`."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def get_buffer(self, target: str) -> Tensor:
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
+        return mod._buffers[name]
+
     def get_parameter(self, target: str) -> Parameter:
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
@@ -170,8 +195,8 @@ class Module:
                         for n, m in mod._modules.items() if m is not None]
             stack.extend(reversed(children))
 
-    def modules(self) -> Iterator[Module]:
-        for _, m in self.named_modules():
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -280,9 +305,22 @@ class Module:
         return self
 
     # ----------------------------------------------------------------- state dict
-    def state_dict(self, destination: OrderedDict[str, Tensor] | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
-        """Every parameter and persistent buffer by dotted name (values share memory)."""
+    def state_dict(self, *args: Any, destination: OrderedDict[str, Tensor] | None = None,
+                   prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Every parameter and persistent buffer by dotted name (values share memory).
+
+        As in PyTorch, the arguments are keyword-only; the deprecated positional form
+        (destination, prefix, keep_vars) still works, with PyTorch's FutureWarning.
+        """
+        if args:
+            warnings.warn("Positional args are being deprecated, use kwargs instead.",
+                          FutureWarning, stacklevel=2)
+            if destination is None:
+                destination = args[0]
+            if len(args) > 1 and prefix == "":
+                prefix = args[1]
+            if len(args) > 2 and keep_vars is False:
+                keep_vars = args[2]
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
         for name, mod in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             pre = name + "." if name else ""
@@ -336,36 +374,85 @@ class Module:
         return _IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- hooks and call
-    def _add_hook(self, store: OrderedDict, hook: Callable[..., Any]) -> _RemovableHandle:
+    def _add_hook(self, store: OrderedDict, hook: Callable[..., Any],
+                  prepend: bool = False) -> tuple[int, _RemovableHandle]:
         key = next(self._hook_ids)
         store[key] = hook
-        return _RemovableHandle(store, key)
+        if prepend:
+            store.move_to_end(key, last=False)
+        return key, _RemovableHandle(store, key)
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
-        """`hook(module, args)` before forward; a non-None return replaces the args."""
-        return self._add_hook(self._forward_pre_hooks, hook)
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> _RemovableHandle:
+        """`hook(module, args)` before forward; a non-None return replaces the args.
 
-    def register_forward_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
-        """`hook(module, args, output)` after forward; a non-None return replaces the output."""
-        return self._add_hook(self._forward_hooks, hook)
+        With `with_kwargs`, `hook(module, args, kwargs)` may return `(args, kwargs)`.  With
+        `prepend`, the hook runs before those already registered.
+        """
+        key, handle = self._add_hook(self._forward_pre_hooks, hook, prepend)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(key)
+        return handle
 
-    def register_full_backward_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> _RemovableHandle:
+        """`hook(module, args, output)` after forward; a non-None return replaces the output.
+
+        With `with_kwargs`, `hook(module, args, kwargs, output)`.  With `prepend`, the hook runs
+        before those already registered; with `always_call`, it runs (with output None) even
+        when forward raises, before the error propagates.
+        """
+        key, handle = self._add_hook(self._forward_hooks, hook, prepend)
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(key)
+        if always_call:
+            self._forward_hooks_always_called.add(key)
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable[..., Any],
+                                    prepend: bool = False) -> _RemovableHandle:
         """`hook(module, grad_input, grad_output)` once the gradients w.r.t. the module's tensor
         inputs are computed; a non-None return (a tuple) replaces grad_input."""
-        return self._add_hook(self._backward_hooks, hook)
+        return self._add_hook(self._backward_hooks, hook, prepend)[1]
+
+    def _call_forward_hook(self, key: int, hook: Callable[..., Any], args: tuple[Any, ...],
+                           kwargs: dict[str, Any], out: Any) -> Any:
+        if key in self._forward_hooks_with_kwargs:
+            return hook(self, args, kwargs, out)
+        return hook(self, args, out)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         bw = _BackwardHookState(self, args) if self._backward_hooks and is_grad_enabled() \
             else None
         if bw is not None:
             args = bw.wrap_inputs(args)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, out)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for key, hook in list(self._forward_hooks.items()):
+                if key in self._forward_hooks_always_called:
+                    try:
+                        self._call_forward_hook(key, hook, args, kwargs, None)
+                    except Exception as e:  # noqa: BLE001 - forward's error wins, as in torch
+                        warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                      "exception that was silenced as another error was raised "
+                                      f"in forward: {e}", stacklevel=2)
+            raise
+        for key, hook in list(self._forward_hooks.items()):
+            result = self._call_forward_hook(key, hook, args, kwargs, out)
             if result is not None:
                 out = result
         if bw is not None:

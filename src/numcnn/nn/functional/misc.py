@@ -11,6 +11,7 @@ import numbers
 import warnings
 from typing import Sequence, cast
 
+from numcnn.nn.functional import pool as P
 from numcnn.nn.functional._checks import check_int, check_tensor, is_int
 from numcnn.ops import resample as R
 from numcnn.tensor import Tensor
@@ -115,7 +116,8 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
         size: output spatial size (an int for every axis, or one per axis).
         scale_factor: multiplier for the spatial size (one, or one per axis); exactly one of
             `size` and `scale_factor` must be given.
-        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear' or 'trilinear'.
+        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear' or 'area'
+            ('area' is adaptive average pooling to the output size, as in PyTorch).
         align_corners: linear modes only: map the corner pixel centres onto each other.
         recompute_scale_factor: with `scale_factor`, recompute the scale from the output size
             (L_in / L_out) instead of using 1 / scale_factor in the index formula.
@@ -127,6 +129,7 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
                   (nearest-exact: floor((dst + 0.5) * s)).
         linear:   src = dst (L_in - 1)/(L_out - 1) with align_corners, else
                   max(s (dst + 0.5) - 0.5, 0);  y = (1 - lam) x[floor(src)] + lam x[floor(src) + 1].
+        area:     y[dst] = mean of x over [floor(dst L_in / L_out), ceil((dst + 1) L_in / L_out)).
     """
     check_tensor(input, "input", "interpolate")
     if not isinstance(mode, str):
@@ -188,17 +191,17 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
     if antialias:
         raise NotImplementedError("interpolate(): antialias=True is not supported by numcnn")
 
-    supported = ("nearest", "nearest-exact") + tuple(_LINEAR_MODES)
+    supported = ("nearest", "nearest-exact", "area") + tuple(_LINEAR_MODES)
     if mode in _LINEAR_MODES and input.ndim in (3, 4, 5) and input.ndim != _LINEAR_MODES[mode]:
         need = _LINEAR_MODES[mode]
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {need}D input")
     if input.ndim not in (3, 4, 5) or mode not in supported:
-        extra = "" if mode not in ("bicubic", "area", "lanczos") else \
+        extra = "" if mode not in ("bicubic", "lanczos") else \
             f" (mode {mode!r} is a PyTorch mode that numcnn does not implement)"
         raise NotImplementedError(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
             f"the modes: {_INTERP_MODES} (got {mode}); numcnn implements nearest | "
-            f"nearest-exact | linear | bilinear | trilinear{extra}"
+            f"nearest-exact | linear | bilinear | trilinear | area{extra}"
         )
     if any(n <= 0 for n in spatial) or any(n <= 0 for n in out_size):
         names = "DHW"[3 - dim:] if dim <= 3 else ""
@@ -209,6 +212,9 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,
     if mode in _LINEAR_MODES and input.dtype.kind != "f":
         raise TypeError(f"interpolate(): mode {mode!r} needs a floating point input, got dtype "
                         f"{input.dtype}")
+    if mode == "area":
+        adaptive = (P.adaptive_avg_pool1d, P.adaptive_avg_pool2d, P.adaptive_avg_pool3d)[dim - 1]
+        return adaptive(input, tuple(out_size) if dim > 1 else out_size[0])
     return R.Interpolate.apply(input, mode=mode, size=tuple(out_size), scales=tuple(scales),
                                align_corners=bool(align_corners))
 

@@ -7,6 +7,8 @@ Attribute names, defaults and `extra_repr` follow PyTorch (e.g. `ReLU(inplace=Tr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from numcnn import dtypes
@@ -51,8 +53,18 @@ class Hardtanh(Module):
         input (*) -> output (*).
     """
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None) -> None:
         super().__init__()
+        # min_value / max_value: PyTorch's deprecated spellings, accepted with its warning
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`",
+                          FutureWarning, stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`",
+                          FutureWarning, stacklevel=2)
+            max_val = max_value
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val "
                              f"({min_val})")

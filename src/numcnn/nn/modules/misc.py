@@ -1,5 +1,6 @@
-"""Reshaping and resampling layers mirroring torch.nn: Flatten, Unflatten, ChannelShuffle,
-PixelShuffle, PixelUnshuffle, Upsample, UpsamplingNearest2d, UpsamplingBilinear2d."""
+"""Reshaping and resampling layers mirroring torch.nn: Flatten, Unflatten, Fold, Unfold,
+ChannelShuffle, PixelShuffle, PixelUnshuffle, Upsample, UpsamplingNearest2d,
+UpsamplingBilinear2d."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
 
 __all__ = [
-    "ChannelShuffle", "Flatten", "PixelShuffle", "PixelUnshuffle", "Unflatten", "Upsample",
-    "UpsamplingBilinear2d", "UpsamplingNearest2d",
+    "ChannelShuffle", "Flatten", "Fold", "PixelShuffle", "PixelUnshuffle", "Unflatten", "Unfold",
+    "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 
 
@@ -58,6 +59,57 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Fold(Module):
+    """Sum sliding local blocks back into a tensor (col2im); the module form of `F.fold`.
+
+    Shape:
+        input (N, C prod(kernel_size), L) or unbatched -> output (N, C, *output_size),
+        L = prod_d floor((output_size[d] + 2 padding[d] - dilation[d] (kernel_size[d] - 1) - 1)
+                         / stride[d] + 1).
+    """
+
+    def __init__(self, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
+
+
+class Unfold(Module):
+    """Extract sliding local blocks (im2col); the module form of `F.unfold`.
+
+    Shape:
+        input (N, C, H, W) or unbatched -> output (N, C kh kw, L), L the number of blocks
+        (the formula of `Fold`, with output_size = (H, W)).
+    """
+
+    def __init__(self, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
 
 
 class ChannelShuffle(Module):
