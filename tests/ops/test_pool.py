@@ -180,6 +180,26 @@ def test_max_pool_integer_input_like_torch():
     compare(lambda F_, t: F_.avg_pool2d(t, 2, ceil_mode=True), [x - 3], grad=False)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=2),
+                                dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(kernel_size=(3, 2), stride=(1, 2), dilation=(2, 1))])
+def test_max_pool_many_planes_layout_matches_torch(kw, dtype):
+    """More planes (N*C) than output columns: the kernel pools a spatial-first copy and returns
+    views of it.  Ties, NaNs, -inf and a channels-last input all go through that path here."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, (4, 6, 7, 8)).astype(dtype)              # many repeated maxima
+    x[0, 0, 1, 2] = x[1, 3, 4, 4] = x[1, 3, 4, 5] = np.nan
+    x[2, 1] = -np.inf
+    compare(lambda F_, t: F_.max_pool2d(t, **kw, return_indices=True), [x], grad=False)
+    ties = rng.integers(0, 3, (4, 6, 7, 8)).astype(dtype)
+    compare(lambda F_, t: F_.max_pool2d(t, **kw, return_indices=True), [ties])
+    cl = np.moveaxis(np.ascontiguousarray(np.moveaxis(ties, 1, -1)), -1, 1)  # NCHW view of NHWC
+    compare(lambda F_, t: F_.max_pool2d(t, **kw), [cl])
+    compare(lambda F_, t: F_.max_pool1d(t, 3, 2, 1, return_indices=True), [ties[0]])
+
+
 def test_max_pool_keeps_float32():
     y = F.max_pool2d(numcnn.tensor(np.ones((1, 1, 4, 4), np.float32)), 2)
     assert y.dtype == np.float32

@@ -722,20 +722,21 @@ def _xcorr_depthwise(xp, wk, kernel_size, stride, dilation, out_size, y, bias) -
     flat = Og == 1 and stride[-1] == 1
     taps = [np.tile(wk[:, i, 0], out_size[-1]) if flat else wk[:, i, :]
             for i in range(wk.shape[1])]
+    # every offset's window view over the whole batch, made once (as_strided is slow to call)
+    views = [win[lead + off] for off in _offsets(kernel_size)]                # (N, *So, G)
+    views = [_merge_last(v) if flat else v[..., None] for v in views]
+    ys = y.reshape(N, *out_size, G, Og)
+    ys = _merge_last(ys[..., 0]) if flat else ys                      # (N, *So[:-1], Wo*G)
 
     def work(lo: int, hi: int) -> None:
         nb = _chunk(hi - lo, per_image * 4)
         tmp = _scratch("depthwise", (nb, *out_size, G, Og), y.dtype)
+        tmp = _merge_last(tmp[..., 0]) if flat else tmp
         for n0 in range(lo, hi, nb):
             n1 = min(hi, n0 + nb)
-            yc = y[n0:n1].reshape(n1 - n0, *out_size, G, Og)
-            t = tmp[:n1 - n0]
-            if flat:                                                  # (n, *So[:-1], Wo*G)
-                yc, t = _merge_last(yc[..., 0]), _merge_last(t[..., 0])
-            for i, off in enumerate(_offsets(kernel_size)):
-                xw = win[n0:n1][lead + off]                                # (n, *So, G)
-                xw = _merge_last(xw) if flat else xw[..., None]
-                np.multiply(xw, taps[i], out=yc if i == 0 else t)
+            yc, t = ys[n0:n1], tmp[:n1 - n0]
+            for i, xw in enumerate(views):
+                np.multiply(xw[n0:n1], taps[i], out=yc if i == 0 else t)
                 if i:
                     np.add(yc, t, out=yc)
             if bias is not None:
@@ -757,16 +758,18 @@ def _xcorr_depthwise_weight_grad(xp, gy, kernel_size, stride, dilation, gwk) -> 
     flat = Og == 1 and stride[-1] == 1       # rows of W_out*G values, as in _xcorr_depthwise
     rows = "nxyz"[:nd if flat else 1 + nd]   # einsum letters of the summed axes
     spec = f"{rows}j,{rows}j->j" if flat else f"{rows}g,{rows}go->go"
+    views = [win[lead + off] for off in _offsets(kernel_size)]                # (N, *So, G)
+    views = [_merge_last(v) for v in views] if flat else views
+    gs = _merge_last(g[..., 0]) if flat else g
 
     def work(lo: int, hi: int) -> np.ndarray:
         part = np.zeros((KK, So[-1] * G) if flat else (KK, G, Og), dtype=gwk.dtype)
         nb = _chunk(hi - lo, per_image * 4)
         for n0 in range(lo, hi, nb):
             n1 = min(hi, n0 + nb)
-            gc = _merge_last(g[n0:n1, ..., 0]) if flat else g[n0:n1]
-            for i, off in enumerate(_offsets(kernel_size)):
-                xw = win[n0:n1][lead + off]
-                part[i] += np.einsum(spec, _merge_last(xw) if flat else xw, gc)
+            gc = gs[n0:n1]
+            for i, xw in enumerate(views):
+                part[i] += np.einsum(spec, xw[n0:n1], gc)
         if flat:                                        # fold the W_out copies of each tap
             return part.reshape(KK, So[-1], G).sum(axis=1).T[:, :, None]
         return part.transpose(1, 0, 2)

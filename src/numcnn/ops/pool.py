@@ -58,10 +58,13 @@ def _offset_slices(size: int, out: int, stride: int, padding: int, dilation: int
 
 
 class _Geometry:
-    """Per-axis slices of every kernel offset, in row-major (PyTorch's scan) order."""
+    """Per-axis slices of every kernel offset, in row-major (PyTorch's scan) order.
+
+    The slices index arrays laid out (..., *S) or, with `spatial_first`, (*S, ...)."""
 
     def __init__(self, spatial: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
-                 padding: Sequence[int], dilation: Sequence[int], out: Sequence[int]) -> None:
+                 padding: Sequence[int], dilation: Sequence[int], out: Sequence[int],
+                 spatial_first: bool = False) -> None:
         self.spatial, self.kernel, self.stride = tuple(spatial), tuple(kernel), tuple(stride)
         self.padding, self.dilation, self.out = tuple(padding), tuple(dilation), tuple(out)
         per_axis = [
@@ -74,13 +77,23 @@ class _Geometry:
             oslc = tuple(c[0] for c in combo)
             if any(sl.stop <= sl.start for sl in oslc):
                 continue
-            self.offsets.append((t, (Ellipsis, *oslc), (Ellipsis, *(c[1] for c in combo))))
+            islc = tuple(c[1] for c in combo)
+            if spatial_first:
+                self.offsets.append((t, (*oslc, Ellipsis), (*islc, Ellipsis)))
+            else:
+                self.offsets.append((t, (Ellipsis, *oslc), (Ellipsis, *islc)))
+        self.spatial_first = spatial_first
         # windows never overlap when every stride covers the dilated kernel extent
         self.disjoint = all(s >= d * (K - 1) + 1 for s, d, K in zip(stride, dilation, kernel))
 
-    def full(self, oslc: tuple[slice, ...]) -> bool:
+    def full(self, oslc: tuple[Any, ...]) -> bool:
         """True when an output slice covers every window."""
-        return all(sl.start == 0 and sl.stop == o for sl, o in zip(oslc[1:], self.out))
+        slices = oslc[:-1] if self.spatial_first else oslc[1:]
+        return all(sl.start == 0 and sl.stop == o for sl, o in zip(slices, self.out))
+
+    def out_shape(self, lead: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of an output whose batch axes are `lead`, in this geometry's layout."""
+        return self.out + lead if self.spatial_first else lead + self.out
 
 
 def _axis_view(v: np.ndarray, axis: int, nd: int) -> np.ndarray:
@@ -102,7 +115,9 @@ def _max_pool_forward(x: np.ndarray, g: _Geometry) -> tuple[np.ndarray, np.ndarr
         win = x_t > y;  y = maximum(y, x_t);  arg = maximum(arg, win * t)
     (the last works because every in-bounds tap t is >= the window's current arg).
     """
-    out_shape = x.shape[: x.ndim - len(g.out)] + g.out
+    nd = len(g.out)
+    lead = x.shape[nd:] if g.spatial_first else x.shape[: x.ndim - nd]
+    out_shape = g.out_shape(lead)
     area = math.prod(g.kernel)
     arg_dtype = np.int16 if area < 2**15 else np.int32
     has_nan = x.dtype.kind == "f" and x.size > 0 and bool(np.isnan(np.max(x)))
@@ -114,7 +129,10 @@ def _max_pool_forward(x: np.ndarray, g: _Geometry) -> tuple[np.ndarray, np.ndarr
     else:
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         y = np.full(out_shape, low, dtype=x.dtype)
-        arg = np.broadcast_to(_first_tap(g), out_shape).astype(arg_dtype, order="C")
+        first = _first_tap(g)
+        if g.spatial_first:
+            first = first.reshape(g.out + (1,) * len(lead))
+        arg = np.broadcast_to(first, out_shape).astype(arg_dtype, order="C")
     for t, oslc, islc in offsets:
         xs, yr, ar = x[islc], y[oslc], arg[oslc]
         win = np.greater(xs, yr)
@@ -176,23 +194,44 @@ def _max_pool_backward(gy: np.ndarray, arg: np.ndarray, g: _Geometry,
     return gx
 
 
+def _spatial_first(a: np.ndarray, nd: int) -> np.ndarray:
+    """(..., *S) -> (*S, ...), C-contiguous: a copy, unless `a` is a view of such an array."""
+    return np.ascontiguousarray(np.moveaxis(a, range(a.ndim - nd, a.ndim), range(nd)))
+
+
+def _spatial_last(a: np.ndarray, nd: int) -> np.ndarray:
+    """(*S, ...) -> (..., *S), a view."""
+    return np.moveaxis(a, range(nd), range(a.ndim - nd, a.ndim))
+
+
 class MaxPoolNd(Function):
     """y[..., i] = max over window i (padding reads as -inf);  the gradient of each window goes
     to the one input that won it (first maximum in row-major scan order, as PyTorch).
 
     forward(x, kernel_size, stride, padding, dilation, out_size, return_indices) returns y,
     or (y, indices) with indices the flat per-plane position of each winner (int64).
+
+    Layout: a tap's slice of a (..., H, W) array runs along W in rows of only W_out values, so
+    NumPy spends its time starting inner loops.  When there are more planes (N*C) than that,
+    the kernel works on a spatial-first copy (*S, ...), whose rows hold every plane, and returns
+    y and gx as (..., *S) views of spatial-first arrays.
     """
 
     @staticmethod
     def forward(ctx: Context, x, *, kernel_size, stride, padding, dilation, out_size,
                 return_indices=False):
         # x: (..., *S) -> y: (..., *O)
-        g = _Geometry(x.shape[x.ndim - len(kernel_size):], kernel_size, stride, padding,
-                      dilation, out_size)
+        nd = len(kernel_size)
+        first = math.prod(x.shape[: x.ndim - nd]) > out_size[-1]
+        if first:
+            x = _spatial_first(x, nd)                         # (*S, ...)
+        spatial = x.shape[:nd] if first else x.shape[x.ndim - nd:]
+        g = _Geometry(spatial, kernel_size, stride, padding, dilation, out_size, first)
         y, arg = _max_pool_forward(x, g)
         ctx.geometry, ctx.x_shape = g, x.shape
         ctx.save_for_backward(arg)                            # keep the minimum: the winners
+        if first:
+            y, arg = _spatial_last(y, nd), _spatial_last(arg, nd)
         if return_indices:
             return y, _max_pool_indices(arg, g)
         return y
@@ -200,7 +239,12 @@ class MaxPoolNd(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         (arg,) = ctx.saved
-        return (_max_pool_backward(gy, arg, ctx.geometry, ctx.x_shape),)
+        g = ctx.geometry
+        nd = len(g.out)
+        if g.spatial_first:
+            gx = _max_pool_backward(_spatial_first(gy, nd), arg, g, ctx.x_shape)
+            return (_spatial_last(gx, nd),)
+        return (_max_pool_backward(gy, arg, g, ctx.x_shape),)
 
 
 # ----------------------------------------------------------------------------- max unpooling
