@@ -715,3 +715,55 @@ def test_combinations_of_dims_strides_dilations_against_naive():
         expected = naive_conv(x, w, None, (s,), [(p, p)], (d,))
         y = F.conv1d(numcnn.tensor(x), numcnn.tensor(w), stride=s, padding=p, dilation=d)
         assert_close(y, expected, what=f"k={k} s={s} p={p} d={d}")
+
+
+def naive_conv_backward(x: np.ndarray, w: np.ndarray, gy: np.ndarray, stride, padding,
+                        dilation, groups: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed 000's chain rule over all output pixels, as loops (any number of spatial dims):
+
+        dL/dw[o, c, a]          = sum_{n, i} dL/dy[n, o, i] * x_pad[n, g*Cg + c, i*s + a*d]
+        dL/dx_pad[n, g*Cg+c, j] = sum_{o in g, a, i : i*s + a*d = j} dL/dy[n, o, i] * w[o, c, a]
+        dL/db[o]                = sum_{n, i} dL/dy[n, o, i]
+
+    and dL/dx is dL/dx_pad with the padding cut off.
+    """
+    nd = w.ndim - 2
+    N = x.shape[0]
+    O, Cg = w.shape[:2]
+    K = w.shape[2:]
+    Og = O // groups
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in padding])
+    gxp = np.zeros_like(xp)
+    gw = np.zeros_like(w)
+    So = gy.shape[2:]
+    for n in range(N):
+        for o in range(O):
+            g = o // Og
+            for i in np.ndindex(*So):
+                for c in range(Cg):
+                    for a in np.ndindex(*K):
+                        pos = tuple(i[t] * stride[t] + a[t] * dilation[t] for t in range(nd))
+                        gw[(o, c) + a] += gy[(n, o) + i] * xp[(n, g * Cg + c) + pos]
+                        gxp[(n, g * Cg + c) + pos] += gy[(n, o) + i] * w[(o, c) + a]
+    inner = tuple(slice(p, p + s) for p, s in zip(padding, x.shape[2:]))
+    gx = gxp[(slice(None), slice(None)) + inner]
+    gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+    return gx, gw, gb
+
+
+@pytest.mark.parametrize("case", NAIVE_CASES)
+def test_conv_gradients_against_naive_chain_rule_loops(case):
+    nd, N, Cin, O, S, k, s, p, d, g = case
+    x = random_array((N, Cin, *S), seed=7)
+    w = random_array((O, Cin // g, *k), seed=8)
+    b = random_array((O,), seed=9)
+    xt = numcnn.tensor(x, requires_grad=True)
+    wt = numcnn.tensor(w, requires_grad=True)
+    bt = numcnn.tensor(b, requires_grad=True)
+    y = getattr(F, f"conv{nd}d")(xt, wt, bt, s, p, d, g)
+    gy = random_array(y.shape, seed=10)
+    y.backward(numcnn.tensor(gy))
+    gx, gw, gb = naive_conv_backward(x, w, gy, s, p, d, g)
+    assert_close(xt.grad, gx, what="dL/dx")
+    assert_close(wt.grad, gw, what="dL/dw")
+    assert_close(bt.grad, gb, what="dL/db")
