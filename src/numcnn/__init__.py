@@ -129,3 +129,6 @@ def tanh(input: Tensor) -> Tensor:
 
 def softmax(input: Tensor, dim: builtins.int) -> Tensor:
     return input.softmax(dim)
+
+
+from numcnn import optim  # noqa: E402  (after the core, as torch.optim after torch)

@@ -1,6 +1,6 @@
 """numcnn.nn: modules, parameters, containers, functional ops and initialisers."""
 
-from numcnn.nn import functional, init
+from numcnn.nn import functional, init, utils
 from numcnn.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from numcnn.nn.module import Module
 from numcnn.nn.modules import *  # noqa: F401,F403
