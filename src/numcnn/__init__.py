@@ -131,4 +131,7 @@ def softmax(input: Tensor, dim: builtins.int) -> Tensor:
     return input.softmax(dim)
 
 
-from numcnn import optim  # noqa: E402  (after the core, as torch.optim after torch)
+from numcnn import (  # noqa: E402  (after the core, as torch.optim / torch.utils.data)
+    data,
+    optim,
+)

@@ -1,0 +1,20 @@
+"""numcnn.data: datasets, samplers, the DataLoader, transforms and dataset readers.
+
+The names of `torch.utils.data` (Dataset, TensorDataset, Subset, ConcatDataset, random_split,
+samplers, DataLoader, default_collate) and of torchvision's datasets and transforms
+(`numcnn.data.transforms`, `MNIST`, `FashionMNIST`), plus the generated `SyntheticShapes`.
+"""
+
+from numcnn.data import transforms
+from numcnn.data.dataloader import DataLoader, default_collate, default_convert
+from numcnn.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from numcnn.data.idx import MNIST, FashionMNIST, read_idx
+from numcnn.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from numcnn.data.synthetic import SyntheticShapes
+
+__all__ = [
+    "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
+    "Sampler", "SequentialSampler", "RandomSampler", "BatchSampler",
+    "DataLoader", "default_collate", "default_convert",
+    "transforms", "MNIST", "FashionMNIST", "read_idx", "SyntheticShapes",
+]

@@ -1,0 +1,394 @@
+"""Image transforms with torchvision's names, arguments and geometry.
+
+Every transform works on one image — a (C, H, W) ndarray or Tensor (`ToTensor` also takes
+uint8 (H, W) / (H, W, C)) — and returns the same kind (`ToTensor` returns a Tensor). Every
+transform also has `.batch(x)`, the vectorised version on an (N, C, H, W) batch that draws
+independent parameters per image in one go (the kernels are in `numcnn.data.transforms.batch`);
+datasets use it to transform a whole batch at once. All transforms here have one:
+
+    ToTensor, Normalize, Resize, CenterCrop, RandomCrop, RandomHorizontalFlip,
+    RandomVerticalFlip, RandomRotation, RandomAffine, RandomResizedCrop, RandomErasing, Compose
+    (Compose when every member has one; a plain function in it makes `.batch` loop per image).
+
+A single image goes through the same kernel as a batch of one, so both give the same results.
+Random draws come from `generator` when one is given, else from the generator a DataLoader
+installs for the batch it loads, else `numcnn.random.generator()` (see
+`batch.resolve_generator`), so seeded runs are reproducible.
+
+Differences from torchvision: images are arrays, not PIL images; resizing is not antialiased
+(`antialias=True` raises); in bilinear warps, a source pixel outside the image counts as `fill`
+(torchvision multiplies the interpolated value by the in-image weight once more).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from numcnn.data.transforms import batch
+from numcnn.data.transforms.batch import InterpolationMode
+from numcnn.tensor import Tensor
+
+__all__ = [
+    "InterpolationMode", "Compose", "ToTensor", "Normalize", "Resize", "CenterCrop",
+    "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
+    "RandomAffine", "RandomResizedCrop", "RandomErasing", "batch",
+]
+
+Image = Any   # a (C, H, W) ndarray or Tensor
+
+
+def _one(img: Image, name: str) -> tuple[np.ndarray, bool]:
+    """(C, H, W) image -> ((1, C, H, W) array, whether it was a Tensor)."""
+    a = img.data if isinstance(img, Tensor) else img
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} expects an ndarray or a Tensor image, got {type(img).__name__}")
+    if a.ndim != 3:
+        raise ValueError(f"{name} expects a (C, H, W) image, got shape {a.shape}")
+    return a[None], isinstance(img, Tensor)
+
+
+def _apply_one(fn: Callable[[np.ndarray], Any], img: Image, name: str) -> Image:
+    """Run a batch kernel on a batch of one image."""
+    a, was_tensor = _one(img, name)
+    out = fn(a)
+    out = out.data if isinstance(out, Tensor) else out
+    return Tensor(out[0]) if was_tensor else out[0]
+
+
+def _size(size: Any, name: str = "size") -> tuple[int, int]:
+    h, w = batch._pair(size, name)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{name} must be positive, got {size!r}")
+    return h, w
+
+
+class Transform:
+    """Base class: `__call__` on one image, `batch` on an (N, C, H, W) batch."""
+
+    def __call__(self, img: Image) -> Image:
+        return _apply_one(self.batch, img, type(self).__name__)
+
+    def batch(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Compose(Transform):
+    """Apply `transforms` in order.
+
+    Args:
+        transforms: transforms (or plain callables on one image).
+    """
+
+    def __init__(self, transforms: Sequence[Callable[[Any], Any]]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, img: Any) -> Any:
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+    @property
+    def has_batch(self) -> bool:
+        """Whether every member has a vectorised `batch`."""
+        return all(isinstance(t, Transform) and (not isinstance(t, Compose) or t.has_batch)
+                   for t in self.transforms)
+
+    def batch(self, x: Any) -> Any:
+        """Each member's `batch` in turn; a member without one is applied image by image."""
+        for t in self.transforms:
+            if isinstance(t, Transform) and (not isinstance(t, Compose) or t.has_batch):
+                x = t.batch(x)
+            else:
+                items = [t(x[k]) for k in range(len(x))]
+                arrs = [i.data if isinstance(i, Tensor) else np.asarray(i) for i in items]
+                stacked = np.stack(arrs)
+                x = Tensor(stacked) if isinstance(items[0], Tensor) else stacked
+        return x
+
+    def __repr__(self) -> str:
+        lines = "".join(f"\n    {t}" for t in self.transforms)
+        return f"{type(self).__name__}({lines}\n)"
+
+
+class ToTensor(Transform):
+    """uint8 (H, W) or (H, W, C) -> float32 Tensor (C, H, W) in [0, 1] (x / 255).
+
+    Other dtypes are only transposed to (C, H, W), not scaled (as torchvision).
+    """
+
+    def __call__(self, pic: Any) -> Tensor:
+        a = pic.data if isinstance(pic, Tensor) else np.asarray(pic)
+        if a.ndim not in (2, 3):
+            raise ValueError(f"pic should be 2 or 3 dimensional, got {a.ndim} dimensions")
+        return Tensor(batch.to_tensor(a[None]).data[0])
+
+    def batch(self, x: Any) -> Tensor:
+        """uint8 (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W)."""
+        return batch.to_tensor(x)
+
+
+class Normalize(Transform):
+    """output[c] = (input[c] - mean[c]) / std[c].
+
+    Args:
+        mean: per-channel means (or one for all channels).
+        std: per-channel standard deviations (non-zero).
+        inplace: accepted for torchvision compatibility; the result is always a new array.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False
+                 ) -> None:
+        self.mean, self.std, self.inplace = mean, std, inplace
+
+    def batch(self, x: Any) -> Any:
+        return batch.normalize(x, self.mean, self.std)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mean={self.mean}, std={self.std})"
+
+
+def _check_antialias(antialias: bool | None) -> None:
+    if antialias:
+        raise NotImplementedError(
+            "antialias=True is not implemented: numcnn resizes like "
+            "torch.nn.functional.interpolate(align_corners=False); pass antialias=False or None"
+        )
+
+
+class Resize(Transform):
+    """Resize to `size`: an int resizes the smaller edge to it keeping the aspect ratio (the
+    longer edge becomes int(size * long / short)); (h, w) gives the size exactly.
+
+    Args:
+        size: int or (h, w).
+        interpolation: 'bilinear' (default) or 'nearest' (or an InterpolationMode).
+        max_size: cap on the longer edge when `size` is an int.
+        antialias: only False/None (no antialiasing) is implemented.
+    """
+
+    def __init__(self, size: Any, interpolation: Any = InterpolationMode.BILINEAR,
+                 max_size: int | None = None, antialias: bool | None = None) -> None:
+        _check_antialias(antialias)
+        batch.output_size(8, 8, size, max_size)       # validates
+        self.size, self.interpolation = size, batch._mode(interpolation)
+        self.max_size, self.antialias = max_size, antialias
+
+    def batch(self, x: Any) -> Any:
+        return batch.resize(x, self.size, self.interpolation, self.max_size)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(size={self.size}, "
+                f"interpolation={self.interpolation.value}, max_size={self.max_size})")
+
+
+class CenterCrop(Transform):
+    """The central (h, w) window (zero-padded first when the image is smaller)."""
+
+    def __init__(self, size: Any) -> None:
+        self.size = _size(size)
+
+    def batch(self, x: Any) -> Any:
+        return batch.center_crop(x, self.size)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size})"
+
+
+class RandomCrop(Transform):
+    """Crop an (h, w) window at a uniformly random position, after optional padding.
+
+    Args:
+        size: int or (h, w).
+        padding: int, (left/right, top/bottom) or (left, top, right, bottom), or None.
+        pad_if_needed: pad an image smaller than `size` (by the difference, on both sides).
+        fill: value (or per-channel values) of constant padding.
+        padding_mode: 'constant', 'edge', 'reflect' or 'symmetric'.
+        generator: np.random.Generator to draw from (see the module docstring).
+    """
+
+    def __init__(self, size: Any, padding: Any = None, pad_if_needed: bool = False,
+                 fill: Any = 0, padding_mode: str = "constant",
+                 generator: np.random.Generator | None = None) -> None:
+        self.size = _size(size)
+        if padding is not None:
+            batch._padding4(padding)
+        if padding_mode not in batch._PAD_MODES:
+            raise ValueError(
+                f"padding_mode must be one of {sorted(batch._PAD_MODES)}, got {padding_mode!r}"
+            )
+        self.padding, self.pad_if_needed, self.fill = padding, pad_if_needed, fill
+        self.padding_mode, self.generator = padding_mode, generator
+
+    def batch(self, x: Any) -> Any:
+        return batch.random_crop(x, self.size, self.padding, self.pad_if_needed, self.fill,
+                                 self.padding_mode, self.generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, padding={self.padding})"
+
+
+class RandomHorizontalFlip(Transform):
+    """Mirror left-right with probability p."""
+
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
+        self.p, self.generator = batch._check_p(p), generator
+
+    def batch(self, x: Any) -> Any:
+        return batch.random_horizontal_flip(x, self.p, self.generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p})"
+
+
+class RandomVerticalFlip(Transform):
+    """Mirror top-bottom with probability p."""
+
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
+        self.p, self.generator = batch._check_p(p), generator
+
+    def batch(self, x: Any) -> Any:
+        return batch.random_vertical_flip(x, self.p, self.generator)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p})"
+
+
+class RandomRotation(Transform):
+    """Rotate counter-clockwise about the centre by an angle ~ U(degrees) (in degrees).
+
+    Args:
+        degrees: d (-> (-d, d)) or (min, max).
+        interpolation: 'nearest' (default) or 'bilinear'.
+        expand: only False is implemented (the output keeps the input's size).
+        center: (x, y) centre of rotation in pixels; default the image centre.
+        fill: value (or per-channel values) for pixels from outside the image.
+        generator: np.random.Generator to draw from.
+    """
+
+    def __init__(self, degrees: Any, interpolation: Any = InterpolationMode.NEAREST,
+                 expand: bool = False, center: Sequence[float] | None = None, fill: Any = 0,
+                 generator: np.random.Generator | None = None) -> None:
+        self.degrees = batch._range(degrees, "degrees")
+        if expand:
+            raise NotImplementedError("RandomRotation(expand=True) is not implemented")
+        self.interpolation, self.expand = batch._mode(interpolation), expand
+        self.center, self.fill, self.generator = center, fill, generator
+
+    def batch(self, x: Any) -> Any:
+        return batch.random_rotation(x, self.degrees, self.interpolation, self.fill,
+                                     self.center, self.generator)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(degrees={list(self.degrees)}, "
+                f"interpolation={self.interpolation.value}, expand={self.expand}, "
+                f"fill={self.fill})")
+
+
+class RandomAffine(Transform):
+    """Random rotation, translation, scale and shear about the centre (torchvision's).
+
+    The angle follows torchvision's `affine`: positive is clockwise on screen (the range is
+    usually symmetric, so it rarely matters); `RandomRotation` turns counter-clockwise.
+
+    Args:
+        degrees: d (-> (-d, d)) or (min, max); 0 for no rotation.
+        translate: (a, b): tx ~ U(-a W, a W), ty ~ U(-b H, b H), rounded to whole pixels.
+        scale: (min, max) scale factor.
+        shear: s (x shear ~ U(-s, s)), (min, max) (x shear), or 4 values (x then y ranges).
+        interpolation: 'nearest' (default) or 'bilinear'.
+        fill: value (or per-channel values) for pixels from outside the image.
+        center: (x, y) in pixels; default the image centre.
+        generator: np.random.Generator to draw from.
+    """
+
+    def __init__(self, degrees: Any, translate: Sequence[float] | None = None,
+                 scale: Sequence[float] | None = None, shear: Any = None,
+                 interpolation: Any = InterpolationMode.NEAREST, fill: Any = 0,
+                 center: Sequence[float] | None = None,
+                 generator: np.random.Generator | None = None) -> None:
+        self.degrees = batch._range(degrees, "degrees")
+        batch._check_affine_args(translate, scale, shear)
+        self.translate, self.scale, self.shear = translate, scale, shear
+        self.interpolation, self.fill = batch._mode(interpolation), fill
+        self.center, self.generator = center, generator
+
+    def batch(self, x: Any) -> Any:
+        return batch.random_affine(x, self.degrees, self.translate, self.scale, self.shear,
+                                   self.interpolation, self.fill, self.center, self.generator)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(degrees={list(self.degrees)}, "
+                f"translate={self.translate}, scale={self.scale}, shear={self.shear})")
+
+
+class RandomResizedCrop(Transform):
+    """Crop a random window (area fraction ~ U(scale), aspect ~ logU(ratio)) and resize it to
+    `size`.
+
+    Args:
+        size: int or (h, w).
+        scale: (min, max) fraction of the image area.
+        ratio: (min, max) aspect ratio w / h.
+        interpolation: 'bilinear' (default) or 'nearest'.
+        antialias: only False/None (no antialiasing) is implemented.
+        generator: np.random.Generator to draw from.
+    """
+
+    def __init__(self, size: Any, scale: tuple[float, float] = (0.08, 1.0),
+                 ratio: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0),
+                 interpolation: Any = InterpolationMode.BILINEAR,
+                 antialias: bool | None = None,
+                 generator: np.random.Generator | None = None) -> None:
+        _check_antialias(antialias)
+        self.size = _size(size)
+        if scale[0] > scale[1] or ratio[0] > ratio[1]:
+            raise ValueError(f"scale and ratio should be of kind (min, max), got {scale}, {ratio}")
+        self.scale, self.ratio = tuple(scale), tuple(ratio)
+        self.interpolation, self.generator = batch._mode(interpolation), generator
+
+    def batch(self, x: Any) -> Any:
+        return batch.random_resized_crop(x, self.size, self.scale, self.ratio,  # type: ignore
+                                         self.interpolation, self.generator)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(size={self.size}, scale={self.scale}, "
+                f"ratio={self.ratio}, interpolation={self.interpolation.value})")
+
+
+class RandomErasing(Transform):
+    """With probability p, set a random rectangle to `value` (Zhong et al., 2017).
+
+    Args:
+        p: probability of erasing.
+        scale: (min, max) fraction of the area erased.
+        ratio: (min, max) aspect ratio of the rectangle.
+        value: a number, per-channel values, or 'random' (N(0, 1) noise).
+        inplace: accepted for torchvision compatibility; the result is always a new array.
+        generator: np.random.Generator to draw from.
+    """
+
+    def __init__(self, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.33),
+                 ratio: tuple[float, float] = (0.3, 3.3), value: Any = 0,
+                 inplace: bool = False, generator: np.random.Generator | None = None) -> None:
+        self.p = batch._check_p(p)
+        if scale[0] > scale[1] or ratio[0] > ratio[1]:
+            raise ValueError(f"scale and ratio should be of kind (min, max), got {scale}, {ratio}")
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError(f"scale should be between 0 and 1, got {scale}")
+        if isinstance(value, str) and value != "random":
+            raise ValueError(f"value must be a number, a sequence or 'random', got {value!r}")
+        self.scale, self.ratio, self.value = tuple(scale), tuple(ratio), value
+        self.inplace, self.generator = inplace, generator
+
+    def batch(self, x: Any) -> Any:
+        return batch.random_erasing(x, self.p, self.scale, self.ratio,  # type: ignore[arg-type]
+                                    self.value, self.generator)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
+                f"value={self.value})")
