@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from numcnn.autograd import grad_mode
 from numcnn.optim.optimizer import Optimizer, ParamsT, _check_unsupported, _new_step
 from numcnn.tensor import Tensor
 
@@ -72,27 +71,23 @@ class Adagrad(Optimizer):
         state["step"] = _new_step()
         state["sum"] = Tensor(np.full_like(p.data, initial_value))
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adagrad step (see the class docstring); returns the closure's loss."""
-        loss = self._eval_closure(closure)
-        with grad_mode.no_grad():
-            for group in self.param_groups:
-                lr, eps = float(group["lr"]), float(group["eps"])
-                wd, lr_decay = float(group["weight_decay"]), float(group["lr_decay"])
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    if len(state) == 0:               # a group added after construction
-                        self._init_state(p, group["initial_accumulator_value"])
-                    state["step"].data += 1
-                    t = float(state["step"].data)
-                    g = self._grad_of(p, group["maximize"])
-                    if wd != 0:
-                        g = g + wd * p.data                       # g = g + λθ
-                    clr = lr / (1 + (t - 1) * lr_decay)           # γ̃ = γ / (1 + (t-1) η)
-                    s = state["sum"].data
-                    s += g * g                                    # s = s + g²
-                    std = np.sqrt(s) + eps
-                    p.data += (-clr * g) / std                    # θ = θ - γ̃ g / (√s + ε)
-        return loss
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """One Adagrad step for one group (see the class docstring)."""
+        lr, eps = float(group["lr"]), float(group["eps"])
+        wd, lr_decay = float(group["weight_decay"]), float(group["lr_decay"])
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            if len(state) == 0:               # a group added after construction
+                self._init_state(p, group["initial_accumulator_value"])
+            state["step"].data += 1
+            t = float(state["step"].data)
+            g = self._grad_of(p, group["maximize"])
+            if wd != 0:
+                g = g + wd * p.data                       # g = g + λθ
+            clr = lr / (1 + (t - 1) * lr_decay)           # γ̃ = γ / (1 + (t-1) η)
+            s = state["sum"].data
+            s += g * g                                    # s = s + g²
+            std = np.sqrt(s) + eps
+            p.data += (-clr * g) / std                    # θ = θ - γ̃ g / (√s + ε)

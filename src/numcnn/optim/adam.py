@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from numcnn.autograd import grad_mode
 from numcnn.optim.optimizer import Optimizer, ParamsT, _check_unsupported, _new_step
 from numcnn.tensor import Tensor
 
@@ -73,14 +72,6 @@ class Adam(Optimizer):
                     "differentiable": differentiable, "fused": fused,
                     "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adam step (see the class docstring); returns the closure's loss, if any."""
-        loss = self._eval_closure(closure)
-        with grad_mode.no_grad():
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])

@@ -164,7 +164,16 @@ class Optimizer:
                     p.grad.data[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimisation step; `closure`, if given, re-evaluates and returns the loss."""
+        """Perform one optimisation step: `_update_group` on every parameter group, in place
+        and without recording a graph; `closure`, if given, re-evaluates and returns the loss."""
+        loss = self._eval_closure(closure)
+        with grad_mode.no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """The algorithm's update of one parameter group (each optimizer writes its own)."""
         raise NotImplementedError
 
     def _eval_closure(self, closure: Callable[[], Any] | None) -> Any:

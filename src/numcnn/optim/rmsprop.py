@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from numcnn.autograd import grad_mode
 from numcnn.optim.optimizer import Optimizer, ParamsT, _check_unsupported, _new_step
 from numcnn.tensor import Tensor
 
@@ -68,14 +67,6 @@ class RMSprop(Optimizer):
                     "centered": centered, "weight_decay": weight_decay, "capturable": capturable,
                     "foreach": foreach, "maximize": maximize, "differentiable": differentiable}
         super().__init__(params, defaults)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one RMSprop step (see the class docstring); returns the closure's loss."""
-        loss = self._eval_closure(closure)
-        with grad_mode.no_grad():
-            for group in self.param_groups:
-                self._update_group(group)
-        return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from numcnn.autograd import grad_mode
 from numcnn.optim.optimizer import Optimizer, ParamsT, _check_unsupported
 from numcnn.tensor import Tensor
 
@@ -62,30 +61,26 @@ class SGD(Optimizer):
                     "foreach": foreach, "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one SGD step (see the class docstring); returns the closure's loss, if any."""
-        loss = self._eval_closure(closure)
-        with grad_mode.no_grad():
-            for group in self.param_groups:
-                lr = float(group["lr"])
-                mu, tau = float(group["momentum"]), float(group["dampening"])
-                wd = float(group["weight_decay"])
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = self._grad_of(p, group["maximize"])
-                    if wd != 0:
-                        g = g + wd * p.data
-                    if mu != 0:
-                        state = self.state[p]
-                        buf = state.get("momentum_buffer")
-                        if buf is None:
-                            buf = Tensor(np.array(g, copy=True))          # b_1 = g_1
-                            state["momentum_buffer"] = buf
-                        else:
-                            b = buf.data
-                            b *= mu                                       # b = μ b + (1-τ) g
-                            b += (1 - tau) * g
-                        g = g + mu * buf.data if group["nesterov"] else buf.data
-                    p.data -= lr * g                                      # θ = θ - γ g
-        return loss
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """One SGD step for one group (see the class docstring)."""
+        lr = float(group["lr"])
+        mu, tau = float(group["momentum"]), float(group["dampening"])
+        wd = float(group["weight_decay"])
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = self._grad_of(p, group["maximize"])
+            if wd != 0:
+                g = g + wd * p.data
+            if mu != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = Tensor(np.array(g, copy=True))          # b_1 = g_1
+                    state["momentum_buffer"] = buf
+                else:
+                    b = buf.data
+                    b *= mu                                       # b = μ b + (1-τ) g
+                    b += (1 - tau) * g
+                g = g + mu * buf.data if group["nesterov"] else buf.data
+            p.data -= lr * g                                      # θ = θ - γ g
