@@ -82,6 +82,41 @@ def _apply_transform(transform: Callable[[Any], Any], x: np.ndarray) -> Any:
     return np.stack(arrs)
 
 
+class LabelledImages(Dataset[tuple[Any, Any]]):
+    """Base of the image datasets held in memory as arrays: `data` (images) and `targets`
+    (int64 labels), with torchvision's `transform` / `target_transform`.
+
+    Subclasses fill `data`, `targets`, `transform` and `target_transform` in `__init__`.
+    """
+
+    data: np.ndarray
+    targets: np.ndarray
+    transform: Callable[[Any], Any] | None
+    target_transform: Callable[[Any], Any] | None
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        img: Any = self.data[index]
+        target: Any = int(self.targets[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def get_batch(self, indices: np.ndarray) -> tuple[Any, Any]:
+        """(images, targets (B,)) with one fancy index each; transforms run batched."""
+        imgs: Any = self.data[indices]
+        targets: Any = self.targets[indices]
+        if self.transform is not None:
+            imgs = _apply_transform(self.transform, imgs)
+        if self.target_transform is not None:
+            targets = np.asarray([self.target_transform(int(t)) for t in targets])
+        return imgs, targets
+
+
 class TensorDataset(Dataset[tuple[Any, ...]]):
     """Samples are the rows of the tensors: dataset[i] = tuple(t[i] for t in tensors).
 

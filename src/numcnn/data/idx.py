@@ -10,6 +10,12 @@ header promises against the file's size (for a gzipped file: against the uncompr
 its trailer, and against the most that many compressed bytes can expand to) — all before the
 body is read; then the body's real length. Any mismatch is a ValueError naming the file and
 the problem. Nothing is ever unpickled.
+
+`download=True` fetches the four gzipped files (`resources`, with torchvision's MD5 checksums)
+from the first of `mirrors` that serves them intact, into <root>/<ClassName>/raw, through
+numcnn.data.download (checked byte counts and checksums, atomic renames). The environment
+variable NUMCNN_MIRROR replaces the mirror list: base URLs separated by commas or spaces, in
+which "{dataset}" stands for the class name (MNIST, FashionMNIST).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from numcnn.data.dataset import Dataset, _apply_transform
+from numcnn.data.dataset import LabelledImages
+from numcnn.data.download import download_from_mirrors
 
 __all__ = ["read_idx", "MNIST", "FashionMNIST", "IMAGES_MAGIC", "LABELS_MAGIC"]
 
@@ -114,7 +121,7 @@ def read_idx(path: str | os.PathLike[str], magic: int | None = None,
 
 
 # ----------------------------------------------------------------------------- datasets
-class MNIST(Dataset[tuple[Any, Any]]):
+class MNIST(LabelledImages):
     """The MNIST handwritten digits: 28 x 28 uint8 images, labels 0-9.
 
     Samples are (image, target): the image a (28, 28) uint8 ndarray (after `transform`, e.g.
@@ -130,7 +137,10 @@ class MNIST(Dataset[tuple[Any, Any]]):
         train: the training split (60000) or the test split (10000).
         transform: applied to each image (vectorised via its `batch` method by `get_batch`).
         target_transform: applied to each target.
-        download: not implemented yet (raises NotImplementedError).
+        download: when the split is not found, download the four files into
+            <root>/<ClassName>/raw (root None: $NUMCNN_DATA, else ~/.cache/numcnn) from
+            `mirrors` (or $NUMCNN_MIRROR), checking their MD5; files already there with the
+            right checksum are not fetched again.
     """
 
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
@@ -138,21 +148,32 @@ class MNIST(Dataset[tuple[Any, Any]]):
     debian_dir = "/usr/share/datasets/mnist"
     debian_package: str | None = None
     folder_names = ("mnist",)
+    # (filename, md5) as published in torchvision's datasets/mnist.py
+    resources = [
+        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ]
+    mirrors = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ]
 
     def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True,
                  transform: Callable[[Any], Any] | None = None,
                  target_transform: Callable[[Any], Any] | None = None,
                  download: bool = False) -> None:
-        name = type(self).__name__
-        if download:
-            raise NotImplementedError(
-                f"{name}(download=True) is not implemented yet; get the files another way "
-                f"(see the error raised without download=True) and pass root="
-            )
         self.train, self.transform, self.target_transform = train, transform, target_transform
         prefix = "train" if train else "t10k"
         names = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
-        folder, files = self._find(root, names)
+        try:
+            folder, files = self._find(root, names)
+        except RuntimeError:
+            if not download:
+                raise
+            self._download(root)
+            folder, files = self._find(root, names)
         self.root = str(folder)
         images = read_idx(files[0], IMAGES_MAGIC, 3)
         labels = read_idx(files[1], LABELS_MAGIC, 1)
@@ -204,42 +225,43 @@ class MNIST(Dataset[tuple[Any, Any]]):
         raise RuntimeError(cls._not_found_message(dirs, names))
 
     @classmethod
+    def _download_folder(cls, root: str | os.PathLike[str] | None) -> Path:
+        """<root>/<ClassName>/raw, root defaulting to $NUMCNN_DATA, else ~/.cache/numcnn."""
+        if root is None:
+            root = os.environ.get("NUMCNN_DATA") or "~/.cache/numcnn"
+        return Path(root).expanduser() / cls.__name__ / "raw"
+
+    @classmethod
+    def _mirror_list(cls) -> list[str]:
+        env = os.environ.get("NUMCNN_MIRROR", "").replace(",", " ").split()
+        return [m.replace("{dataset}", cls.__name__) for m in env] or list(cls.mirrors)
+
+    @classmethod
+    def _download(cls, root: str | os.PathLike[str] | None, progress: bool = True) -> Path:
+        """Fetch every file of `resources` that is missing or wrong; returns the folder."""
+        folder = cls._download_folder(root)
+        mirrors = cls._mirror_list()
+        for filename, md5 in cls.resources:
+            download_from_mirrors(mirrors, filename, folder / filename, md5=md5,
+                                  progress=progress)
+        return folder
+
+    @classmethod
     def _not_found_message(cls, dirs: list[Path], names: tuple[str, str]) -> str:
         name = cls.__name__
         ways = []
         if cls.debian_package:
             ways.append(f"install the Debian package: sudo apt-get install {cls.debian_package}"
                         f" (it puts the files in {cls.debian_dir}, found automatically)")
+        ways.append(f"download it: {name}(download=True), or --download on the command line "
+                    f"(into <root>/{name}/raw; mirrors: {', '.join(cls._mirror_list())})")
         ways.append(f"put {names[0]}[.gz] and {names[1]}[.gz] in a directory and pass "
-                    f"{name}(root=that_directory), or set $NUMCNN_DATA to it, or use "
-                    f"~/.cache/numcnn/{name}")
-        ways.append(f"{name}(download=True) (not implemented yet in this version)")
+                    f"{name}(root=that_directory) or --data that_directory, or set "
+                    f"$NUMCNN_DATA to it, or use ~/.cache/numcnn/{name}")
         looked = "\n  ".join(str(d) for d in dirs)
         how = "\n  - ".join(ways)
         return (f"{name} dataset not found ({names[0]}, {names[1]}). Looked in:\n  {looked}\n"
                 f"To get it:\n  - {how}")
-
-    def __len__(self) -> int:
-        return int(self.data.shape[0])
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img: Any = self.data[index]
-        target: Any = int(self.targets[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def get_batch(self, indices: np.ndarray) -> tuple[Any, Any]:
-        """(images (B, 28, 28) uint8 or transformed, targets (B,) int64) in one fancy index."""
-        imgs: Any = self.data[indices]
-        targets: Any = self.targets[indices]
-        if self.transform is not None:
-            imgs = _apply_transform(self.transform, imgs)
-        if self.target_transform is not None:
-            targets = np.asarray([self.target_transform(int(t)) for t in targets])
-        return imgs, targets
 
     def __repr__(self) -> str:
         split = "Train" if self.train else "Test"
@@ -259,3 +281,11 @@ class FashionMNIST(MNIST):
     debian_dir = "/usr/share/datasets/fashion-mnist"
     debian_package = "dataset-fashion-mnist"
     folder_names = ("fashion-mnist",)
+    # (filename, md5) as published in torchvision's datasets/mnist.py
+    resources = [
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from numcnn.data.dataset import Dataset, _apply_transform
+from numcnn.data.dataset import LabelledImages
 
 __all__ = ["SyntheticShapes", "SHAPES"]
 
@@ -48,7 +48,7 @@ def _sdf(shape: str, x: np.ndarray, y: np.ndarray, r: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}; choose from {SHAPES}")
 
 
-class SyntheticShapes(Dataset[tuple[Any, Any]]):
+class SyntheticShapes(LabelledImages):
     """n images (1, size, size) float32 of random shapes, with int64 labels, from `seed`.
 
     Args:
@@ -119,28 +119,6 @@ class SyntheticShapes(Dataset[tuple[Any, Any]]):
     @property
     def class_to_idx(self) -> dict[str, int]:
         return {c: i for i, c in enumerate(self.classes)}
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img: Any = self.data[index]
-        target: Any = int(self.targets[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def get_batch(self, indices: np.ndarray) -> tuple[Any, Any]:
-        """(images (B, 1, size, size), labels (B,) int64) in one fancy index each."""
-        imgs: Any = self.data[indices]
-        targets: Any = self.targets[indices]
-        if self.transform is not None:
-            imgs = _apply_transform(self.transform, imgs)
-        if self.target_transform is not None:
-            targets = np.asarray([self.target_transform(int(t)) for t in targets])
-        return imgs, targets
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n={self.n}, size={self.size}, classes={self.classes}, "
