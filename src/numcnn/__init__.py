@@ -135,3 +135,4 @@ from numcnn import (  # noqa: E402  (after the core, as torch.optim / torch.util
     data,
     optim,
 )
+from numcnn.io import load, save  # noqa: E402
