@@ -17,13 +17,14 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
+
+from numcnn._atomic import atomic_write
 
 __all__ = ["DownloadError", "download_url", "download_from_mirrors", "check_integrity"]
 
@@ -117,7 +118,7 @@ class _NoProgress:
 
 
 # ----------------------------------------------------------------------------- download
-def _stream(url: str, out: BinaryIO, algorithm: str, progress: bool, timeout: float,
+def _stream(url: str, out: IO[bytes], algorithm: str, progress: bool, timeout: float,
             desc: str) -> tuple[int, int | None, str]:
     """Copy the body of `url` into `out`: (bytes received, Content-Length or None, digest)."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
@@ -172,49 +173,25 @@ def download_url(url: str, path: str | os.PathLike[str], md5: str | None = None,
         return dest
     algorithm = want[0] if want is not None else "sha256"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                received, length, digest = _stream(url, out, algorithm, progress, timeout,
-                                                    desc=f"Downloading {url}")
-            except urllib.error.HTTPError as exc:
-                raise DownloadError(f"{url}: HTTP error {exc.code} {exc.reason}") from exc
-            except urllib.error.URLError as exc:
-                raise DownloadError(f"{url}: cannot connect ({exc.reason})") from exc
-            except (OSError, http.client.HTTPException) as exc:   # timeouts, resets
-                raise DownloadError(f"{url}: download failed ({type(exc).__name__}: "
-                                    f"{exc})") from exc
-            if length is not None and received != length:
-                raise DownloadError(f"{url}: truncated download, the server announced "
-                                    f"{length} bytes (Content-Length) and sent {received}")
-            if want is not None and digest != want[1]:
-                raise DownloadError(f"{url}: {algorithm} checksum mismatch, expected {want[1]}, "
-                                    f"got {digest} ({received} bytes): corrupt download or "
-                                    f"changed file")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(dest.parent)
+    with atomic_write(dest) as out:
+        try:
+            received, length, digest = _stream(url, out, algorithm, progress, timeout,
+                                                desc=f"Downloading {url}")
+        except urllib.error.HTTPError as exc:
+            raise DownloadError(f"{url}: HTTP error {exc.code} {exc.reason}") from exc
+        except urllib.error.URLError as exc:
+            raise DownloadError(f"{url}: cannot connect ({exc.reason})") from exc
+        except (OSError, http.client.HTTPException) as exc:   # timeouts, resets
+            raise DownloadError(f"{url}: download failed ({type(exc).__name__}: "
+                                f"{exc})") from exc
+        if length is not None and received != length:
+            raise DownloadError(f"{url}: truncated download, the server announced "
+                                f"{length} bytes (Content-Length) and sent {received}")
+        if want is not None and digest != want[1]:
+            raise DownloadError(f"{url}: {algorithm} checksum mismatch, expected {want[1]}, "
+                                f"got {digest} ({received} bytes): corrupt download or "
+                                f"changed file")
     return dest
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def download_from_mirrors(mirrors: Sequence[str], filename: str,

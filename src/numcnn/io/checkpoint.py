@@ -56,16 +56,15 @@ whole header against the file size first (`safetensors_file.read_header`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import secrets
 from collections import Counter, OrderedDict
 from typing import IO, Any
 
 import numpy as np
 
+from numcnn._atomic import atomic_write
 from numcnn.io.safetensors_file import read_header, st_dtype
 from numcnn.nn.module import Module
 from numcnn.nn.parameter import Parameter
@@ -220,48 +219,10 @@ def _write_bytes(f: IO[bytes], data: bytes) -> None:
     f.write(data)
 
 
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable; a no-op where directories cannot be opened (Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _create_temporary(directory: str, base: str) -> tuple[int, str]:
-    """A new file beside the target, created with mode 0o666 less the umask like any file
-    `open` creates (tempfile.mkstemp would make it 0o600, and the checkpoint with it)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
 def _atomic_write(path: _PathLike, data: bytes) -> None:
     """Replace the file at `path` by `data`, or leave it untouched if anything fails."""
-    target = os.path.abspath(os.fspath(path))
-    directory, base = os.path.split(target)
-    fd, tmp = _create_temporary(directory, base)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_bytes(f, data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
+    with atomic_write(path) as f:
+        _write_bytes(f, data)
 
 
 def save(obj: Any, path: _PathLike) -> None:
