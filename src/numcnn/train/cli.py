@@ -1,0 +1,616 @@
+"""The `numcnn` command line: train, eval, predict, datasets.
+
+    numcnn train                       # fmnist-cnn on Fashion-MNIST, written to runs/<model>-<time>
+    numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000
+    numcnn eval runs/x/best.safetensors
+    numcnn predict runs/x/best.safetensors shoe.npy shirt.pgm
+    numcnn datasets
+
+A checkpoint written by `numcnn train` is a Trainer checkpoint plus one entry "run": the run's
+configuration (model name and arguments, dataset, class names, normalisation, optimizer ...),
+from which `eval` and `predict` rebuild the model and its input pipeline.
+
+Errors are one line on stderr: exit status 2 for bad arguments, 1 for anything that fails while
+running. NUMCNN_DEBUG=1 shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Literal, NoReturn, Sequence
+
+import numpy as np
+
+import numcnn
+from numcnn.data import MNIST, DataLoader, FashionMNIST, Subset, SyntheticShapes
+from numcnn.data import transforms as T
+from numcnn.data.transforms import batch as TB
+from numcnn.io import load
+from numcnn.nn.module import Module
+from numcnn.optim import SGD, Adam, AdamW, RMSprop
+from numcnn.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, StepLR
+from numcnn.optim.optimizer import Optimizer
+from numcnn.tensor import Tensor
+from numcnn.train.models import MODELS
+from numcnn.train.trainer import Callback, Trainer, evaluate
+
+__all__ = ["main", "build_parser", "CLIError"]
+
+DATASETS = ("fashion-mnist", "mnist", "synthetic")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
+_IDX_CLASSES: dict[str, type[MNIST]] = {"fashion-mnist": FashionMNIST, "mnist": MNIST}
+# per-channel mean and standard deviation of the training split (pixels in [0, 1])
+_NORMALISATION = {"fashion-mnist": ([0.2860], [0.3530]), "mnist": ([0.1307], [0.3081])}
+_DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
+_SYNTHETIC_TRAIN, _SYNTHETIC_TEST = 6000, 1000
+_DEFAULTS = {"model": "fmnist-cnn", "data": "fashion-mnist", "epochs": 10, "batch_size": 128,
+             "optimizer": "adam", "scheduler": "none", "seed": 0, "val_split": 0.0}
+
+
+class CLIError(Exception):
+    """A runtime failure reported as one line on stderr, exit status 1."""
+
+
+# ----------------------------------------------------------------------------- arguments
+class _Parser(argparse.ArgumentParser):
+    """argparse, with an error as one line: 'numcnn train: error: ... (see --help)'."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `numcnn` argument parser with its four subcommands."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="numcnn", formatter_class=fmt,
+                     description="Train, evaluate and run CNNs written in NumPy (numcnn).",
+                     epilog="Run 'numcnn <command> --help' for a command's options. "
+                            "NUMCNN_DEBUG=1 shows tracebacks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    tr = sub.add_parser(
+        "train", formatter_class=fmt, help="train a model, then evaluate it on the test split",
+        description="Train a model, then evaluate it on the test split.\n\n"
+                    "With no options: fmnist-cnn (seed 004's CNN) on Fashion-MNIST, found in "
+                    "--root,\n$NUMCNN_DATA, ~/.cache/numcnn or /usr/share/datasets/fashion-mnist "
+                    "(apt-get install\ndataset-fashion-mnist). The run directory gets config.json,"
+                    " metrics.csv,\nlast.safetensors and best.safetensors.",
+        epilog="examples:\n  numcnn train --epochs 15 --augment --scheduler cosine\n"
+               "  numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000\n"
+               "  numcnn train --resume runs/fmnist-cnn-20260101-120000/last.safetensors "
+               "--epochs 20")
+    tr.add_argument("--model", choices=sorted(MODELS), default=None,
+                    help="the network (default fmnist-cnn)")
+    _add_data_args(tr, "fashion-mnist")
+    tr.add_argument("--download", action="store_true",
+                    help="download the dataset if it is not found (into --root, else "
+                         "$NUMCNN_DATA, else ~/.cache/numcnn)")
+    tr.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default 10)")
+    tr.add_argument("--batch-size", type=_positive_int, default=None,
+                    help="training batch size (default 128)")
+    tr.add_argument("--lr", type=_positive_float, default=None,
+                    help="learning rate (default 0.01 for sgd, 0.001 otherwise)")
+    tr.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                    help="default adam; sgd uses momentum 0.9")
+    tr.add_argument("--scheduler", choices=SCHEDULERS, default=None,
+                    help="learning-rate schedule (default none): step (x0.1 every third of the "
+                         "epochs), cosine (to 0), onecycle (per batch, peak --lr), plateau "
+                         "(x0.1 after 2 epochs without improvement)")
+    tr.add_argument("--augment", action="store_true",
+                    help="random crop (padding 2) and horizontal flip, batched")
+    tr.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    tr.add_argument("--out", metavar="DIR", default=None,
+                    help="run directory (default runs/<model>-<timestamp>; with --resume, the "
+                         "checkpoint's directory)")
+    tr.add_argument("--resume", metavar="CHECKPOINT", default=None,
+                    help="continue the run of this checkpoint (its last.safetensors); its "
+                         "settings are kept, --epochs may extend it")
+    tr.add_argument("--val-split", type=_fraction, default=None, metavar="FRACTION",
+                    help="fraction of the training images held out for validation (default 0)")
+    tr.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                    help="use only N training images (and at most N test images), for quick "
+                         "runs")
+    tr.add_argument("--progress", action="store_true",
+                    help="show a progress bar even when stderr is not a terminal")
+
+    ev = sub.add_parser(
+        "eval", formatter_class=fmt, help="evaluate a checkpoint on a test split",
+        description="Print the loss, accuracy, per-class accuracy and confusion matrix of a "
+                    "checkpoint\nwritten by 'numcnn train', on the test split of its dataset "
+                    "(or of --data).")
+    ev.add_argument("checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint")
+    _add_data_args(ev, None)
+    ev.add_argument("--batch-size", type=_positive_int, default=256,
+                    help="evaluation batch size (default 256)")
+    ev.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                    help="evaluate only the first N test images")
+
+    pr = sub.add_parser(
+        "predict", formatter_class=fmt, help="classify image files with a checkpoint",
+        description="Print the predicted class and its probability for each image.\n\n"
+                    "Images: .npy arrays ((H, W), (C, H, W) or (H, W, C); uint8 is scaled by "
+                    "1/255, floats\nare taken as they are), .pgm files, and .png if Pillow is "
+                    "installed. They are\nconverted to the model's channels and resized to its "
+                    "input size.")
+    pr.add_argument("checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint")
+    pr.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    pr.add_argument("--top", type=_positive_int, default=1, metavar="K",
+                    help="print the K most probable classes (default 1)")
+
+    ds = sub.add_parser(
+        "datasets", formatter_class=fmt, help="show which datasets are found where",
+        description="For each dataset, every location in the lookup order, whether the files "
+                    "are there\nand their sizes.")
+    ds.add_argument("--root", metavar="DIR", default=None,
+                    help="also look in this directory first (as train --root)")
+    return parser
+
+
+def _add_data_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument("--data", choices=DATASETS, default=None,
+                   help=f"the dataset (default {default or 'the one it was trained on'})")
+    p.add_argument("--root", metavar="DIR", default=None,
+                   help="directory holding the IDX files (default: look in $NUMCNN_DATA, "
+                        "~/.cache/numcnn, the Debian location)")
+
+
+# ----------------------------------------------------------------------------- data
+def _lookup_dirs(cls: type[MNIST], root: str | None) -> list[Path]:
+    """The folders `cls(root=root)` searches, in order (as MNIST._find)."""
+    if root is not None:
+        base = Path(root).expanduser()
+        return [base] + cls._candidates(base)
+    dirs: list[Path] = []
+    env = os.environ.get("NUMCNN_DATA")
+    if env:
+        dirs += cls._candidates(Path(env).expanduser())
+    dirs += cls._candidates(Path("~/.cache/numcnn").expanduser())
+    dirs.append(Path(cls.debian_dir))
+    return dirs
+
+
+def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST:
+    cls = _IDX_CLASSES[name]
+    try:
+        return cls(root=root, train=train, download=download)
+    except RuntimeError as exc:
+        if "not found" not in str(exc):
+            raise
+        looked = ", ".join(str(d) for d in _lookup_dirs(cls, root))
+        ways = []
+        if cls.debian_package:
+            ways.append(f"'sudo apt-get install {cls.debian_package}'")
+        ways.append("add --download")
+        ways.append("pass --root DIR, a directory holding the four IDX files "
+                    "(train-images-idx3-ubyte.gz ...)")
+        raise CLIError(f"{cls.__name__} not found (looked in {looked}); to get it: "
+                       + ", or ".join(ways)) from None
+
+
+def _synthetic(train: bool, n: int, seed: int) -> SyntheticShapes:
+    return SyntheticShapes(n=n, size=28, seed=seed if train else seed + 1)
+
+
+def _pipeline(name: str, mean: list[float], std: list[float], augment: bool) -> T.Compose:
+    """Batched transforms: uint8 (N, H, W) -> float (N, 1, H, W) (IDX data), then augment,
+    then normalise."""
+    steps: list[Any] = [] if name == "synthetic" else [T.ToTensor()]
+    if augment:
+        steps += [T.RandomCrop(28, padding=2), T.RandomHorizontalFlip()]
+    steps.append(T.Normalize(mean, std))
+    return T.Compose(steps)
+
+
+def _load_split(config: dict[str, Any], train: bool, root: str | None = None,
+                download: bool = False) -> Any:
+    name = config["data"]
+    if name == "synthetic":
+        n = _SYNTHETIC_TRAIN if train else _SYNTHETIC_TEST
+        limit = config.get("limit")
+        if limit is not None and train:
+            n = limit
+        return _synthetic(train, n, int(config["seed"]))
+    return _open_idx(name, root, train, download)
+
+
+def _limit(ds: Any, n: int | None) -> Any:
+    return ds if n is None or n >= len(ds) else Subset(ds, list(range(n)))
+
+
+# ----------------------------------------------------------------------------- checkpoints
+class _RunTrainer(Trainer):
+    """A Trainer whose checkpoints also carry the run's configuration ("run")."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["run"] = self.config
+        return state
+
+
+class _PrintEpochs(Callback):
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        val = ("" if math.isnan(row["val_loss"])
+               else f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_acc']:.4f}")
+        print(f"epoch {row['epoch']}/{trainer.epochs}  train_loss {row['train_loss']:.4f}  "
+              f"train_acc {row['train_acc']:.4f}{val}  lr {row['lr']:.3g}  "
+              f"{row['seconds']:.1f}s", flush=True)
+
+
+def _read_checkpoint(path: str) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise CLIError(f"checkpoint not found: {path}")
+    try:
+        ckpt = load(path)
+    except ValueError as exc:
+        raise CLIError(f"cannot read checkpoint {path}: {exc}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("run"), dict) \
+            or "model" not in ckpt:
+        raise CLIError(f"{path} is not a checkpoint written by 'numcnn train' (it has no run "
+                       f"configuration)")
+    return ckpt
+
+
+def _model_from(ckpt: dict[str, Any]) -> tuple[Module, dict[str, Any]]:
+    config = ckpt["run"]
+    factory = MODELS.get(config.get("model"))
+    if factory is None:
+        raise CLIError(f"the checkpoint's model {config.get('model')!r} is unknown; known: "
+                       f"{', '.join(sorted(MODELS))}")
+    model = factory(**config["model_args"])
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, config
+
+
+# ----------------------------------------------------------------------------- train
+def _make_optimizer(name: str, params: Any, lr: float) -> Optimizer:
+    if name == "sgd":
+        return SGD(params, lr=lr, momentum=0.9)
+    return {"adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}[name](params, lr=lr)
+
+
+def _make_scheduler(name: str, optimizer: Optimizer, epochs: int, steps: int,
+                    lr: float, monitor_max: bool) -> tuple[Any, Literal["epoch", "batch"]]:
+    if name == "step":
+        return StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
+    if name == "cosine":
+        return CosineAnnealingLR(optimizer, T_max=epochs), "epoch"
+    if name == "onecycle":
+        return OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps), "batch"
+    if name == "plateau":
+        return (ReduceLROnPlateau(optimizer, mode="max" if monitor_max else "min", patience=2),
+                "epoch")
+    return None, "epoch"
+
+
+def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
+    """The run's configuration: from the command line, or from the checkpoint on --resume."""
+    if args.resume is not None:
+        ckpt = _read_checkpoint(args.resume)
+        config = dict(ckpt["run"])
+        given = {k: getattr(args, k) for k in ("model", "data", "batch_size", "lr", "optimizer",
+                                               "scheduler", "seed", "val_split", "limit")}
+        clash = [k for k, v in given.items() if v is not None and v != config.get(k)]
+        if clash:
+            raise CLIError(f"--resume keeps the run's settings; these differ from the "
+                           f"checkpoint's: {', '.join('--' + k.replace('_', '-') for k in clash)}")
+        if args.epochs is not None and args.epochs != config["epochs"]:
+            if config["scheduler"] == "onecycle":
+                raise CLIError("a onecycle run cannot change its --epochs on --resume (the "
+                               "schedule's length is fixed when it starts)")
+            config["epochs"] = args.epochs
+        out = args.out or str(Path(args.resume).parent)
+        return config, out
+    config = {k: (getattr(args, k) if getattr(args, k) is not None else v)
+              for k, v in _DEFAULTS.items()}
+    config["lr"] = args.lr if args.lr is not None else _DEFAULT_LR[config["optimizer"]]
+    config["augment"] = bool(args.augment)
+    config["limit"] = args.limit
+    return config, args.out
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    config, out = _train_config(args)
+    numcnn.manual_seed(int(config["seed"]))
+    root = args.root
+    train_set = _load_split(config, True, root, args.download)
+    test_set = _load_split(config, False, root, args.download)
+    if "classes" not in config:
+        classes = list(train_set.classes)
+        if config["data"] == "synthetic":
+            mean = [float(train_set.data.mean())]
+            std = [float(train_set.data.std())]
+        else:
+            mean, std = _NORMALISATION[config["data"]]
+        config.update(classes=classes, mean=mean, std=std, model_args={
+            "in_channels": 1, "num_classes": len(classes), "image_size": 28})
+    model = MODELS[config["model"]](**config["model_args"])
+
+    # train / validation indices: a seeded permutation, cut to --limit, then split
+    plain = _pipeline(config["data"], config["mean"], config["std"], augment=False)
+    augmented = _pipeline(config["data"], config["mean"], config["std"], config["augment"])
+    val_view = copy.copy(train_set)
+    val_view.transform = plain
+    train_set.transform = augmented
+    order = np.random.default_rng(int(config["seed"])).permutation(len(train_set))
+    if config["limit"] is not None:
+        order = order[:config["limit"]]
+    n_val = int(round(len(order) * config["val_split"]))
+    if config["val_split"] > 0 and (n_val == 0 or n_val == len(order)):
+        raise CLIError(f"--val-split {config['val_split']} of {len(order)} images leaves no "
+                       f"{'validation' if n_val == 0 else 'training'} images")
+    train_subset = Subset(train_set, order[n_val:].tolist())
+    train_loader = DataLoader(train_subset,
+                              batch_size=config["batch_size"], shuffle=True,
+                              generator=int(config["seed"]))
+    val_loader = (DataLoader(Subset(val_view, order[:n_val].tolist()), batch_size=256)
+                  if n_val else None)
+    test_set.transform = plain
+    test_loader = DataLoader(_limit(test_set, config["limit"]), batch_size=256)
+
+    optimizer = _make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    monitor = "val_accuracy" if val_loader is not None else "train_loss"
+    scheduler, interval = _make_scheduler(config["scheduler"], optimizer, config["epochs"],
+                                          len(train_loader), config["lr"],
+                                          monitor == "val_accuracy")
+    if out is None:
+        out = os.path.join("runs", f"{config['model']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    trainer = _RunTrainer(model, optimizer, scheduler=scheduler, scheduler_interval=interval,
+                          train_loader=train_loader, val_loader=val_loader, out_dir=out,
+                          epochs=int(config["epochs"]), monitor=monitor,
+                          num_classes=len(config["classes"]),
+                          progress="always" if args.progress else True, config=config,
+                          callbacks=[_PrintEpochs()])
+    n_params = sum(p.data.size for p in model.parameters() if p.requires_grad)
+    if args.resume is not None:
+        trainer.resume(args.resume)
+        print(f"resuming {args.resume} after epoch {trainer.epoch}")
+    print(f"training {config['model']} ({n_params:,} parameters) on {config['data']}: "
+          f"{len(train_subset)} training images"
+          f"{f', {n_val} validation' if n_val else ''}, {config['epochs']} epoch(s), "
+          f"{config['optimizer']} lr {config['lr']:g}; run directory {out}", flush=True)
+    trainer.fit()
+    result = evaluate(model, test_loader, num_classes=len(config["classes"]))
+    print(f"test: loss {result.loss:.4f}  accuracy {result.accuracy:.4f} "
+          f"({result.num_samples} images)")
+    print(f"checkpoints: {os.path.join(out, 'last.safetensors')}, "
+          f"{os.path.join(out, 'best.safetensors')}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- eval
+def _cmd_eval(args: argparse.Namespace) -> int:
+    ckpt = _read_checkpoint(args.checkpoint)
+    model, config = _model_from(ckpt)
+    data = args.data or config["data"]
+    test_set = _load_split({**config, "data": data}, False, args.root)
+    classes = list(config["classes"])
+    if len(test_set.classes) != len(classes):
+        raise CLIError(f"the model has {len(classes)} classes, {data} has "
+                       f"{len(test_set.classes)}")
+    test_set.transform = _pipeline(data, config["mean"], config["std"], augment=False)
+    loader = DataLoader(_limit(test_set, args.limit), batch_size=args.batch_size)
+    r = evaluate(model, loader, num_classes=len(classes))
+    print(f"{config['model']} on {data} test split ({r.num_samples} images)")
+    print(f"loss      {r.loss:.4f}")
+    print(f"accuracy  {r.accuracy:.4f}")
+    print("per-class accuracy:")
+    width = max(len(c) for c in classes)
+    for name, acc, support in zip(classes, r.per_class_accuracy,
+                                  r.confusion_matrix.sum(axis=1)):
+        shown = "   n/a" if math.isnan(acc) else f"{acc:.4f}"
+        print(f"  {name:<{width}}  {shown}  ({support} images)")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    cell = max(4, len(str(int(r.confusion_matrix.max()))) + 1)
+    print(" " * (width + 2) + "".join(f"{k:>{cell}}" for k in range(len(classes))))
+    for k, (name, row) in enumerate(zip(classes, r.confusion_matrix)):
+        print(f"  {name:<{width}}" + "".join(f"{int(v):>{cell}}" for v in row) + f"   [{k}]")
+    return 0
+
+
+# ----------------------------------------------------------------------------- predict
+def _read_pgm(path: str) -> np.ndarray:
+    """A binary (P5) or plain (P2) PGM file as (H, W) float in [0, 1]."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    tokens: list[bytes] = []
+    pos = 0
+    while len(tokens) < 4:                        # magic, width, height, maxval
+        while pos < len(raw) and raw[pos:pos + 1].isspace():
+            pos += 1
+        if raw[pos:pos + 1] == b"#":
+            pos = raw.find(b"\n", pos) + 1 or len(raw)
+            continue
+        start = pos
+        while pos < len(raw) and not raw[pos:pos + 1].isspace():
+            pos += 1
+        if start == pos:
+            raise CLIError(f"{path}: truncated PGM header")
+        tokens.append(raw[start:pos])
+    magic = tokens[0]
+    if magic not in (b"P5", b"P2"):
+        raise CLIError(f"{path}: not a PGM file (magic {magic[:8]!r}, expected P5 or P2)")
+    try:
+        w, h, maxval = (int(t) for t in tokens[1:])
+    except ValueError:
+        raise CLIError(f"{path}: bad PGM header {b' '.join(tokens)!r}") from None
+    if w <= 0 or h <= 0 or not 0 < maxval < 65536:
+        raise CLIError(f"{path}: bad PGM size {w}x{h} or maxval {maxval}")
+    if magic == b"P5":
+        dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
+        body = raw[pos + 1:pos + 1 + w * h * dtype.itemsize]
+        if len(body) != w * h * dtype.itemsize:
+            raise CLIError(f"{path}: truncated PGM data")
+        values = np.frombuffer(body, dtype=dtype).astype(np.float32)
+    else:
+        values = np.array(raw[pos:].split()[:w * h], dtype=np.float32)
+        if values.size != w * h:
+            raise CLIError(f"{path}: truncated PGM data")
+    return values.reshape(h, w) / np.float32(maxval)
+
+
+def _read_image(path: str, channels: int) -> np.ndarray:
+    """The file as a float32 (C, H, W) array of the model's channel count."""
+    if not os.path.isfile(path):
+        raise CLIError(f"image not found: {path}")
+    ext = Path(path).suffix.lower()
+    if ext == ".npy":
+        try:
+            a = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise CLIError(f"{path}: not a plain .npy array ({exc})") from None
+        if a.dtype.kind not in "uif" or a.ndim not in (2, 3):
+            raise CLIError(f"{path}: expected a 2-D or 3-D numeric array, got {a.ndim}-D "
+                           f"{a.dtype}")
+        img = a.astype(np.float32) / (np.float32(255) if a.dtype == np.uint8 else 1)
+    elif ext in (".pgm", ".pnm"):
+        img = _read_pgm(path)
+    else:
+        try:
+            from PIL import Image  # type: ignore[import-not-found]
+        except ImportError:
+            raise CLIError(f"{path}: reading {ext or 'this'} images needs Pillow (pip install "
+                           f"pillow); or give the image as .npy or .pgm") from None
+        try:
+            with Image.open(path) as im:
+                img = np.asarray(im.convert("L" if channels == 1 else "RGB"),
+                                 dtype=np.float32) / 255
+        except OSError as exc:
+            raise CLIError(f"{path}: cannot read image ({exc})") from None
+    if img.ndim == 2:
+        img = img[None]                                         # (1, H, W)
+    elif img.shape[0] not in (1, 3, 4) and img.shape[-1] in (1, 3, 4):
+        img = img.transpose(2, 0, 1)                            # (H, W, C) -> (C, H, W)
+    if img.shape[0] == 4:
+        img = img[:3]                                           # drop alpha
+    if img.shape[0] == 3 and channels == 1:                     # ITU-R 601 luma
+        img = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), img, axes=1)[None]
+    elif img.shape[0] == 1 and channels > 1:
+        img = np.repeat(img, channels, axis=0)
+    if img.shape[0] != channels:
+        raise CLIError(f"{path}: {img.shape[0]} channels, the model takes {channels}")
+    return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    ckpt = _read_checkpoint(args.checkpoint)
+    model, config = _model_from(ckpt)
+    margs, classes = config["model_args"], list(config["classes"])
+    size = int(margs["image_size"])
+    for path in args.images:
+        img = _read_image(path, int(margs["in_channels"]))[None]   # (1, C, H, W)
+        if img.shape[2:] != (size, size):
+            img = np.asarray(TB.resize(img, (size, size)))
+        x = TB.normalize(Tensor(img), config["mean"], config["std"])
+        with numcnn.no_grad():
+            logits = model(x).data[0].astype(np.float64)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        best = np.argsort(-p)[:args.top]
+        shown = ", ".join(f"{classes[k]} {p[k]:.4f}" for k in best)
+        print(f"{path}: {shown}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- datasets
+def _size_text(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    for name, cls in _IDX_CLASSES.items():
+        print(f"{name} ({cls.__name__}), looked up in this order:")
+        first = True
+        for d in _lookup_dirs(cls, args.root):
+            files = []
+            for split in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+                hit = next((d / (split + ext) for ext in ("", ".gz")
+                            if (d / (split + ext)).is_file()), None)
+                files.append(hit)
+            found = [f for f in files if f is not None]
+            if len(found) == 4:
+                total = sum(f.stat().st_size for f in found)
+                note = " (used)" if first else ""
+                first = False
+                print(f"  found      {d}  4 files, {_size_text(total)}{note}")
+            elif found:
+                print(f"  incomplete {d}  {len(found)} of 4 files")
+            else:
+                print(f"  not found  {d}")
+        if first:
+            pkg = f"'sudo apt-get install {cls.debian_package}', " if cls.debian_package else ""
+            print(f"  -> get it with {pkg}'numcnn train --data {name} --download' or --root DIR")
+    print(f"synthetic (SyntheticShapes): generated, always available "
+          f"({_SYNTHETIC_TRAIN} training, {_SYNTHETIC_TEST} test images, 28x28, 5 shapes)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- main
+_COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict,
+             "datasets": _cmd_datasets}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `numcnn` command line; returns the exit status (0, 1 runtime error, 2 usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:                     # --help, or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    debug = os.environ.get("NUMCNN_DEBUG", "") not in ("", "0")
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("numcnn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:                      # one line, no traceback
+        if debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, CLIError):
+            message = f"{type(exc).__name__}: {message}"
+        print(f"numcnn {args.command}: error: {message}", file=sys.stderr)
+        return 1
