@@ -23,9 +23,33 @@ def test_readme_python_examples_run() -> None:
     assert 0.0 < loss.item() < 10.0  # a finite cross-entropy over 10 classes
 
 
+def _quick_start() -> list[str]:
+    lines = [ln.strip() for ln in _blocks("bash")[0].splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def test_readme_quick_start_is_two_commands() -> None:
+    assert len(_quick_start()) == 2
+
+
+def test_readme_first_command_installs_and_trains_the_default_job() -> None:
+    from numcnn.train.cli import build_parser
+
+    first = _quick_start()[0]
+    steps = [step.strip() for step in first.split("&&")]
+    assert "pip install -e ." in steps
+    train = steps[-1].split()
+    assert train[:2] == ["numcnn", "train"]
+    args = build_parser().parse_args(train[1:])   # options that exist, no others
+    assert args.command == "train" and args.download
+    # nothing but --download: the default job is what the README describes
+    assert train[2:] == ["--download"]
+
+
 def test_readme_test_command_is_what_ci_runs() -> None:
-    quick = _blocks("bash")[0]
-    command = quick.strip().split("&&")[-1].strip()
+    second = _quick_start()[1]
+    assert "pip install -e '.[test]'" in second
+    command = second.split("&&")[-1].strip()
     assert command.startswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert command in ci.splitlines()

@@ -171,6 +171,82 @@ def test_rotation_fill_and_bilinear_value():
     np.testing.assert_allclose(out, [5.0, 15.0, 10.0])             # last: half from outside
 
 
+def naive_rotate_expand(x: np.ndarray, degrees: float, out_h: int, out_w: int,
+                        fill: float = 0.0) -> np.ndarray:
+    """Nearest-neighbour counter-clockwise rotation into an (out_h, out_w) canvas, one pixel
+    at a time: the output pixel (i, j), at (u, v) from the output's centre, reads the input
+    at (cos t u - sin t v, sin t u + cos t v) from the input's centre, rounded half to even
+    (on screen, y down, this turns the picture counter-clockwise: 90 degrees is np.rot90)."""
+    c, h, w = x.shape
+    t = np.radians(degrees)
+    out = np.full((c, out_h, out_w), fill, dtype=x.dtype)
+    for i in range(out_h):
+        for j in range(out_w):
+            u, v = j - (out_w - 1) / 2, i - (out_h - 1) / 2
+            sx = round(np.cos(t) * u - np.sin(t) * v + (w - 1) / 2)
+            sy = round(np.sin(t) * u + np.cos(t) * v + (h - 1) / 2)
+            if 0 <= sx < w and 0 <= sy < h:
+                out[:, i, j] = x[:, sy, sx]
+    return out
+
+
+def test_rotation_expand_quarter_turns_swap_height_and_width():
+    for h, w in ((4, 6), (3, 5), (2, 4), (1, 3)):           # H and W of the same parity
+        x = img(2, h, w)
+        for deg, k in ((90, 1), (-90, -1), (270, 3), (180, 2), (0, 0)):
+            for mode in ("nearest", "bilinear"):
+                out = T.RandomRotation((deg, deg), interpolation=mode, expand=True)(x)
+                np.testing.assert_allclose(out, np.rot90(x, k, axes=(1, 2)), atol=1e-4)
+    # H and W of different parity: torchvision (and PIL) shift the corners by the *input's*
+    # (W/2, H/2) before ceil/floor, so (3, 4) at 90 degrees: x in [0.5, 3.5] -> 4 columns,
+    # y in [-0.5, 3.5] -> 5 rows
+    assert T.RandomRotation((90, 90), expand=True)(img(1, 3, 4)).shape == (1, 5, 4)
+
+
+def test_rotation_expand_45_degree_sizes():
+    # corners (+-W/2, +-H/2) turned by 45 degrees reach +-(W + H) / (2 sqrt 2); shifted by
+    # (W/2, H/2): 4x4: [2 - 2.83, 2 + 2.83] -> floor -1, ceil 5 -> 6;
+    # 5x5: [2.5 - 3.54, 2.5 + 3.54] -> [-2, 7] -> 9; 4x6: x [3 - 3.54, 3 + 3.54] -> [-1, 7]
+    # -> 8, y [2 - 3.54, 2 + 3.54] -> [-2, 6] -> 8
+    for (h, w), size in (((4, 4), (6, 6)), ((5, 5), (9, 9)), ((4, 6), (8, 8))):
+        assert T.RandomRotation((45, 45), expand=True)(img(1, h, w)).shape[1:] == size
+        assert B.expanded_size(h, w, B.inverse_affine_matrix(-45.0)[0]) == size
+    # no expand: the size is kept and the corners are cut off
+    assert T.RandomRotation((45, 45))(img(1, 4, 6)).shape == (1, 4, 6)
+
+
+@pytest.mark.parametrize("deg", [30.0, 45.0, 100.0, -63.0, 200.0])
+def test_rotation_expand_against_naive_nearest(deg):
+    x = img(2, 5, 7)                                         # values from 1: 0 is the fill
+    out = T.RandomRotation((deg, deg), expand=True)(x)
+    assert out.shape[0] == 2 and out.shape[1] * out.shape[2] > 5 * 7      # enlarged
+    np.testing.assert_array_equal(out, naive_rotate_expand(x, deg, *out.shape[1:]))
+
+
+def test_rotation_expand_batches_compose_and_datasets():
+    rot = T.RandomRotation(40, expand=True, generator=gen(1))
+    assert not rot.has_batch and T.RandomRotation(40).has_batch
+    xb = np.stack([img(1, 6, 6)] * 4)
+    one = rot.batch(xb[:1])                                  # one image: always fine
+    assert one.shape[2] > 6
+    with pytest.raises(ValueError, match="different output sizes"):
+        rot.batch(xb)                                        # four angles, four sizes
+    # in a Compose: per image until a Resize gives one size again, then batched
+    c = T.Compose([rot, T.Resize((5, 5)), T.RandomHorizontalFlip(0.0)])
+    assert not c.has_batch
+    rot.generator = gen(7)
+    out = c.batch(xb)
+    assert out.shape == (4, 1, 5, 5)
+    rot.generator = gen(7)
+    np.testing.assert_array_equal(out, np.stack([c(x) for x in xb]))
+    with pytest.raises(ValueError, match="different shapes"):
+        T.Compose([rot]).batch(xb)
+    # a dataset's get_batch runs the Compose per image, then stacks
+    ds = numcnn.data.TensorDataset(xb, np.arange(4), transform=c)
+    assert ds.get_batch(np.arange(4))[0].shape == (4, 1, 5, 5)
+    assert "expand=True" in repr(rot)
+
+
 def test_affine_translation_is_a_shift():
     x = img(2, 5, 6)
     out = B.affine(x[None], 0.0, (2, -1), 1.0, 0.0)[0]             # right 2, up 1

@@ -11,6 +11,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,55 @@ def test_resume_continues_the_run(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == 1 and "--model" in err and err.count("\n") == 1
 
 
+def _cli_env() -> dict[str, str]:
+    src = str(Path(__file__).parents[2] / "src")
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    """`numcnn train` in a subprocess, killed with SIGKILL mid-epoch (right after its first
+    mid-epoch checkpoint), then `numcnn train --resume`: the final weights equal, bit for bit,
+    those of the same command never interrupted."""
+    job = ["--data", "synthetic", "--model", "lenet5", "--limit", "1200", "--batch-size", "8",
+           "--epochs", "2", "--augment", "--checkpoint-every", "5"]
+    cmd = [sys.executable, "-m", "numcnn", "train", *job]
+    ref = subprocess.run([*cmd, "--out", str(tmp_path / "ref")], env=_cli_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, "--out", str(killed)], env=_cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (killed / "last.safetensors").exists():   # step 5 of 150 in epoch 1
+            if proc.poll() is not None:
+                pytest.fail(f"training ended before it was killed: {proc.stderr.read()!r}")
+            if time.monotonic() > deadline:
+                pytest.fail("no checkpoint within 120 s")
+            time.sleep(0.005)
+        proc.kill()                                          # SIGKILL: nothing runs after it
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    at_kill = numcnn.load(killed / "last.safetensors")
+    assert at_kill["epoch"] == 0 and at_kill["partial"] is not None      # mid-epoch
+    resumed = subprocess.run([sys.executable, "-m", "numcnn", "train", "--resume",
+                              str(killed / "last.safetensors")], env=_cli_env(),
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout
+    final, expected = numcnn.load(killed / "last.safetensors"), numcnn.load(
+        tmp_path / "ref" / "last.safetensors")
+    assert final["epoch"] == expected["epoch"] == 2
+    assert final["model"].keys() == expected["model"].keys()
+    for key, value in expected["model"].items():
+        assert np.array_equal(final["model"][key].numpy(), value.numpy()), key
+    assert [r["train_loss"] for r in metrics_rows(killed)] == \
+        [r["train_loss"] for r in metrics_rows(tmp_path / "ref")]
+
+
 # ----------------------------------------------------------------------------- eval / predict
 def test_eval_prints_metrics(capsys: pytest.CaptureFixture[str], lenet_run: Path) -> None:
     code, out, err = run(capsys, "eval", str(lenet_run / "best.safetensors"))
@@ -178,6 +228,20 @@ def test_predict_pgm(capsys: pytest.CaptureFixture[str], lenet_run: Path,
     code, out, err = run(capsys, "predict", str(lenet_run / "last.safetensors"), str(path))
     assert code == 0, err
     assert out.startswith(f"{path}: ")
+
+
+def test_predict_png_matches_the_same_pixels_as_pgm(capsys: pytest.CaptureFixture[str],
+                                                   lenet_run: Path, tmp_path: Path) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    img = (np.clip(SyntheticShapes(n=1, seed=5).data[0, 0], 0, 1) * 255).astype(np.uint8)
+    png, pgm = tmp_path / "x.png", tmp_path / "x.pgm"
+    pil.fromarray(img).save(png)
+    pgm.write_bytes(b"P5\n28 28\n255\n" + img.tobytes())
+    code, out, err = run(capsys, "predict", str(lenet_run / "last.safetensors"), str(png),
+                         str(pgm), "--top", "3")
+    assert code == 0, err
+    png_line, pgm_line = out.strip().splitlines()
+    assert png_line.split(": ", 1)[1] == pgm_line.split(": ", 1)[1]   # same classes, probs
 
 
 def test_predict_png_without_pillow(capsys: pytest.CaptureFixture[str], lenet_run: Path,

@@ -2,12 +2,16 @@
 
 The names of `torch.utils.data` (Dataset, TensorDataset, Subset, ConcatDataset, random_split,
 samplers, DataLoader, default_collate) and of torchvision's datasets and transforms
-(`numcnn.data.transforms`, `MNIST`, `FashionMNIST`), plus the generated `SyntheticShapes`.
+(`numcnn.data.transforms`; `MNIST`, `FashionMNIST` from IDX files; `CIFAR10`, `CIFAR100` from
+the official binary archives; `ImageFolder`, `DatasetFolder` for one folder per class, images
+read with the optional Pillow), plus the generated `SyntheticShapes`.
 """
 
 from numcnn.data import transforms
+from numcnn.data.cifar import CIFAR10, CIFAR100
 from numcnn.data.dataloader import DataLoader, default_collate, default_convert
 from numcnn.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from numcnn.data.folder import DatasetFolder, ImageFolder
 from numcnn.data.idx import MNIST, FashionMNIST, read_idx
 from numcnn.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 from numcnn.data.synthetic import SyntheticShapes
@@ -16,5 +20,6 @@ __all__ = [
     "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
     "Sampler", "SequentialSampler", "RandomSampler", "BatchSampler",
     "DataLoader", "default_collate", "default_convert",
-    "transforms", "MNIST", "FashionMNIST", "read_idx", "SyntheticShapes",
+    "transforms", "MNIST", "FashionMNIST", "read_idx", "CIFAR10", "CIFAR100",
+    "ImageFolder", "DatasetFolder", "SyntheticShapes",
 ]

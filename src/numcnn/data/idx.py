@@ -29,8 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from numcnn.data.dataset import LabelledImages
-from numcnn.data.download import download_from_mirrors
+from numcnn.data._files import FileDataset, data_home
 
 __all__ = ["read_idx", "MNIST", "FashionMNIST", "IMAGES_MAGIC", "LABELS_MAGIC"]
 
@@ -121,7 +120,7 @@ def read_idx(path: str | os.PathLike[str], magic: int | None = None,
 
 
 # ----------------------------------------------------------------------------- datasets
-class MNIST(LabelledImages):
+class MNIST(FileDataset):
     """The MNIST handwritten digits: 28 x 28 uint8 images, labels 0-9.
 
     Samples are (image, target): the image a (28, 28) uint8 ndarray (after `transform`, e.g.
@@ -167,13 +166,7 @@ class MNIST(LabelledImages):
         self.train, self.transform, self.target_transform = train, transform, target_transform
         prefix = "train" if train else "t10k"
         names = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
-        try:
-            folder, files = self._find(root, names)
-        except RuntimeError:
-            if not download:
-                raise
-            self._download(root)
-            folder, files = self._find(root, names)
+        folder, files = self._find_or_download(lambda: self._find(root, names), root, download)
         self.root = str(folder)
         images = read_idx(files[0], IMAGES_MAGIC, 3)
         labels = read_idx(files[1], LABELS_MAGIC, 1)
@@ -189,10 +182,6 @@ class MNIST(LabelledImages):
         self.data: np.ndarray = images
         self.targets: np.ndarray = labels.astype(np.int64)
 
-    @property
-    def class_to_idx(self) -> dict[str, int]:
-        return {c: i for i, c in enumerate(self.classes)}
-
     @classmethod
     def _candidates(cls, base: Path) -> list[Path]:
         """The dataset's own folders under a shared data directory (never the directory
@@ -201,19 +190,14 @@ class MNIST(LabelledImages):
             [base / f for f in cls.folder_names]
 
     @classmethod
+    def _system_paths(cls) -> list[Path]:
+        return [Path(cls.debian_dir)]
+
+    @classmethod
     def _find(cls, root: str | os.PathLike[str] | None, names: tuple[str, str]
               ) -> tuple[Path, tuple[Path, Path]]:
         """The first directory holding both files (plain or .gz), in the lookup order."""
-        if root is not None:
-            base = Path(root).expanduser()
-            dirs = [base] + cls._candidates(base)
-        else:
-            dirs = []
-            env = os.environ.get("NUMCNN_DATA")
-            if env:
-                dirs += cls._candidates(Path(env).expanduser())
-            dirs += cls._candidates(Path("~/.cache/numcnn").expanduser())
-            dirs.append(Path(cls.debian_dir))
+        dirs = cls._lookup(root)
         for d in dirs:
             found = []
             for n in names:
@@ -227,24 +211,7 @@ class MNIST(LabelledImages):
     @classmethod
     def _download_folder(cls, root: str | os.PathLike[str] | None) -> Path:
         """<root>/<ClassName>/raw, root defaulting to $NUMCNN_DATA, else ~/.cache/numcnn."""
-        if root is None:
-            root = os.environ.get("NUMCNN_DATA") or "~/.cache/numcnn"
-        return Path(root).expanduser() / cls.__name__ / "raw"
-
-    @classmethod
-    def _mirror_list(cls) -> list[str]:
-        env = os.environ.get("NUMCNN_MIRROR", "").replace(",", " ").split()
-        return [m.replace("{dataset}", cls.__name__) for m in env] or list(cls.mirrors)
-
-    @classmethod
-    def _download(cls, root: str | os.PathLike[str] | None, progress: bool = True) -> Path:
-        """Fetch every file of `resources` that is missing or wrong; returns the folder."""
-        folder = cls._download_folder(root)
-        mirrors = cls._mirror_list()
-        for filename, md5 in cls.resources:
-            download_from_mirrors(mirrors, filename, folder / filename, md5=md5,
-                                  progress=progress)
-        return folder
+        return data_home(root) / cls.__name__ / "raw"
 
     @classmethod
     def _not_found_message(cls, dirs: list[Path], names: tuple[str, str]) -> str:
@@ -258,15 +225,7 @@ class MNIST(LabelledImages):
         ways.append(f"put {names[0]}[.gz] and {names[1]}[.gz] in a directory and pass "
                     f"{name}(root=that_directory) or --data that_directory, or set "
                     f"$NUMCNN_DATA to it, or use ~/.cache/numcnn/{name}")
-        looked = "\n  ".join(str(d) for d in dirs)
-        how = "\n  - ".join(ways)
-        return (f"{name} dataset not found ({names[0]}, {names[1]}). Looked in:\n  {looked}\n"
-                f"To get it:\n  - {how}")
-
-    def __repr__(self) -> str:
-        split = "Train" if self.train else "Test"
-        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
-                f"    Root location: {self.root}\n    Split: {split}")
+        return cls._not_found_text(f"{names[0]}, {names[1]}", dirs, ways)
 
 
 class FashionMNIST(MNIST):

@@ -8,7 +8,8 @@ datasets use it to transform a whole batch at once. All transforms here have one
 
     ToTensor, Normalize, Resize, CenterCrop, RandomCrop, RandomHorizontalFlip,
     RandomVerticalFlip, RandomRotation, RandomAffine, RandomResizedCrop, RandomErasing, Compose
-    (Compose when every member has one; a plain function in it makes `.batch` loop per image).
+    (Compose when every member has one; a plain function in it makes `.batch` loop per image;
+    RandomRotation(expand=True) has none, as its images may come out with different sizes).
 
 A single image goes through the same kernel as a batch of one, so both give the same results.
 Random draws come from `generator` when one is given, else from the generator a DataLoader
@@ -22,7 +23,7 @@ Differences from torchvision: images are arrays, not PIL images; resizing is not
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeGuard
 
 import numpy as np
 
@@ -95,24 +96,53 @@ class Compose(Transform):
     @property
     def has_batch(self) -> bool:
         """Whether every member has a vectorised `batch`."""
-        return all(isinstance(t, Transform) and (not isinstance(t, Compose) or t.has_batch)
-                   for t in self.transforms)
+        return all(_batchable(t) for t in self.transforms)
 
     def batch(self, x: Any) -> Any:
-        """Each member's `batch` in turn; a member without one is applied image by image."""
+        """Each member's `batch` in turn. A member without one (a plain function, or
+        `RandomRotation(expand=True)`, which may give every image its own size) is applied
+        image by image; the images then stay one by one until they have one shape again
+        (e.g. after a `Resize((h, w))`), and are stacked back into a batch.
+
+        Raises:
+            ValueError: the images still have different shapes after the last member.
+        """
+        items: list[Any] | None = None     # the images one by one, while they are not a batch
         for t in self.transforms:
-            if isinstance(t, Transform) and (not isinstance(t, Compose) or t.has_batch):
+            if items is not None and len({_shape(i) for i in items}) == 1:
+                x, items = _stack(items), None
+            if items is None and _batchable(t):
                 x = t.batch(x)
             else:
-                items = [t(x[k]) for k in range(len(x))]
-                arrs = [i.data if isinstance(i, Tensor) else np.asarray(i) for i in items]
-                stacked = np.stack(arrs)
-                x = Tensor(stacked) if isinstance(items[0], Tensor) else stacked
-        return x
+                items = [t(i) for i in (items if items is not None else list(x))]
+        if items is None:
+            return x
+        if len({_shape(i) for i in items}) > 1:
+            raise ValueError(
+                f"Compose.batch: the images have different shapes after the last transform "
+                f"({sorted({_shape(i) for i in items})}); end the pipeline with one that gives "
+                f"them one size, e.g. Resize((h, w)) or CenterCrop(size)"
+            )
+        return _stack(items)
 
     def __repr__(self) -> str:
         lines = "".join(f"\n    {t}" for t in self.transforms)
         return f"{type(self).__name__}({lines}\n)"
+
+
+def _batchable(t: Any) -> TypeGuard[Transform]:
+    """Whether a Compose member can transform a whole batch at once."""
+    return isinstance(t, Transform) and bool(getattr(t, "has_batch", True))
+
+
+def _shape(img: Any) -> tuple[int, ...]:
+    return tuple((img.data if isinstance(img, Tensor) else np.asarray(img)).shape)
+
+
+def _stack(items: list[Any]) -> Any:
+    """Images -> one batch (a Tensor if the images are Tensors)."""
+    stacked = np.stack([i.data if isinstance(i, Tensor) else np.asarray(i) for i in items])
+    return Tensor(stacked) if isinstance(items[0], Tensor) else stacked
 
 
 class ToTensor(Transform):
@@ -261,10 +291,21 @@ class RandomVerticalFlip(Transform):
 class RandomRotation(Transform):
     """Rotate counter-clockwise about the centre by an angle ~ U(degrees) (in degrees).
 
+    With `expand=True` the output is enlarged to hold the whole rotated image, so its size
+    depends on the angle (torchvision's rule, `batch.expanded_size`: a (H, W) image turned by
+    45 degrees becomes about (H + W) / sqrt(2) square). Every image draws its own angle, so
+    the images of a batch get different sizes: such a RandomRotation has no vectorised
+    `batch` (`has_batch` is False): `Compose` and datasets apply it image by image, and
+    `Compose.batch` stacks the images again once a later transform (e.g. `Resize((h, w))`)
+    has given them one size. Calling its `.batch` directly on a batch whose angles give
+    different sizes raises ValueError.
+
     Args:
         degrees: d (-> (-d, d)) or (min, max).
         interpolation: 'nearest' (default) or 'bilinear'.
-        expand: only False is implemented (the output keeps the input's size).
+        expand: enlarge the output to hold the whole rotated image (False: keep the input's
+            size, cutting the corners off). Like torchvision's, it assumes rotation about the
+            centre.
         center: (x, y) centre of rotation in pixels; default the image centre.
         fill: value (or per-channel values) for pixels from outside the image.
         generator: np.random.Generator to draw from.
@@ -274,14 +315,17 @@ class RandomRotation(Transform):
                  expand: bool = False, center: Sequence[float] | None = None, fill: Any = 0,
                  generator: np.random.Generator | None = None) -> None:
         self.degrees = batch._range(degrees, "degrees")
-        if expand:
-            raise NotImplementedError("RandomRotation(expand=True) is not implemented")
-        self.interpolation, self.expand = batch._mode(interpolation), expand
+        self.interpolation, self.expand = batch._mode(interpolation), bool(expand)
         self.center, self.fill, self.generator = center, fill, generator
+
+    @property
+    def has_batch(self) -> bool:
+        """False with `expand`: the images of a batch may come out with different sizes."""
+        return not self.expand
 
     def batch(self, x: Any) -> Any:
         return batch.random_rotation(x, self.degrees, self.interpolation, self.fill,
-                                     self.center, self.generator)
+                                     self.center, self.generator, self.expand)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(degrees={list(self.degrees)}, "

@@ -36,7 +36,7 @@ __all__ = [
     "InterpolationMode", "resolve_generator", "using_generator",
     "to_tensor", "normalize", "pad", "crop", "center_crop", "random_crop",
     "horizontal_flip", "vertical_flip", "random_horizontal_flip", "random_vertical_flip",
-    "inverse_affine_matrix", "warp_affine", "rotate", "affine", "random_rotation",
+    "inverse_affine_matrix", "warp_affine", "expanded_size", "rotate", "affine", "random_rotation",
     "random_affine", "resized_crop", "resize", "random_resized_crop", "random_erasing",
 ]
 
@@ -369,22 +369,25 @@ def inverse_affine_matrix(angle: Any, translate: Any = (0.0, 0.0), scale: Any = 
 
 
 def warp_affine(x: ArrayLike, matrix: np.ndarray, interpolation: Any = "nearest",
-                fill: Fill = 0) -> ArrayLike:
-    """out[n, :, y, x] = x[n, :, src] with src = matrix[n] @ (x - cx, y - cy, 1) + (cx, cy).
+                fill: Fill = 0, output_size: tuple[int, int] | None = None) -> ArrayLike:
+    """out[n, :, y, x] = x[n, :, src] with src = matrix[n] @ (x - ox, y - oy, 1) + (cx, cy).
 
-    `matrix` (N, 2, 3) or (2, 3) maps output to input coordinates relative to the centre
-    (cx, cy) = ((W-1)/2, (H-1)/2). Bilinear: the four neighbours weighted by (1 - fx)(1 - fy)
-    ...; a neighbour outside the image contributes `fill` (out = sum_in w v + (1 - sum_in w)
-    fill). Nearest: the neighbour at the rounded (half to even) position, `fill` outside.
+    `matrix` (N, 2, 3) or (2, 3) maps output coordinates relative to the output's centre
+    (ox, oy) = ((w-1)/2, (h-1)/2) to input coordinates relative to the input's centre
+    (cx, cy) = ((W-1)/2, (H-1)/2). `output_size` (h, w): default the input's (H, W).
+    Bilinear: the four neighbours weighted by (1 - fx)(1 - fy) ...; a neighbour outside the
+    image contributes `fill` (out = sum_in w v + (1 - sum_in w) fill). Nearest: the neighbour
+    at the rounded (half to even) position, `fill` outside.
     """
     a = _unwrap(x)
     mode = _mode(interpolation)
     n, c, h, w = a.shape
+    oh, ow = (h, w) if output_size is None else output_size
     m = np.broadcast_to(np.asarray(matrix, dtype=np.float64).reshape(-1, 2, 3), (n, 2, 3))
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    u = np.arange(w, dtype=np.float64) - cx                          # (W,)
-    v = np.arange(h, dtype=np.float64) - cy                          # (H,)
-    # source coordinates: (N, H, W) -> (N, P)
+    u = np.arange(ow, dtype=np.float64) - (ow - 1) / 2.0             # (w,)
+    v = np.arange(oh, dtype=np.float64) - (oh - 1) / 2.0             # (h,)
+    # source coordinates: (N, h, w) -> (N, P)
     sx = (m[:, 0, 0, None, None] * u + m[:, 0, 1, None, None] * v[:, None]
           + m[:, 0, 2, None, None] + cx).reshape(n, -1)
     sy = (m[:, 1, 0, None, None] * u + m[:, 1, 1, None, None] * v[:, None]
@@ -401,14 +404,14 @@ def warp_affine(x: ArrayLike, matrix: np.ndarray, interpolation: Any = "nearest"
     if mode is InterpolationMode.NEAREST:
         vals, inside = gather(np.rint(sy).astype(np.int64), np.rint(sx).astype(np.int64))
         out = np.where(inside[:, None, :], vals, fill_c.astype(a.dtype))
-        return _like(out.reshape(n, c, h, w).astype(a.dtype, copy=False), x)
+        return _like(out.reshape(n, c, oh, ow).astype(a.dtype, copy=False), x)
 
     work = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
     x0f, y0f = np.floor(sx), np.floor(sy)
     fx, fy = (sx - x0f).astype(work), (sy - y0f).astype(work)        # (N, P)
     x0, y0 = x0f.astype(np.int64), y0f.astype(np.int64)
-    acc = np.zeros((n, c, h * w), dtype=work)
-    covered = np.zeros((n, h * w), dtype=work)
+    acc = np.zeros((n, c, oh * ow), dtype=work)
+    covered = np.zeros((n, oh * ow), dtype=work)
     for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):                  # the 4 neighbours
         wgt = (fy if dy else 1 - fy) * (fx if dx else 1 - fx)        # (N, P)
         vals, inside = gather(y0 + dy, x0 + dx)
@@ -417,20 +420,59 @@ def warp_affine(x: ArrayLike, matrix: np.ndarray, interpolation: Any = "nearest"
         covered += wgt
     if np.any(fill_c != 0):
         acc += (1 - covered)[:, None, :] * fill_c.astype(work)
-    return _like(_round_like(acc.reshape(n, c, h, w), a.dtype), x)
+    return _like(_round_like(acc.reshape(n, c, oh, ow), a.dtype), x)
+
+
+def expanded_size(h: int, w: int, matrix: np.ndarray) -> tuple[int, int]:
+    """The (h, w) that holds a whole (H, W) = (h, w) image warped by `matrix` (torchvision's
+    `_compute_affine_output_size`, itself PIL's `rotate(expand=True)` rule).
+
+    The four corners (+-W/2, +-H/2) are mapped by the (2, 3) `matrix` (the inverse map, as
+    torchvision does; for a rotation about the centre its bounding box is the forward map's)
+    and shifted by (W/2, H/2); then out = ceil(max) - floor(min) per axis, after dropping the
+    digits below 1e-4. The arithmetic is float32, as torchvision's, whose rounding absorbs
+    the noise of cos(90 deg) = 6e-17 that float64 would carry into a floor or a ceil.
+    Note: a 90 degree turn gives (W, H) when H and W have the same parity; otherwise one side
+    is one pixel longer (e.g. (3, 4) -> (5, 4)), as in torchvision and PIL.
+    """
+    f32 = np.float32
+    m = np.asarray(matrix, dtype=f32).reshape(2, 3)
+    hw, hh = f32(0.5 * w), f32(0.5 * h)
+    corners = np.array([[-hw, -hh, 1], [-hw, hh, 1], [hw, hh, 1], [hw, -hh, 1]], dtype=f32)
+    pts = corners @ m.T + np.array([hw, hh], dtype=f32)              # (4, 2): x, y
+    tol, inv_tol = f32(1e-4), f32(1e4)
+    hi = np.ceil(np.trunc(pts.max(axis=0) * inv_tol) * tol)
+    lo = np.floor(np.trunc(pts.min(axis=0) * inv_tol) * tol)
+    ow, oh = (int(s) for s in hi - lo)
+    return oh, ow
 
 
 def rotate(x: ArrayLike, angle: Any, interpolation: Any = "nearest", fill: Fill = 0,
-           center: Any = None) -> ArrayLike:
+           center: Any = None, expand: bool = False) -> ArrayLike:
     """Rotate counter-clockwise by `angle` degrees (scalar or (N,)) about the centre.
 
     `center` (x, y) in pixel coordinates; default the image centre ((W-1)/2, (H-1)/2).
-    The output keeps the input's size (no `expand`).
+    The output keeps the input's size, unless `expand`: then it is enlarged to hold the whole
+    rotated image (`expanded_size`, torchvision's rule, which assumes rotation about the
+    centre), the input's centre landing on the output's centre.
+
+    Raises:
+        ValueError: with `expand`, angles that give the images of the batch different output
+            sizes (rotate them one at a time).
     """
     a = _unwrap(x)
     ctr = _center(center, a.shape)
-    return warp_affine(x, inverse_affine_matrix(-np.asarray(angle, dtype=np.float64),
-                                                center=ctr), interpolation, fill)
+    m = inverse_affine_matrix(-np.asarray(angle, dtype=np.float64), center=ctr)    # (N|1, 2, 3)
+    size = None
+    if expand:
+        sizes = {expanded_size(a.shape[2], a.shape[3], mk) for mk in m}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"rotate(expand=True): the angles of this batch of {a.shape[0]} give different "
+                f"output sizes {sorted(sizes)}; rotate the images one at a time"
+            )
+        size = sizes.pop()
+    return warp_affine(x, m, interpolation, fill, size)
 
 
 def _center(center: Any, shape: tuple[int, ...]) -> tuple[float, float]:
@@ -468,12 +510,17 @@ def _range(value: Any, name: str, center: float = 0.0, nonneg: bool = True
 
 def random_rotation(x: ArrayLike, degrees: Any, interpolation: Any = "nearest",
                     fill: Fill = 0, center: Any = None,
-                    generator: np.random.Generator | None = None) -> ArrayLike:
-    """Rotate each image counter-clockwise by an angle ~ U(degrees) (d -> U(-d, d))."""
+                    generator: np.random.Generator | None = None,
+                    expand: bool = False) -> ArrayLike:
+    """Rotate each image counter-clockwise by an angle ~ U(degrees) (d -> U(-d, d)).
+
+    With `expand`, each image's output size depends on its angle: a batch whose angles give
+    different sizes raises ValueError (see `rotate`); one image at a time always works.
+    """
     lo, hi = _range(degrees, "degrees")
     n = _unwrap(x).shape[0]
     angle = resolve_generator(generator).uniform(lo, hi, size=n)
-    return rotate(x, angle, interpolation, fill, center)
+    return rotate(x, angle, interpolation, fill, center, expand)
 
 
 def _check_affine_args(translate: Any, scale: Any, shear: Any

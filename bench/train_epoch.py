@@ -1,0 +1,145 @@
+"""Benchmark: one training epoch of seed 004's Fashion-MNIST CNN, numcnn vs PyTorch.
+
+Both frameworks train the same model (`build` from bench/train_step.py) on the real
+Fashion-MNIST training split (60,000 images; found as `numcnn train` finds it), with Adam
+(lr 0.001) and batch 128, for one full epoch, each in its own subprocess:
+
+- numcnn: exactly the input pipeline `numcnn train` uses — `numcnn.data.DataLoader` (shuffled,
+  batched transforms ToTensor + Normalize) — and a plain loop of forward, cross-entropy,
+  backward and `Adam.step`.
+- PyTorch: its best case on CPU — the whole split normalised once into a tensor, each batch a
+  slice of a `torch.randperm` permutation (no DataLoader), the same loop.
+
+Each epoch is timed from its first batch to its last `step` (the model is built and the data
+read before the clock starts). `--epochs 2` times a second epoch too (warm caches); the
+report uses the fastest epoch per framework. Then numcnn's DataLoader runs one more epoch
+alone, synchronously (no prefetch), with the plain and with the `--augment` pipeline (random
+crop with padding 2, horizontal flip): its cost as a share of the training epoch.
+`--limit N` trains on the first N images only (for a quick look; the recorded numbers use the
+full split).
+
+    python bench/train_epoch.py [--epochs 1] [--batch 128] [--limit N] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_step import build  # noqa: E402  (the shared model definition)
+
+MEAN, STD = 0.2860, 0.3530     # Fashion-MNIST training split, as `numcnn train` uses
+
+
+def _dataset(data: str | None, limit: int | None) -> Any:
+    from numcnn.data import FashionMNIST
+
+    ds = FashionMNIST(root=data, train=True)
+    if limit is not None:
+        ds.data, ds.targets = ds.data[:limit], ds.targets[:limit]
+    return ds
+
+
+def worker(framework: str, epochs: int, batch: int, data: str | None,
+           limit: int | None) -> dict[str, Any]:
+    ds = _dataset(data, limit)
+    times, losses = [], []
+    if framework == "torch":
+        import torch
+
+        torch.manual_seed(0)
+        model = build(torch.nn)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        x_all = (torch.from_numpy(ds.data).float().div_(255).unsqueeze(1) - MEAN) / STD
+        y_all = torch.from_numpy(ds.targets)
+        model.train()
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            order = torch.randperm(len(y_all))
+            for i in range(0, len(order), batch):
+                idx = order[i:i + batch]
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x_all[idx]), y_all[idx])
+                loss.backward()
+                opt.step()
+            times.append(time.perf_counter() - t0)
+            losses.append(float(loss))
+    else:
+        import numcnn
+        from numcnn.data import DataLoader
+        from numcnn.data import transforms as T
+
+        numcnn.manual_seed(0)
+        model = build(numcnn.nn)
+        opt = numcnn.optim.Adam(model.parameters(), lr=1e-3)
+        ds.transform = T.Compose([T.ToTensor(), T.Normalize([MEAN], [STD])])
+        loader = DataLoader(ds, batch_size=batch, shuffle=True,
+                            generator=np.random.default_rng(0))
+        model.train()
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            for x, y in loader:
+                opt.zero_grad()
+                loss = numcnn.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+            times.append(time.perf_counter() - t0)
+            losses.append(float(loss.item()))
+        # the loader alone, synchronous (no prefetch): its whole cost inside the epoch above
+        loader_s = {}
+        for name, extra in (("plain", []), ("augmented", [T.RandomCrop(28, padding=2),
+                                                            T.RandomHorizontalFlip()])):
+            ds.transform = T.Compose([T.ToTensor(), *extra, T.Normalize([MEAN], [STD])])
+            t0 = time.perf_counter()
+            for _batch in loader:
+                pass
+            loader_s[name] = time.perf_counter() - t0
+        return {"epoch_s": times, "last_loss": losses, "images": len(ds), "loader_s": loader_s}
+    return {"epoch_s": times, "last_loss": losses, "images": len(ds)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    ap.add_argument("--data", default=None, help="Fashion-MNIST directory (default: as numcnn "
+                                                  "train finds it)")
+    ap.add_argument("--worker", choices=["numcnn", "torch"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.epochs, args.batch, args.data, args.limit)))
+        return
+    results = {}
+    for fw in ("torch", "numcnn"):
+        cmd = [sys.executable, __file__, "--worker", fw, "--epochs", str(args.epochs),
+               "--batch", str(args.batch)]
+        cmd += ["--limit", str(args.limit)] if args.limit else []
+        cmd += ["--data", args.data] if args.data else []
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        results[fw] = json.loads(out.strip().splitlines()[-1])
+    n, t = results["numcnn"], results["torch"]
+    print(f"seed-004 Fashion-MNIST CNN, one epoch of {n['images']} images, Adam, "
+          f"batch {args.batch}")
+    print(f"{'':10s} {'epoch seconds':>30s} {'images/s':>10s} {'last loss':>10s}")
+    for fw in ("numcnn", "torch"):
+        r = results[fw]
+        secs = " ".join(f"{s:.1f}" for s in r["epoch_s"])
+        print(f"{fw:10s} {secs:>30s} {r['images'] / min(r['epoch_s']):10.0f} "
+              f"{r['last_loss'][-1]:10.4f}")
+    print(f"ratio numcnn/torch (fastest epochs): {min(n['epoch_s']) / min(t['epoch_s']):.2f}x")
+    for name, secs in n["loader_s"].items():
+        print(f"numcnn DataLoader alone, {name} pipeline: {secs:.2f} s per epoch = "
+              f"{100 * secs / min(n['epoch_s']):.1f}% of the numcnn epoch")
+
+
+if __name__ == "__main__":
+    main()
