@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_step import build  # noqa: E402  (the shared model definition)
+from train_step import build, run_workers  # noqa: E402  (shared with the step benchmark)
 
 MEAN, STD = 0.2860, 0.3530     # Fashion-MNIST training split, as `numcnn train` uses
 
@@ -118,14 +117,10 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.epochs, args.batch, args.data, args.limit)))
         return
-    results = {}
-    for fw in ("torch", "numcnn"):
-        cmd = [sys.executable, __file__, "--worker", fw, "--epochs", str(args.epochs),
-               "--batch", str(args.batch)]
-        cmd += ["--limit", str(args.limit)] if args.limit else []
-        cmd += ["--data", args.data] if args.data else []
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results[fw] = json.loads(out.strip().splitlines()[-1])
+    extra = ["--epochs", str(args.epochs), "--batch", str(args.batch)]
+    extra += ["--limit", str(args.limit)] if args.limit else []
+    extra += ["--data", args.data] if args.data else []
+    results = run_workers(__file__, extra)
     n, t = results["numcnn"], results["torch"]
     print(f"seed-004 Fashion-MNIST CNN, one epoch of {n['images']} images, Adam, "
           f"batch {args.batch}")
@@ -137,8 +132,8 @@ def main() -> None:
               f"{r['last_loss'][-1]:10.4f}")
     print(f"ratio numcnn/torch (fastest epochs): {min(n['epoch_s']) / min(t['epoch_s']):.2f}x")
     for name, secs in n["loader_s"].items():
-        print(f"numcnn DataLoader alone, {name} pipeline: {secs:.2f} s per epoch = "
-              f"{100 * secs / min(n['epoch_s']):.1f}% of the numcnn epoch")
+        print(f"numcnn DataLoader alone, {name} pipeline: {secs:.3f} s per epoch = "
+              f"{100 * secs / min(n['epoch_s']):.2f}% of the numcnn epoch")
 
 
 if __name__ == "__main__":

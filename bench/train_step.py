@@ -105,6 +105,17 @@ def worker(framework: str, steps: int, batch: int, threads: int | None) -> dict[
             "peak_growth_mib": max(peak - base, 0) / 1024, "peak_rss_mib": peak / 1024}
 
 
+
+def run_workers(script: str, extra: list[str]) -> dict[str, Any]:
+    """Run `script --worker FW *extra` for torch, then numcnn, each in its own process; each
+    prints one JSON line last. Returns {framework: that JSON}."""
+    results = {}
+    for fw in ("torch", "numcnn"):
+        cmd = [sys.executable, script, "--worker", fw, *extra]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        results[fw] = json.loads(out.strip().splitlines()[-1])
+    return results
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--steps", type=int, default=20)
@@ -115,13 +126,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.steps, args.batch, args.threads)))
         return
-    results = {}
-    for fw in ("torch", "numcnn"):
-        cmd = [sys.executable, __file__, "--worker", fw, "--steps", str(args.steps),
-               "--batch", str(args.batch)] + (["--threads", str(args.threads)]
-                                              if args.threads else [])
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results[fw] = json.loads(out.strip().splitlines()[-1])
+    results = run_workers(__file__, ["--steps", str(args.steps), "--batch", str(args.batch)]
+                          + (["--threads", str(args.threads)] if args.threads else []))
     n, t = results["numcnn"], results["torch"]
     print(f"seed-004 Fashion-MNIST CNN, one SGD step, batch {args.batch}, "
           f"median of {args.steps} steps")
