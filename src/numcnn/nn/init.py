@@ -155,10 +155,14 @@ def _standard_truncated_normal(rng: np.random.Generator, lo: float, hi: float,
     else:
         method = "uniform"
     m = 0.0 if lo <= 0 <= hi else lo
+    # draws per wanted sample: 1/P(lo <= z <= hi) for the normal proposal (about 1.05 for
+    # torchvision's +-2 std cut-offs), 2 for the others (acceptance is a third or more)
+    per = (2 / (math.erf(hi / math.sqrt(2)) - math.erf(lo / math.sqrt(2))) * 1.01
+           if method == "normal" else 2.0)
     out = np.empty(n)
     filled = 0
     while filled < n:
-        k = 2 * (n - filled) + 16
+        k = int(per * (n - filled)) + 16
         if method == "normal":
             z = rng.standard_normal(k)
             z = z[(z >= lo) & (z <= hi)]
