@@ -5,6 +5,8 @@
     numcnn eval runs/x/best.safetensors
     numcnn predict runs/x/best.safetensors shoe.npy shirt.pgm
     numcnn datasets
+    numcnn summary vgg16               # layers, parameters, MACs, memory (--input-size C H W)
+    numcnn rf resnet18                 # receptive field of every layer
 
 A checkpoint written by `numcnn train` is a Trainer checkpoint plus one entry "run": the run's
 configuration (model name and arguments, dataset, class names, normalisation, optimizer ...),
@@ -107,7 +109,7 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `numcnn` argument parser with its four subcommands."""
+    """The `numcnn` argument parser with its subcommands."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="numcnn", formatter_class=fmt,
                      description="Train, evaluate and run CNNs written in NumPy (numcnn).",
@@ -196,7 +198,41 @@ def build_parser() -> argparse.ArgumentParser:
                     "are there\nand their sizes.")
     ds.add_argument("--root", metavar="DIR", default=None,
                     help="also look in this directory first (as train --root)")
+    _add_summary_parser(sub, fmt)
+    _add_rf_parser(sub, fmt)
     return parser
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="a name from numcnn.models.list_models()")
+    p.add_argument("--input-size", type=_positive_int, nargs=3, metavar=("C", "H", "W"),
+                   default=None, help="input channels, height and width (default: the size "
+                                      "the model is made for, e.g. 3 224 224)")
+
+
+def _add_summary_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    sm = sub.add_parser(
+        "summary", formatter_class=fmt, help="print a model's layers, parameters, MACs, memory",
+        description="Print a table of a model's layers (output shape, parameters, MACs, FLOPs, "
+                    "activation memory)\nand its totals, from one forward pass on zeros.")
+    _add_model_args(sm)
+    sm.add_argument("--batch-size", type=_positive_int, default=1, metavar="N",
+                    help="images per batch (default 1)")
+    sm.add_argument("--num-classes", type=_positive_int, default=None, metavar="K",
+                    help="build the model with K classes (default: the factory's)")
+    sm.add_argument("--depth", type=_non_negative_int, default=3, metavar="D",
+                    help="show layers nested at most D deep (default 3)")
+
+
+def _add_rf_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    rf = sub.add_parser(
+        "rf", formatter_class=fmt, help="print the receptive field of every layer of a model",
+        description="Print each layer's receptive field size, jump (effective stride) and "
+                    "start, per spatial\naxis, following every path; and the largest field "
+                    "with its path.")
+    _add_model_args(rf)
+    rf.add_argument("--depth", type=_non_negative_int, default=None, metavar="D",
+                    help="show layers nested at most D deep (default: all)")
 
 
 def _add_data_args(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -600,9 +636,45 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- summary, rf
+def _zoo_model(args: argparse.Namespace, **kwargs: Any) -> tuple[Module, tuple[int, ...]]:
+    """Build args.model from numcnn.models and pick its input size."""
+    from numcnn import models
+    from numcnn.analysis.summary import default_input_size
+
+    names = models.list_models()
+    if args.model not in names:
+        raise CLIError(f"unknown model {args.model!r}; known models: {', '.join(names)}")
+    factory = models._models()[args.model]
+    size = default_input_size(args.model, factory)
+    if args.input_size is not None:
+        if args.input_size[0] != size[0]:
+            kwargs["in_channels"] = args.input_size[0]
+        size = tuple(args.input_size)
+    return models.get_model(args.model, **kwargs), size
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from numcnn.analysis import summary
+
+    kwargs = {} if args.num_classes is None else {"num_classes": args.num_classes}
+    model, size = _zoo_model(args, **kwargs)
+    print(f"{args.model} on input {[args.batch_size, *size]}")
+    print(summary(model, size, batch_size=args.batch_size, depth=args.depth))
+    return 0
+
+
+def _cmd_rf(args: argparse.Namespace) -> int:
+    from numcnn.analysis import receptive_field
+
+    model, size = _zoo_model(args)
+    print(receptive_field(model, size).table(depth=args.depth))
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 _COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict,
-             "datasets": _cmd_datasets}
+             "datasets": _cmd_datasets, "summary": _cmd_summary, "rf": _cmd_rf}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
