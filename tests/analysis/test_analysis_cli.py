@@ -25,15 +25,9 @@ tiny_vgg.input_size = (3, 16, 16)          # type: ignore[attr-defined]
 
 @pytest.fixture
 def registered(monkeypatch):
-    real = numcnn.models._models
-
-    def with_tiny():
-        merged = dict(real())
-        merged["tiny_vgg"] = tiny_vgg
-        merged["tiny_block"] = lambda num_classes=10: nets.BasicBlock(3, 4)
-        return merged
-    monkeypatch.setattr(numcnn.models, "_models", with_tiny)
-    return with_tiny
+    monkeypatch.setitem(numcnn.models.MODELS, "tiny_vgg", tiny_vgg)
+    monkeypatch.setitem(numcnn.models.MODELS, "tiny_block",
+                        lambda num_classes=10: nets.BasicBlock(3, 4))
 
 
 def test_summary_command(registered, capsys):

@@ -132,7 +132,7 @@ def test_default_init_is_pytorchs() -> None:
     numcnn.manual_seed(0)
     w = lenet5().classifier[1].weight.detach().numpy()    # C5: 120 x 400
     bound = 1 / math.sqrt(400)
-    assert np.abs(w).max() <= bound
+    assert np.abs(w).max() <= bound * (1 + 1e-6)   # float32 rounding
     assert w.std() == pytest.approx(bound / math.sqrt(3), rel=0.03)
 
 

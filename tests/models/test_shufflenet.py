@@ -270,7 +270,7 @@ def test_v2_default_initialisation(name: str) -> None:
     for m in (model.conv5[0], model.stage4[0].branch1[2], model.fc):
         w = m.weight.detach().numpy()
         bound = 1 / np.sqrt(np.prod(w.shape[1:]))
-        assert np.abs(w).max() <= bound
+        assert np.abs(w).max() <= bound * (1 + 1e-6)   # float32 rounding
         assert_std(m.weight, bound / np.sqrt(3))
     b = model.fc.bias.detach().numpy()
     assert np.abs(b).max() <= 1 / np.sqrt(model.fc.in_features) and b.std() > 0

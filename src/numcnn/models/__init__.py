@@ -1,41 +1,132 @@
-"""numcnn.models: the architectures of the lectures (torchvision's names and state_dict keys).
+"""numcnn.models: the architectures of the lectures, from LeNet-5 to ShuffleNet.
 
-Each family module (alexnet.py, vgg.py, resnet.py, ...) defines its classes, one factory per
-variant, and a plain dict `MODELS` mapping model names to those factories; this package merges
-them. `list_models()` gives the names, `get_model(name, **kwargs)` builds one.
+One module per family (lenet, fmnist, nin, alexnet, vgg, resnet, cifar_resnet, googlenet,
+inception, densenet, squeezenet, mobilenet, shufflenet, unet), each with its classes and one
+factory per variant whose docstring cites the paper and states the parameter count. Where
+torchvision has the model, the factory has torchvision's name and the model exactly
+torchvision's state_dict keys, shapes and buffers, so torchvision weights saved as safetensors
+load with strict=True:
 
-(Under construction: the family modules are imported from the list below as they are written.)
+    model = numcnn.models.resnet18()
+    numcnn.io.load_into(model, "resnet18.safetensors")      # strict=True
+
+`MODELS` maps every name to its factory; `list_models()` gives the names and
+`get_model(name, **kwargs)` builds one, e.g. get_model("resnet20", num_classes=100).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
+from numcnn.models.alexnet import MODELS as _ALEXNET
+from numcnn.models.alexnet import alexnet, alexnet_original, zfnet
+from numcnn.models.cifar_resnet import (
+    MODELS as _CIFAR_RESNET,
+)
+from numcnn.models.cifar_resnet import (
+    plain20,
+    plain32,
+    plain44,
+    plain56,
+    plain110,
+    resnet20,
+    resnet32,
+    resnet44,
+    resnet56,
+    resnet110,
+)
+from numcnn.models.densenet import (
+    MODELS as _DENSENET,
+)
+from numcnn.models.densenet import (
+    densenet121,
+    densenet161,
+    densenet169,
+    densenet201,
+    densenet_bc_100,
+)
+from numcnn.models.fmnist import MODELS as _FMNIST
+from numcnn.models.fmnist import dogs_vs_cats_cnn, fmnist_cnn, mlp
+from numcnn.models.googlenet import MODELS as _GOOGLENET
+from numcnn.models.googlenet import googlenet
+from numcnn.models.inception import MODELS as _INCEPTION
+from numcnn.models.inception import inception_v3
+from numcnn.models.lenet import MODELS as _LENET
+from numcnn.models.lenet import lenet5, lenet5_classic
+from numcnn.models.mobilenet import (
+    MODELS as _MOBILENET,
+)
+from numcnn.models.mobilenet import (
+    mobilenet_v1,
+    mobilenet_v2,
+    mobilenet_v3_large,
+    mobilenet_v3_small,
+)
+from numcnn.models.nin import MODELS as _NIN
+from numcnn.models.nin import nin
+from numcnn.models.resnet import (
+    MODELS as _RESNET,
+)
+from numcnn.models.resnet import (
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
+    resnext50_32x4d,
+    wide_resnet50_2,
+)
+from numcnn.models.shufflenet import (
+    MODELS as _SHUFFLENET,
+)
+from numcnn.models.shufflenet import (
+    shufflenet_v1,
+    shufflenet_v1_g1,
+    shufflenet_v1_g2,
+    shufflenet_v1_g3,
+    shufflenet_v1_g4,
+    shufflenet_v1_g8,
+    shufflenet_v2_x0_5,
+    shufflenet_v2_x1_0,
+    shufflenet_v2_x1_5,
+    shufflenet_v2_x2_0,
+)
+from numcnn.models.squeezenet import MODELS as _SQUEEZENET
+from numcnn.models.squeezenet import squeezenet1_0, squeezenet1_1
+from numcnn.models.unet import MODELS as _UNET
+from numcnn.models.unet import unet
+from numcnn.models.vgg import (
+    MODELS as _VGG,
+)
+from numcnn.models.vgg import (
+    vgg11,
+    vgg11_bn,
+    vgg13,
+    vgg13_bn,
+    vgg16,
+    vgg16_bn,
+    vgg19,
+    vgg19_bn,
+    vgg_a,
+    vgg_a_lrn,
+    vgg_b,
+    vgg_c,
+    vgg_d,
+    vgg_e,
+)
 from numcnn.nn.module import Module
 
-__all__ = ["list_models", "get_model"]
+MODELS: dict[str, Callable[..., Module]] = {
+    **_LENET, **_FMNIST, **_NIN, **_ALEXNET, **_VGG, **_RESNET, **_CIFAR_RESNET, **_GOOGLENET,
+    **_INCEPTION, **_DENSENET, **_SQUEEZENET, **_MOBILENET, **_SHUFFLENET, **_UNET,
+}
 
-_FAMILIES = ("lenet", "fmnist", "nin", "alexnet", "vgg", "resnet", "cifar_resnet", "googlenet",
-             "inception", "densenet", "squeezenet", "mobilenet", "shufflenet", "unet")
-
-
-def _models() -> dict[str, Callable[..., Module]]:
-    merged: dict[str, Callable[..., Module]] = {}
-    for family in _FAMILIES:
-        try:
-            module = importlib.import_module(f"numcnn.models.{family}")
-        except ModuleNotFoundError as e:
-            if e.name != f"numcnn.models.{family}":
-                raise
-            continue
-        merged.update(module.MODELS)
-    return merged
+__all__ = ["MODELS", "list_models", "get_model", *MODELS]
 
 
 def list_models() -> list[str]:
     """The names `get_model` accepts, sorted."""
-    return sorted(_models())
+    return sorted(MODELS)
 
 
 def get_model(name: str, **kwargs: Any) -> Module:
@@ -45,7 +136,6 @@ def get_model(name: str, **kwargs: Any) -> Module:
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
-    models = _models()
-    if name not in models:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(models))}")
-    return models[name](**kwargs)
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)

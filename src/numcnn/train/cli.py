@@ -645,7 +645,7 @@ def _zoo_model(args: argparse.Namespace, **kwargs: Any) -> tuple[Module, tuple[i
     names = models.list_models()
     if args.model not in names:
         raise CLIError(f"unknown model {args.model!r}; known models: {', '.join(names)}")
-    factory = models._models()[args.model]
+    factory = models.MODELS[args.model]
     size = default_input_size(args.model, factory)
     if args.input_size is not None:
         if args.input_size[0] != size[0]:
