@@ -1,8 +1,8 @@
 """Print the README's model-zoo table: every model in numcnn.models, measured by the summary tool.
 
-For each name in `numcnn.models.list_models()` the model is built with its defaults and
-`numcnn.analysis.summary` runs it once on zeros at its default input size (batch 1): trainable
-parameters, multiply-accumulates and forward activation memory (float32).
+For each name in `numcnn.models.MODELS` (family by family) the model is built with its
+defaults and `numcnn.analysis.summary` runs it once on zeros at its default input size
+(batch 1): trainable parameters, multiply-accumulates and forward activation memory (float32).
 
     python scripts/model_zoo_table.py > /tmp/zoo.md       # a few minutes; progress on stderr
 """
@@ -20,7 +20,7 @@ from numcnn.analysis.summary import default_input_size, summary
 def main() -> int:
     print("| model | input | parameters | MACs | forward activations |")
     print("|---|---|---:|---:|---:|")
-    for name in tqdm(models.list_models(), desc="summary", unit="model", file=sys.stderr):
+    for name in tqdm(list(models.MODELS), desc="summary", unit="model", file=sys.stderr):
         factory = models.MODELS[name]
         size = default_input_size(name, factory)
         s = summary(factory(), size)

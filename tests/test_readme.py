@@ -53,3 +53,16 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert command.startswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert command in ci.splitlines()
+
+
+def test_readme_model_zoo_table_lists_every_model() -> None:
+    import numcnn.models
+
+    text = (ROOT / "README.md").read_text()
+    zoo = text.split("## Model zoo", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\d+)x(\d+)x(\d+) \| ([\d,]+) \|", zoo, flags=re.M)
+    assert sorted(name for name, *_ in rows) == numcnn.models.list_models()
+    counts = {name: int(n.replace(",", "")) for name, _, _, _, n in rows}
+    # spot checks against the torchvision table and the lectures
+    assert counts["resnet50"] == 25_557_032 and counts["vgg16"] == 138_357_544
+    assert counts["fmnist_cnn"] == 1_677_674 and counts["dogs_vs_cats_cnn"] == 23_214_017

@@ -132,7 +132,9 @@ def softmax(input: Tensor, dim: builtins.int) -> Tensor:
 
 
 from numcnn import (  # noqa: E402  (after the core, as torch.optim / torch.utils.data)
+    analysis,
     data,
+    models,
     optim,
 )
 from numcnn.io import load, save  # noqa: E402

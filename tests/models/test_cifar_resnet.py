@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 from tests.models.test_resnet import torch_bn
-from tests.models.test_squeezenet import assert_forward_backward, assert_matches_oracle
-from tests.models.zoo import trainable_params
+from tests.models.zoo import assert_forward_backward, assert_matches_oracle, trainable_params
 
 import numcnn
 import numcnn.nn.functional as F

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 from tests.helpers import assert_close
-from tests.models.test_squeezenet import assert_forward_backward, assert_matches_oracle
 from tests.models.zoo import (
+    assert_forward_backward,
+    assert_matches_oracle,
     assert_torchvision_layout,
     load_through_safetensors,
     random_torchvision_state_dict,

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from tests.helpers import assert_close
 from tests.models.zoo import (
+    assert_forward_backward,
+    assert_matches_oracle,
     assert_torchvision_layout,
     load_through_safetensors,
     random_torchvision_state_dict,
@@ -24,33 +25,6 @@ from numcnn.models import get_model
 from numcnn.models.squeezenet import MODELS, Fire, squeezenet1_0, squeezenet1_1
 
 TF = torch.nn.functional
-
-
-def assert_forward_backward(model: numcnn.nn.Module, shape: tuple[int, ...], num_classes: int,
-                            n_outputs: int = 1, seed: int = 0) -> None:
-    """Training mode: every output is (N, num_classes) and every parameter gets a finite
-    gradient from a random linear function of all outputs."""
-    rng = np.random.default_rng(seed)
-    model.train()
-    out = model(numcnn.tensor(rng.standard_normal(shape).astype(np.float32)))
-    outputs = tuple(out) if isinstance(out, tuple) else (out,)
-    assert len(outputs) == n_outputs
-    loss = None
-    for o in outputs:
-        assert tuple(o.shape) == (shape[0], num_classes)
-        term = (o * numcnn.tensor(rng.standard_normal(o.shape).astype(np.float32))).sum()
-        loss = term if loss is None else loss + term
-    assert loss is not None
-    loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None, f"{name} got no gradient"
-        assert np.isfinite(p.grad.numpy()).all(), f"{name} has a non-finite gradient"
-
-
-def assert_matches_oracle(ours: numcnn.Tensor, theirs: torch.Tensor) -> None:
-    """float32 rtol 1e-4, atol 1e-5 scaled by the output's magnitude (deep random networks)."""
-    scale = max(1.0, float(theirs.abs().max()))
-    assert_close(ours, theirs.detach(), rtol=1e-4, atol=1e-5 * scale)
 
 
 def torch_squeezenet(sd: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:

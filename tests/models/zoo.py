@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tests.helpers import assert_close
 
 import numcnn
 
@@ -102,3 +103,30 @@ def load_through_safetensors(model: numcnn.nn.Module, torch_state: dict[str, tor
     safetensors.torch.save_file({k: v.contiguous() for k, v in torch_state.items()}, str(path))
     numcnn.io.load_into(model, path, strict=True)
     return model
+
+
+def assert_forward_backward(model: numcnn.nn.Module, shape: tuple[int, ...], num_classes: int,
+                            n_outputs: int = 1, seed: int = 0) -> None:
+    """Training mode: every output is (N, num_classes) and every parameter gets a finite
+    gradient from a random linear function of all outputs."""
+    rng = np.random.default_rng(seed)
+    model.train()
+    out = model(numcnn.tensor(rng.standard_normal(shape).astype(np.float32)))
+    outputs = tuple(out) if isinstance(out, tuple) else (out,)
+    assert len(outputs) == n_outputs
+    loss = None
+    for o in outputs:
+        assert tuple(o.shape) == (shape[0], num_classes)
+        term = (o * numcnn.tensor(rng.standard_normal(o.shape).astype(np.float32))).sum()
+        loss = term if loss is None else loss + term
+    assert loss is not None
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, f"{name} got no gradient"
+        assert np.isfinite(p.grad.numpy()).all(), f"{name} has a non-finite gradient"
+
+
+def assert_matches_oracle(ours: numcnn.Tensor, theirs: torch.Tensor) -> None:
+    """float32 rtol 1e-4, atol 1e-5 scaled by the output's magnitude (deep random networks)."""
+    scale = max(1.0, float(theirs.abs().max()))
+    assert_close(ours, theirs.detach(), rtol=1e-4, atol=1e-5 * scale)
