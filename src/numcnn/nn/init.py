@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -117,16 +117,40 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+_CHUNK = 1 << 18       # values drawn per step when filling a big tensor (2 MiB of float64)
+
+
+def _fill_drawn(tensor: Tensor, draw: Callable[[int], np.ndarray]) -> Tensor:
+    """Fill `tensor` with `draw(n)` (float64 samples, consumed in order), chunk by chunk.
+
+    The generator's stream is consumed exactly as one `draw(tensor.numel())` would, so the
+    values are the same; drawing a chunk at a time only avoids a float64 copy of the whole
+    tensor (for VGG's 100M-value first Linear that copy alone takes longer than the sampling).
+    """
+    n = tensor.numel()
+    if n <= _CHUNK or not (isinstance(tensor, Tensor) and tensor.data.flags.c_contiguous
+                           and tensor.data.flags.writeable):
+        return _fill(tensor, draw(n).reshape(tensor.shape))
+    flat = tensor.data.reshape(-1)                      # a view: c-contiguous
+    with no_grad():
+        for start in range(0, n, _CHUNK):
+            stop = min(start + _CHUNK, n)
+            flat[start:stop] = draw(stop - start)
+    return tensor
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
              generator: np.random.Generator | None = None) -> Tensor:
     """Fill `tensor` with samples from U(a, b)."""
-    return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+    rng = _rng(generator)
+    return _fill_drawn(tensor, lambda k: rng.uniform(a, b, k))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             generator: np.random.Generator | None = None) -> Tensor:
     """Fill `tensor` with samples from N(mean, std^2)."""
-    return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+    rng = _rng(generator)
+    return _fill_drawn(tensor, lambda k: rng.normal(mean, std, k))
 
 
 def _standard_truncated_normal(rng: np.random.Generator, lo: float, hi: float,
