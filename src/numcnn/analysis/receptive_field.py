@@ -215,10 +215,15 @@ class ReceptiveField:
         body = []
         previous: tuple[AxisRF, ...] | None = None
         parents = {o.name.rsplit(".", 1)[0] if "." in o.name else "" for o in self.rows if o.name}
+        try:
+            big: RFRow | None = self.largest()      # named below the table: always shown
+        except ValueError:
+            big = None
         for r in self.rows:
             if r.axes is None or (depth is not None and r.depth > depth):
                 continue
-            if changes_only and r.name not in parents and r.axes == previous and r.via is None:
+            if changes_only and r.name not in parents and r.axes == previous \
+                    and r.via is None and r is not big:
                 continue
             previous = r.axes
             label = r.name.rsplit(".", 1)[-1] if r.name else ""
@@ -236,16 +241,13 @@ class ReceptiveField:
         out = [f"Receptive fields of {self.model_name} on input {list(self.input_shape)} "
                "(per axis H x W, one value when equal; pixel i spans [i, i+1])",
                rule, line(head), rule, *(line(b) for b in body), rule]
-        try:
-            big = self.largest()
+        if big is not None:
             out.append(f"Largest field of a feature map: r = {_fmt(big.size or ())} at "
                        f"{big.name or big.kind} (jump {_fmt(big.jump or ())})")
             path = self.path(big.name)
             if len(path) > 12:
                 path = [*path[:5], f"... ({len(path) - 10} more) ...", *path[-5:]]
             out.append("  along: " + " -> ".join(path))
-        except ValueError:
-            pass
         out.append("'-' jump: the axis was collapsed (flatten/global pooling); r is then the "
                    "union of all units' fields. 'r min': smallest field over the paths.")
         return "\n".join(out)
