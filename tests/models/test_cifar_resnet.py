@@ -10,8 +10,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from tests.models.test_resnet import torch_bn
-from tests.models.zoo import assert_forward_backward, assert_matches_oracle, trainable_params
+from tests.models.zoo import (
+    assert_forward_backward,
+    assert_matches_oracle,
+    torch_bn,
+    trainable_params,
+)
 
 import numcnn
 import numcnn.nn.functional as F
@@ -96,15 +100,15 @@ def torch_cifar_resnet(sd: dict[str, torch.Tensor], x: torch.Tensor, n: int, res
     """Section 4.2 in torch.nn.functional: 3x3 conv, three stages of n two-conv blocks, stride 2
     opening stages 2 and 3; the shortcut x[:, :, ::2, ::2] concatenated with zero channels where
     the width grows.  `survival` scales block l's residual by p_l (stochastic depth, test)."""
-    x = TF.relu(torch_bn(sd, "bn1.", TF.conv2d(x, sd["conv1.weight"], padding=1)))
+    x = TF.relu(torch_bn(TF.conv2d(x, sd["conv1.weight"], padding=1), sd, "bn1"))
     l = 0
     for stage in range(1, 4):
         for b in range(n):
             p = f"layer{stage}.{b}."
             s = 2 if stage > 1 and b == 0 else 1
             h = TF.conv2d(x, sd[p + "conv1.weight"], stride=s, padding=1)
-            h = TF.relu(torch_bn(sd, p + "bn1.", h))
-            h = torch_bn(sd, p + "bn2.", TF.conv2d(h, sd[p + "conv2.weight"], padding=1))
+            h = TF.relu(torch_bn(h, sd, p + "bn1"))
+            h = torch_bn(TF.conv2d(h, sd[p + "conv2.weight"], padding=1), sd, p + "bn2")
             if residual:
                 shortcut = x[:, :, ::s, ::s]
                 grow = h.shape[1] - shortcut.shape[1]

@@ -16,6 +16,7 @@ from tests.models.zoo import (
     assert_torchvision_layout,
     load_through_safetensors,
     random_torchvision_state_dict,
+    torch_bn,
     trainable_params,
 )
 
@@ -74,11 +75,6 @@ def test_layout_and_count(name: str) -> None:
     assert trainable_params(model) == COUNTS[name] == count_by_hand(*IMAGENET[name], 1000)
 
 
-def _bn(sd: dict[str, torch.Tensor], p: str, x: torch.Tensor) -> torch.Tensor:
-    return TF.batch_norm(x, sd[p + "running_mean"], sd[p + "running_var"], sd[p + "weight"],
-                         sd[p + "bias"], training=False, eps=1e-5)
-
-
 def torch_densenet(sd: dict[str, torch.Tensor], x: torch.Tensor, blocks: tuple[int, ...],
                    small_inputs: bool = False) -> torch.Tensor:
     """DenseNet-BC in torch.nn.functional, written as a running concatenation
@@ -87,17 +83,18 @@ def torch_densenet(sd: dict[str, torch.Tensor], x: torch.Tensor, blocks: tuple[i
         x = TF.conv2d(x, sd["features.conv0.weight"], padding=1)
     else:
         x = TF.conv2d(x, sd["features.conv0.weight"], stride=2, padding=3)
-        x = TF.max_pool2d(TF.relu(_bn(sd, "features.norm0.", x)), 3, 2, 1)
+        x = TF.max_pool2d(TF.relu(torch_bn(x, sd, "features.norm0")), 3, 2, 1)
     for b, n in enumerate(blocks, 1):
         for layer in range(1, n + 1):
             p = f"features.denseblock{b}.denselayer{layer}."
-            h = TF.conv2d(TF.relu(_bn(sd, p + "norm1.", x)), sd[p + "conv1.weight"])
-            h = TF.conv2d(TF.relu(_bn(sd, p + "norm2.", h)), sd[p + "conv2.weight"], padding=1)
+            h = TF.conv2d(TF.relu(torch_bn(x, sd, p + "norm1")), sd[p + "conv1.weight"])
+            h = TF.conv2d(TF.relu(torch_bn(h, sd, p + "norm2")), sd[p + "conv2.weight"], padding=1)
             x = torch.cat([x, h], 1)
         if b < len(blocks):
             p = f"features.transition{b}."
-            x = TF.avg_pool2d(TF.conv2d(TF.relu(_bn(sd, p + "norm.", x)), sd[p + "conv.weight"]), 2)
-    x = TF.relu(_bn(sd, "features.norm5.", x)).mean(dim=(2, 3))
+            h = TF.conv2d(TF.relu(torch_bn(x, sd, p + "norm")), sd[p + "conv.weight"])
+            x = TF.avg_pool2d(h, 2)
+    x = TF.relu(torch_bn(x, sd, "features.norm5")).mean(dim=(2, 3))
     return TF.linear(x, sd["classifier.weight"], sd["classifier.bias"])
 
 

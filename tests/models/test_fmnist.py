@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from tests.helpers import assert_close
-from tests.models.zoo import assert_forward_backward, trainable_params
+from tests.models.zoo import assert_forward_backward, randomize_batch_norm, trainable_params
 
 import numcnn
 import numcnn.nn as nn
@@ -86,20 +86,6 @@ def test_fmnist_cnn_train_layout_unchanged() -> None:
     assert tuple(sd["classifier.1.weight"].shape) == (512, 3136)
     assert tuple(TRAIN_MODELS["fmnist-cnn"](3, 5, 32).state_dict()["classifier.1.weight"].shape) \
         == (512, 64 * 8 * 8)
-
-
-def randomize_batch_norm(model: nn.Module, rng: np.random.Generator) -> None:
-    """Give every batch norm layer nontrivial statistics and scales, so that an eval-mode
-    comparison really tests them."""
-    for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            assert m.running_mean is not None and m.running_var is not None
-            assert m.weight is not None and m.bias is not None
-            c = m.running_mean.numpy().size
-            m.running_mean.data[...] = rng.standard_normal(c).astype(np.float32)
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, c).astype(np.float32)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-            m.bias.data[...] = rng.uniform(-0.5, 0.5, c).astype(np.float32)
 
 
 def torch_fmnist_cnn(sd: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
 from tests.models.zoo import (
+    assert_forward_backward,
+    assert_matches_oracle,
+    assert_std,
     assert_torchvision_layout,
-    load_through_safetensors,
-    random_torchvision_state_dict,
+    assert_torchvision_weights_match,
+    conv,
+    conv_linear_macs,
+    randomised_torch_state,
+    torch_bn,
     trainable_params,
 )
 
@@ -33,101 +38,6 @@ TORCHVISION_NAMES = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"]
 
 
 # ---------------------------------------------------------------------------------------------
-# Shared helpers (also used by test_shufflenet.py)
-# ---------------------------------------------------------------------------------------------
-
-def conv_linear_macs(model: nn.Module, size: int = 224) -> int:
-    """Multiply-adds of every Conv2d and Linear in one forward pass of a size x size image,
-    counted from the shapes the layers really see: a conv output element costs
-    (C_in / groups) k_h k_w multiply-adds, a Linear output element in_features."""
-    total = 0
-
-    def hook(module: nn.Module, inputs: tuple, output: numcnn.Tensor) -> None:
-        nonlocal total
-        if isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            total += output.numel() * (module.in_channels // module.groups) * kh * kw
-        elif isinstance(module, nn.Linear):
-            total += output.numel() * module.in_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    with numcnn.no_grad():
-        model.eval()(numcnn.zeros(1, 3, size, size))
-    for h in handles:
-        h.remove()
-    return total
-
-
-def assert_forward_backward(model: nn.Module, num_classes: int, size: int = 32) -> None:
-    """Train-mode forward of a (2, 3, size, size) batch has shape (2, num_classes), and a
-    backward pass gives every parameter a finite gradient of the right shape."""
-    numcnn.manual_seed(0)
-    model.train()
-    x = numcnn.randn(2, 3, size, size)
-    out = model(x)
-    assert tuple(out.shape) == (2, num_classes)
-    out.square().sum().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None, f"{name} got no gradient"
-        g = p.grad.numpy()
-        assert g.shape == tuple(p.shape) and np.isfinite(g).all(), name
-
-
-def assert_std(w: numcnn.Tensor, expected: float, rtol: float = 0.05) -> None:
-    a = w.detach().numpy()
-    assert abs(float(a.mean())) < 4 * expected / np.sqrt(a.size)
-    assert float(a.std()) == pytest.approx(expected, rel=rtol)
-
-
-def assert_close_to_torch(ours: numcnn.Tensor, ref: torch.Tensor) -> None:
-    """float32 rtol 1e-4, atol 1e-5 relative to the output's magnitude."""
-    ref_np = ref.detach().numpy()
-    scale = float(np.abs(ref_np).max())
-    np.testing.assert_allclose(ours.numpy(), ref_np, rtol=1e-4, atol=1e-5 * max(scale, 1.0))
-
-
-def assert_torchvision_weights_match(name: str, oracle: Callable[..., torch.Tensor],
-                                     tmp_path: Path) -> None:
-    """Random torchvision weights for `name`, loaded through safetensors (strict), give the
-    eval-mode outputs of `oracle(state_dict, x)` on a (2, 3, 64, 64) batch."""
-    sd = random_torchvision_state_dict(name, seed=1)
-    model = load_through_safetensors(get_model(name), sd, tmp_path).eval()
-    x = np.random.default_rng(2).standard_normal((2, 3, 64, 64)).astype(np.float32)
-    with numcnn.no_grad():
-        ours = model(numcnn.tensor(x))
-    with torch.no_grad():
-        ref = oracle(sd, torch.from_numpy(x))
-    assert_close_to_torch(ours, ref)
-
-
-def randomised_torch_state(model: nn.Module, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    """Give the model's BatchNorms non-trivial running statistics; return its state as torch
-    tensors (for an oracle of a model torchvision does not have)."""
-    for name, buf in model.named_buffers():
-        if name.endswith("running_mean"):
-            buf.copy_(numcnn.tensor(rng.normal(0, 0.1, buf.shape).astype(np.float32)))
-        elif name.endswith("running_var"):
-            buf.copy_(numcnn.tensor(rng.uniform(0.5, 1.5, buf.shape).astype(np.float32)))
-    return {k: torch.from_numpy(np.array(v.detach().numpy()))
-            for k, v in model.state_dict().items()}
-
-
-def bn(x: torch.Tensor, sd: dict[str, torch.Tensor], p: str, eps: float) -> torch.Tensor:
-    return TF.batch_norm(x, sd[f"{p}.running_mean"], sd[f"{p}.running_var"], sd[f"{p}.weight"],
-                         sd[f"{p}.bias"], training=False, eps=eps)
-
-
-def conv(x: torch.Tensor, sd: dict[str, torch.Tensor], p: str, stride: int = 1,
-         depthwise: bool = False) -> torch.Tensor:
-    """'Same'-padded conv with the weight (and bias, if any) under prefix p."""
-    w = sd[f"{p}.weight"]
-    k = w.shape[-1]
-    return TF.conv2d(x, w, sd.get(f"{p}.bias"), stride, (k - 1) // 2,
-                     groups=x.shape[1] if depthwise else 1)
-
-
-# ---------------------------------------------------------------------------------------------
 # Independent torch forwards, from the papers' tables and torchvision's key names
 # ---------------------------------------------------------------------------------------------
 
@@ -137,7 +47,7 @@ V2_TABLE = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 
 
 def torch_mobilenet_v2(sd: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     def cbr6(h: torch.Tensor, p: str, stride: int = 1, depthwise: bool = False) -> torch.Tensor:
-        return TF.relu6(bn(conv(h, sd, f"{p}.0", stride, depthwise), sd, f"{p}.1", 1e-5))
+        return TF.relu6(torch_bn(conv(h, sd, f"{p}.0", stride, depthwise), sd, f"{p}.1", 1e-5))
 
     x = cbr6(x, "features.0", stride=2)
     c_in, i = 32, 1
@@ -149,7 +59,8 @@ def torch_mobilenet_v2(sd: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Te
             if t != 1:                                          # 1x1 expansion
                 h, k = cbr6(h, f"{p}.0"), 1
             h = cbr6(h, f"{p}.{k}", stride, depthwise=True)     # 3x3 depthwise
-            h = bn(conv(h, sd, f"{p}.{k + 1}"), sd, f"{p}.{k + 2}", 1e-5)   # linear bottleneck
+            # linear bottleneck: no activation after the projection
+            h = torch_bn(conv(h, sd, f"{p}.{k + 1}"), sd, f"{p}.{k + 2}", 1e-5)
             x = x + h if stride == 1 and c_in == c else h
             c_in, i = c, i + 1
     x = cbr6(x, f"features.{i}")
@@ -179,7 +90,7 @@ def torch_mobilenet_v3(sd: dict[str, torch.Tensor], x: torch.Tensor,
     eps = 1e-3                                                 # torchvision's v3 BatchNorm
 
     def cbn(h: torch.Tensor, p: str, stride: int = 1, depthwise: bool = False) -> torch.Tensor:
-        return bn(conv(h, sd, f"{p}.0", stride, depthwise), sd, f"{p}.1", eps)
+        return torch_bn(conv(h, sd, f"{p}.0", stride, depthwise), sd, f"{p}.1", eps)
 
     x = TF.hardswish(cbn(x, "features.0", stride=2))
     for i, (c_in, _, exp, c_out, se, nl, s) in enumerate(table, start=1):
@@ -310,16 +221,16 @@ def test_mobilenet_v1_matches_torch_conv_stack() -> None:
     strides = (1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1)
     with torch.no_grad():
         h = torch.from_numpy(x)
-        h = TF.relu(bn(conv(h, sd, "features.0.0", 2), sd, "features.0.1", 1e-5))
+        h = TF.relu(torch_bn(conv(h, sd, "features.0.0", 2), sd, "features.0.1", 1e-5))
         for i, s in enumerate(strides, start=1):
             p = f"features.{i}"
-            h = TF.relu(bn(conv(h, sd, f"{p}.depthwise.0", s, depthwise=True), sd,
+            h = TF.relu(torch_bn(conv(h, sd, f"{p}.depthwise.0", s, depthwise=True), sd,
                            f"{p}.depthwise.1", 1e-5))
-            h = TF.relu(bn(conv(h, sd, f"{p}.pointwise.0"), sd, f"{p}.pointwise.1", 1e-5))
+            h = TF.relu(torch_bn(conv(h, sd, f"{p}.pointwise.0"), sd, f"{p}.pointwise.1", 1e-5))
         ref = TF.linear(h.mean((2, 3)), sd["classifier.1.weight"], sd["classifier.1.bias"])
     with numcnn.no_grad():
         ours = model(numcnn.tensor(x))
-    assert_close_to_torch(ours, ref)
+    assert_matches_oracle(ours, ref)
 
 
 def test_width_mult_validated() -> None:
@@ -344,7 +255,7 @@ def test_models_dict_and_registry() -> None:
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_forward_backward(name: str) -> None:
     kwargs = {"width_mult": 0.5} if name == "mobilenet_v1" else {}
-    assert_forward_backward(MODELS[name](num_classes=10, **kwargs), 10)
+    assert_forward_backward(MODELS[name](num_classes=10, **kwargs), (2, 3, 32, 32), 10)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

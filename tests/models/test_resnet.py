@@ -17,6 +17,7 @@ from tests.models.zoo import (
     assert_torchvision_layout,
     load_through_safetensors,
     random_torchvision_state_dict,
+    torch_bn,
     trainable_params,
 )
 
@@ -115,12 +116,6 @@ def test_forward_backward_deep(name: str) -> None:
     _layout_count_forward_backward(name, backward=True)
 
 
-def torch_bn(sd: dict[str, torch.Tensor], p: str, x: torch.Tensor) -> torch.Tensor:
-    """Eval-mode batch norm with the statistics and affine terms stored under prefix `p`."""
-    return TF.batch_norm(x, sd[p + "running_mean"], sd[p + "running_var"], sd[p + "weight"],
-                         sd[p + "bias"], training=False, eps=1e-5)
-
-
 def torch_resnet(sd: dict[str, torch.Tensor], x: torch.Tensor,
                  survival: list[float] | None = None) -> torch.Tensor:
     """The ResNet of the paper's Table 1 in torch.nn.functional, read off the state_dict: a
@@ -128,7 +123,7 @@ def torch_resnet(sd: dict[str, torch.Tensor], x: torch.Tensor,
     a block with downsample.* has a projection shortcut; stride 2 opens stages 2-4.  With
     `survival`, block l's residual is scaled by p_l (stochastic depth at test time)."""
     x = TF.conv2d(x, sd["conv1.weight"], stride=2, padding=3)
-    x = TF.max_pool2d(TF.relu(torch_bn(sd, "bn1.", x)), 3, 2, 1)
+    x = TF.max_pool2d(TF.relu(torch_bn(x, sd, "bn1")), 3, 2, 1)
     l = 0
     for stage in range(1, 5):
         b = 0
@@ -138,17 +133,17 @@ def torch_resnet(sd: dict[str, torch.Tensor], x: torch.Tensor,
             shortcut = x
             if p + "downsample.0.weight" in sd:
                 projected = TF.conv2d(x, sd[p + "downsample.0.weight"], stride=s)
-                shortcut = torch_bn(sd, p + "downsample.1.", projected)
+                shortcut = torch_bn(projected, sd, p + "downsample.1")
             if p + "conv3.weight" in sd:
-                h = TF.relu(torch_bn(sd, p + "bn1.", TF.conv2d(x, sd[p + "conv1.weight"])))
+                h = TF.relu(torch_bn(TF.conv2d(x, sd[p + "conv1.weight"]), sd, p + "bn1"))
                 w2 = sd[p + "conv2.weight"]
                 h = TF.conv2d(h, w2, stride=s, padding=1, groups=h.shape[1] // w2.shape[1])
-                h = TF.relu(torch_bn(sd, p + "bn2.", h))
-                h = torch_bn(sd, p + "bn3.", TF.conv2d(h, sd[p + "conv3.weight"]))
+                h = TF.relu(torch_bn(h, sd, p + "bn2"))
+                h = torch_bn(TF.conv2d(h, sd[p + "conv3.weight"]), sd, p + "bn3")
             else:
                 h = TF.conv2d(x, sd[p + "conv1.weight"], stride=s, padding=1)
-                h = TF.relu(torch_bn(sd, p + "bn1.", h))
-                h = torch_bn(sd, p + "bn2.", TF.conv2d(h, sd[p + "conv2.weight"], padding=1))
+                h = TF.relu(torch_bn(h, sd, p + "bn1"))
+                h = torch_bn(TF.conv2d(h, sd[p + "conv2.weight"], padding=1), sd, p + "bn2")
             if survival is not None:
                 h = h * survival[l]
             x = TF.relu(h + shortcut)

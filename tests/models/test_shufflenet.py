@@ -9,18 +9,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from tests.models.test_mobilenet import (
-    assert_close_to_torch,
+from tests.models.zoo import (
     assert_forward_backward,
+    assert_matches_oracle,
     assert_std,
+    assert_torchvision_layout,
     assert_torchvision_weights_match,
-    bn,
     conv,
     conv_linear_macs,
     randomised_torch_state,
-)
-from tests.models.zoo import (
-    assert_torchvision_layout,
+    torch_bn,
     trainable_params,
 )
 
@@ -96,7 +94,7 @@ def torch_shufflenet_v2(sd: dict[str, torch.Tensor], x: torch.Tensor) -> torch.T
 
     def cbr(h: torch.Tensor, p: str, i: int, stride: int = 1, depthwise: bool = False,
             relu: bool = True) -> torch.Tensor:
-        h = bn(conv(h, sd, f"{p}.{i}", stride, depthwise), sd, f"{p}.{i + 1}", eps)
+        h = torch_bn(conv(h, sd, f"{p}.{i}", stride, depthwise), sd, f"{p}.{i + 1}", eps)
         return TF.relu(h) if relu else h
 
     def branch2(h: torch.Tensor, p: str, stride: int) -> torch.Tensor:
@@ -189,7 +187,7 @@ def test_v1_layout() -> None:
 def torch_shufflenet_v1(sd: dict[str, torch.Tensor], x: torch.Tensor, g: int) -> torch.Tensor:
     """Zhang et al. 2018, Fig. 2(b)/(c) and Table 1, on numcnn's key names."""
     eps = 1e-5
-    x = TF.relu(bn(conv(x, sd, "conv1.0", 2), sd, "conv1.1", eps))
+    x = TF.relu(torch_bn(conv(x, sd, "conv1.0", 2), sd, "conv1.1", eps))
     x = TF.max_pool2d(x, 3, 2, 1)
     for stage, repeats in zip((2, 3, 4), V1_REPEATS):
         for i in range(repeats):
@@ -197,10 +195,10 @@ def torch_shufflenet_v1(sd: dict[str, torch.Tensor], x: torch.Tensor, g: int) ->
             stride = 2 if i == 0 else 1
             g1 = 1 if stage == 2 and i == 0 else g
             h = TF.conv2d(x, sd[f"{p}.gconv1.weight"], groups=g1)
-            h = TF.relu(bn(h, sd, f"{p}.bn1", eps))
+            h = TF.relu(torch_bn(h, sd, f"{p}.bn1", eps))
             h = torch_shuffle(h, g)
-            h = bn(conv(h, sd, f"{p}.dwconv", stride, depthwise=True), sd, f"{p}.bn2", eps)
-            h = bn(TF.conv2d(h, sd[f"{p}.gconv2.weight"], groups=g), sd, f"{p}.bn3", eps)
+            h = torch_bn(conv(h, sd, f"{p}.dwconv", stride, depthwise=True), sd, f"{p}.bn2", eps)
+            h = torch_bn(TF.conv2d(h, sd[f"{p}.gconv2.weight"], groups=g), sd, f"{p}.bn3", eps)
             if stride == 2:
                 x = TF.relu(torch.cat([TF.avg_pool2d(x, 3, 2, 1), h], 1))
             else:
@@ -220,7 +218,7 @@ def test_v1_matches_torch_forward(g: int, width_mult: float) -> None:
         ours = model(numcnn.tensor(x))
     with torch.no_grad():
         ref = torch_shufflenet_v1(sd, torch.from_numpy(x), g)
-    assert_close_to_torch(ours, ref)
+    assert_matches_oracle(ours, ref)
 
 
 def test_v1_width_multiplier() -> None:
@@ -258,7 +256,7 @@ def test_models_dict_and_registry() -> None:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_forward_backward(name: str) -> None:
-    assert_forward_backward(MODELS[name](num_classes=10), 10)
+    assert_forward_backward(MODELS[name](num_classes=10), (2, 3, 32, 32), 10)
 
 
 @pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v2_x2_0"])

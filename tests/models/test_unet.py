@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 from tests.helpers import assert_close
-from tests.models.test_fmnist import randomize_batch_norm
-from tests.models.zoo import trainable_params
+from tests.models.zoo import randomize_batch_norm, trainable_params
 
 import numcnn
 import numcnn.nn as nn

@@ -4,7 +4,7 @@
 torchvision model name (and e.g. "googlenet(aux_logits=True)"), its trainable parameter count
 and its state_dict as [key, shape, dtype] rows in torchvision's order. It is the oracle for
 structure; numerical oracles (a torch forward written independently in each test) live in the
-family's test file.
+family's test file, built from the torch pieces at the end of this file (`torch_bn`, `conv`).
 
     assert_torchvision_layout(vgg16(), "vgg16")
     sd = random_torchvision_state_dict("vgg16")          # torch tensors, torchvision's keys
@@ -16,13 +16,17 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+import pytest
 import torch
+import torch.nn.functional as TF
 from tests.helpers import assert_close
 
 import numcnn
+from numcnn import nn
+from numcnn.models import get_model
 
 ZOO_JSON = Path(__file__).resolve().parents[3] / "shared" / "zoo" / "torchvision_state_dicts.json"
 
@@ -123,6 +127,7 @@ def assert_forward_backward(model: numcnn.nn.Module, shape: tuple[int, ...], num
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None, f"{name} got no gradient"
+        assert tuple(p.grad.shape) == tuple(p.shape), f"{name}: gradient of another shape"
         assert np.isfinite(p.grad.numpy()).all(), f"{name} has a non-finite gradient"
 
 
@@ -130,3 +135,89 @@ def assert_matches_oracle(ours: numcnn.Tensor, theirs: torch.Tensor) -> None:
     """float32 rtol 1e-4, atol 1e-5 scaled by the output's magnitude (deep random networks)."""
     scale = max(1.0, float(theirs.abs().max()))
     assert_close(ours, theirs.detach(), rtol=1e-4, atol=1e-5 * scale)
+
+
+# ----------------------------------------------------------------------------- torch oracles
+def torch_bn(x: torch.Tensor, sd: dict[str, torch.Tensor], p: str, eps: float = 1e-5
+             ) -> torch.Tensor:
+    """Eval-mode batch norm in torch with the statistics and affine terms under prefix `p`."""
+    return TF.batch_norm(x, sd[f"{p}.running_mean"], sd[f"{p}.running_var"], sd[f"{p}.weight"],
+                         sd[f"{p}.bias"], training=False, eps=eps)
+
+
+def conv_linear_macs(model: nn.Module, size: int = 224) -> int:
+    """Multiply-adds of every Conv2d and Linear in one forward pass of a size x size image,
+    counted from the shapes the layers really see: a conv output element costs
+    (C_in / groups) k_h k_w multiply-adds, a Linear output element in_features."""
+    total = 0
+
+    def hook(module: nn.Module, inputs: tuple, output: numcnn.Tensor) -> None:
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += output.numel() * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, nn.Linear):
+            total += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with numcnn.no_grad():
+        model.eval()(numcnn.zeros(1, 3, size, size))
+    for h in handles:
+        h.remove()
+    return total
+
+
+def assert_std(w: numcnn.Tensor, expected: float, rtol: float = 0.05) -> None:
+    a = w.detach().numpy()
+    assert abs(float(a.mean())) < 4 * expected / np.sqrt(a.size)
+    assert float(a.std()) == pytest.approx(expected, rel=rtol)
+
+
+def assert_torchvision_weights_match(name: str, oracle: Callable[..., torch.Tensor],
+                                     tmp_path: Path) -> None:
+    """Random torchvision weights for `name`, loaded through safetensors (strict), give the
+    eval-mode outputs of `oracle(state_dict, x)` on a (2, 3, 64, 64) batch."""
+    sd = random_torchvision_state_dict(name, seed=1)
+    model = load_through_safetensors(get_model(name), sd, tmp_path).eval()
+    x = np.random.default_rng(2).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with numcnn.no_grad():
+        ours = model(numcnn.tensor(x))
+    with torch.no_grad():
+        ref = oracle(sd, torch.from_numpy(x))
+    assert_matches_oracle(ours, ref)
+
+
+def randomised_torch_state(model: nn.Module, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Give the model's BatchNorms non-trivial running statistics; return its state as torch
+    tensors (for an oracle of a model torchvision does not have)."""
+    for name, buf in model.named_buffers():
+        if name.endswith("running_mean"):
+            buf.copy_(numcnn.tensor(rng.normal(0, 0.1, buf.shape).astype(np.float32)))
+        elif name.endswith("running_var"):
+            buf.copy_(numcnn.tensor(rng.uniform(0.5, 1.5, buf.shape).astype(np.float32)))
+    return {k: torch.from_numpy(np.array(v.detach().numpy()))
+            for k, v in model.state_dict().items()}
+
+
+def conv(x: torch.Tensor, sd: dict[str, torch.Tensor], p: str, stride: int = 1,
+         depthwise: bool = False) -> torch.Tensor:
+    """'Same'-padded conv with the weight (and bias, if any) under prefix p."""
+    w = sd[f"{p}.weight"]
+    k = w.shape[-1]
+    return TF.conv2d(x, w, sd.get(f"{p}.bias"), stride, (k - 1) // 2,
+                     groups=x.shape[1] if depthwise else 1)
+
+
+def randomize_batch_norm(model: nn.Module, rng: np.random.Generator) -> None:
+    """Give every batch norm layer nontrivial statistics and scales, so that an eval-mode
+    comparison really tests them."""
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            assert m.running_mean is not None and m.running_var is not None
+            assert m.weight is not None and m.bias is not None
+            c = m.running_mean.numpy().size
+            m.running_mean.data[...] = rng.standard_normal(c).astype(np.float32)
+            m.running_var.data[...] = rng.uniform(0.5, 2.0, c).astype(np.float32)
+            m.weight.data[...] = rng.uniform(0.5, 1.5, c).astype(np.float32)
+            m.bias.data[...] = rng.uniform(-0.5, 0.5, c).astype(np.float32)
