@@ -25,7 +25,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal, NoReturn, Sequence
+from typing import Any, Callable, Literal, NoReturn, Sequence
 
 import numpy as np
 
@@ -68,24 +68,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int, wanted: str) -> Callable[[str], int]:
+    """An argparse type: an integer >= minimum, else a usage error saying `wanted`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _positive_float(text: str) -> float:
@@ -651,7 +648,7 @@ def _zoo_model(args: argparse.Namespace, **kwargs: Any) -> tuple[Module, tuple[i
         if args.input_size[0] != size[0]:
             kwargs["in_channels"] = args.input_size[0]
         size = tuple(args.input_size)
-    return models.get_model(args.model, **kwargs), size
+    return factory(**kwargs), size
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
