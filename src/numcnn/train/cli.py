@@ -241,20 +241,6 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None) -> None:
 
 
 # ----------------------------------------------------------------------------- data
-def _lookup_dirs(cls: type[MNIST], root: str | None) -> list[Path]:
-    """The folders `cls(root=root)` searches, in order (as MNIST._find)."""
-    if root is not None:
-        base = Path(root).expanduser()
-        return [base] + cls._candidates(base)
-    dirs: list[Path] = []
-    env = os.environ.get("NUMCNN_DATA")
-    if env:
-        dirs += cls._candidates(Path(env).expanduser())
-    dirs += cls._candidates(Path("~/.cache/numcnn").expanduser())
-    dirs.append(Path(cls.debian_dir))
-    return dirs
-
-
 def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST:
     cls = _IDX_CLASSES[name]
     try:
@@ -262,7 +248,7 @@ def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST
     except RuntimeError as exc:
         if "not found" not in str(exc):
             raise
-        looked = ", ".join(str(d) for d in _lookup_dirs(cls, root))
+        looked = ", ".join(str(d) for d in cls._lookup(root))
         ways = []
         if cls.debian_package:
             ways.append(f"'sudo apt-get install {cls.debian_package}'")
@@ -608,7 +594,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     for name, cls in _IDX_CLASSES.items():
         print(f"{name} ({cls.__name__}), looked up in this order:")
         first = True
-        for d in _lookup_dirs(cls, args.root):
+        for d in cls._lookup(args.root):
             files = []
             for split in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
