@@ -117,8 +117,9 @@ def _pil_image() -> Any:
     return Image
 
 
-def default_loader(path: str) -> np.ndarray:
-    """The image file at `path`, converted to RGB, as an (H, W, 3) uint8 ndarray.
+def load_image(path: str, mode: str = "RGB") -> np.ndarray:
+    """The image file at `path`, converted to Pillow `mode`, as a uint8 ndarray: (H, W, 3) for
+    "RGB", (H, W) for "L" (grayscale).
 
     Raises:
         ImportError: Pillow is not installed.
@@ -130,11 +131,17 @@ def default_loader(path: str) -> np.ndarray:
     with open(path, "rb") as f:
         try:
             with image_module.open(f) as img:
-                rgb = img.convert("RGB")              # decodes the whole image
+                converted = img.convert(mode)         # decodes the whole image
         except (OSError, SyntaxError, ValueError, image_module.DecompressionBombError) as exc:
             raise ValueError(f"{path}: cannot read the image ({type(exc).__name__}: "
                              f"{exc})") from None
-    return np.asarray(rgb, dtype=np.uint8)            # (H, W, 3)
+    return np.asarray(converted, dtype=np.uint8)
+
+
+def default_loader(path: str) -> np.ndarray:
+    """The image file at `path`, converted to RGB, as an (H, W, 3) uint8 ndarray (see
+    `load_image` for the errors)."""
+    return load_image(path, "RGB")
 
 
 class DatasetFolder(Dataset[tuple[Any, Any]]):

@@ -32,6 +32,7 @@ import numpy as np
 import numcnn
 from numcnn.data import MNIST, DataLoader, FashionMNIST, Subset, SyntheticShapes
 from numcnn.data import transforms as T
+from numcnn.data.folder import load_image
 from numcnn.data.transforms import batch as TB
 from numcnn.io import load
 from numcnn.nn.module import Module
@@ -540,16 +541,13 @@ def _read_image(path: str, channels: int) -> np.ndarray:
         img = _read_pgm(path)
     else:
         try:
-            from PIL import Image  # type: ignore[import-not-found]
+            pixels = load_image(path, "L" if channels == 1 else "RGB")
         except ImportError:
             raise CLIError(f"{path}: reading {ext or 'this'} images needs Pillow (pip install "
                            f"pillow); or give the image as .npy or .pgm") from None
-        try:
-            with Image.open(path) as im:
-                img = np.asarray(im.convert("L" if channels == 1 else "RGB"),
-                                 dtype=np.float32) / 255
-        except OSError as exc:
-            raise CLIError(f"{path}: cannot read image ({exc})") from None
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        img = pixels.astype(np.float32) / 255
     if img.ndim == 2:
         img = img[None]                                         # (1, H, W)
     elif img.shape[0] not in (1, 3, 4) and img.shape[-1] in (1, 3, 4):
