@@ -14,16 +14,15 @@ import sys
 from tqdm import tqdm
 
 from numcnn import models
-from numcnn.analysis.summary import default_input_size, summary
+from numcnn.analysis.summary import summary
 
 
 def main() -> int:
     print("| model | input | parameters | MACs | forward activations |")
     print("|---|---|---:|---:|---:|")
     for name in tqdm(list(models.MODELS), desc="summary", unit="model", file=sys.stderr):
-        factory = models.MODELS[name]
-        size = default_input_size(name, factory)
-        s = summary(factory(), size)
+        size = models.input_size(name)
+        s = summary(models.MODELS[name](), size)
         shape = "x".join(str(v) for v in size)
         print(f"| `{name}` | {shape} | {s.trainable_params:,} | {s.macs / 1e6:,.1f} M "
               f"| {s.forward_bytes / 2**20:,.1f} MiB |", flush=True)

@@ -8,7 +8,6 @@ from tests.analysis import nets
 
 import numcnn.models
 import numcnn.nn as nn
-from numcnn.analysis.summary import default_input_size
 from numcnn.train.cli import main
 
 
@@ -20,12 +19,10 @@ def tiny_vgg(num_classes: int = 10, in_channels: int = 3) -> nn.Module:
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes))
 
 
-tiny_vgg.input_size = (3, 16, 16)          # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def registered(monkeypatch):
     monkeypatch.setitem(numcnn.models.MODELS, "tiny_vgg", tiny_vgg)
+    monkeypatch.setitem(numcnn.models.INPUT_SIZES, "tiny_vgg", (3, 16, 16))
     monkeypatch.setitem(numcnn.models.MODELS, "tiny_block",
                         lambda num_classes=10: nets.BasicBlock(3, 4))
 
@@ -33,7 +30,7 @@ def registered(monkeypatch):
 def test_summary_command(registered, capsys):
     assert main(["summary", "tiny_vgg"]) == 0
     out = capsys.readouterr().out
-    assert "tiny_vgg on input [1, 3, 16, 16]" in out          # the factory's input_size
+    assert "tiny_vgg on input [1, 3, 16, 16]" in out          # its INPUT_SIZES entry
     assert "Total params: 1,562" in out                      # 224 + 1,168 + 170
     assert "[1, 16, 4, 4]" in out
     assert main(["summary", "tiny_vgg", "--num-classes", "5", "--batch-size", "2",
@@ -67,21 +64,20 @@ def test_unknown_model_is_one_line(registered, capsys):
 
 
 def test_default_input_sizes():
-    assert default_input_size("vgg16") == (3, 224, 224)
-    assert default_input_size("inception_v3") == (3, 299, 299)
-    assert default_input_size("alexnet_original") == (3, 227, 227)
-    assert default_input_size("unet") == (1, 572, 572)
-    assert default_input_size("resnet56") == (3, 32, 32)
-    assert default_input_size("resnet18") == (3, 224, 224)
-    assert default_input_size("densenet_bc_100") == (3, 32, 32)
-    assert default_input_size("fmnist_cnn") == (1, 28, 28)
-    assert default_input_size("tiny", tiny_vgg) == (3, 16, 16)
-    # the channels follow the factory's in_channels default
-
-    def unet(in_channels: int = 3, num_classes: int = 2) -> nn.Module:
-        return nn.Identity()
-    assert default_input_size("unet", unet) == (3, 572, 572)
-    assert default_input_size("fmnist_cnn", lambda num_classes=10: nn.Identity()) == (1, 28, 28)
+    size = numcnn.models.input_size
+    assert size("vgg16") == (3, 224, 224)
+    assert size("inception_v3") == (3, 299, 299)
+    assert size("alexnet_original") == (3, 227, 227)
+    assert size("unet") == (1, 572, 572)
+    assert size("resnet56") == (3, 32, 32)
+    assert size("resnet18") == (3, 224, 224)
+    assert size("densenet_bc_100") == (3, 32, 32)
+    assert size("fmnist_cnn") == (1, 28, 28)
+    assert size("dogs_vs_cats_cnn") == (3, 150, 150)
+    # every model runs at its size with its factory's defaults (channels included) and only
+    # the non-ImageNet ones are listed
+    assert set(numcnn.models.INPUT_SIZES) <= set(numcnn.models.MODELS)
+    assert all(s != (3, 224, 224) for s in numcnn.models.INPUT_SIZES.values())
 
 
 @pytest.mark.parametrize("name", ["alexnet", "squeezenet1_1", "resnet20", "fmnist_cnn",

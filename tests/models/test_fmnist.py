@@ -151,7 +151,7 @@ def test_dogs_vs_cats_layer_table() -> None:
     leaves out, skipped)."""
     model = dogs_vs_cats_cnn()
     model.eval()
-    assert dogs_vs_cats_cnn.input_size == (3, 150, 150)   # type: ignore[attr-defined]
+    assert numcnn.models.input_size("dogs_vs_cats_cnn") == (3, 150, 150)
     rows = []
     x = numcnn.zeros(1, 3, 150, 150)
     with numcnn.no_grad():

@@ -40,9 +40,7 @@ separately, and `total_params_with_buffers` adds them the way Keras's "Total par
 
 from __future__ import annotations
 
-import inspect
 import math
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -57,7 +55,7 @@ from numcnn.ops.pool import adaptive_windows
 from numcnn.tensor import Tensor
 
 __all__ = ["summary", "ModelSummary", "LayerRow", "trace", "Trace", "ModuleCall", "OpCall",
-           "op_cost", "op_label", "op_name", "row_events", "default_input_size"]
+           "op_cost", "op_label", "op_name", "row_events"]
 
 
 # ----------------------------------------------------------------------------- the trace
@@ -588,40 +586,3 @@ def summary(model: Module, input_size: Sequence[int], batch_size: int = 1,
 
 # ----------------------------------------------------------------------------- input sizes
 # The input each model of numcnn.models is made for, where it is not ImageNet's 3x224x224.
-_INPUT_SIZES: dict[str, tuple[int, int, int]] = {
-    "inception_v3": (3, 299, 299),       # Szegedy et al. 2016
-    "alexnet_original": (3, 227, 227),   # Krizhevsky et al. 2012 (the arithmetic needs 227)
-    "unet": (1, 572, 572),               # Ronneberger et al. 2015
-}
-_CIFAR = re.compile(r"(resnet(20|32|44|56|110)|plain\d*|densenet_bc.*|nin)(_.*)?")
-
-
-def default_input_size(name: str, factory: Any = None) -> tuple[int, ...]:
-    """The (C, H, W) a model is built for.
-
-    The factory's `input_size` attribute if it has one; else H = W = 299 for inception_v3, 227
-    for alexnet_original, 572 for unet, 32 for the CIFAR models (resnet20..110, plain*,
-    densenet_bc*, nin) and lenet*, 28 for the Fashion-MNIST models (fmnist*, mlp), ImageNet's
-    224 for the rest; C is the default of the factory's `in_channels` argument when it has one
-    (else 1 for unet, lenet*, fmnist* and mlp, 3 for the rest).
-    """
-    given = getattr(factory, "input_size", None)
-    if given is not None:
-        return tuple(int(v) for v in given)
-    if name in _INPUT_SIZES:
-        size = _INPUT_SIZES[name]
-    elif _CIFAR.fullmatch(name):
-        size = (3, 32, 32)
-    elif name.startswith("fmnist") or name == "mlp":
-        size = (1, 28, 28)
-    elif name.startswith("lenet"):
-        size = (1, 32, 32)
-    else:
-        size = (3, 224, 224)
-    try:
-        default = inspect.signature(factory).parameters["in_channels"].default
-    except (TypeError, ValueError, KeyError):
-        default = None
-    if isinstance(default, int) and not isinstance(default, bool) and default > 0:
-        size = (default, *size[1:])
-    return size

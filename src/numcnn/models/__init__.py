@@ -11,7 +11,8 @@ load with strict=True:
     numcnn.io.load_into(model, "resnet18.safetensors")      # strict=True
 
 `MODELS` maps every name to its factory; `list_models()` gives the names and
-`get_model(name, **kwargs)` builds one, e.g. get_model("resnet20", num_classes=100).
+`get_model(name, **kwargs)` builds one, e.g. get_model("resnet20", num_classes=100);
+`input_size(name)` is the (C, H, W) it is built for.
 """
 
 from __future__ import annotations
@@ -121,7 +122,20 @@ MODELS: dict[str, Callable[..., Module]] = {
     **_INCEPTION, **_DENSENET, **_SQUEEZENET, **_MOBILENET, **_SHUFFLENET, **_UNET,
 }
 
-__all__ = ["MODELS", "list_models", "get_model", *MODELS]
+# The input each model is built for, (C, H, W), where it is not ImageNet's (3, 224, 224): what
+# `numcnn summary` and `numcnn rf` feed it unless told otherwise.
+INPUT_SIZES: dict[str, tuple[int, int, int]] = {
+    "lenet5": (1, 32, 32), "lenet5_classic": (1, 32, 32),                # LeCun et al. 1998
+    "fmnist_cnn": (1, 28, 28), "mlp": (1, 28, 28),                      # Fashion-MNIST
+    "dogs_vs_cats_cnn": (3, 150, 150),                                   # seed 004's example
+    "nin": (3, 32, 32), "densenet_bc_100": (3, 32, 32),                  # CIFAR
+    **{name: (3, 32, 32) for name in _CIFAR_RESNET},                     # resnet20.., plain20..
+    "alexnet_original": (3, 227, 227),   # Krizhevsky et al. 2012 (the arithmetic needs 227)
+    "inception_v3": (3, 299, 299),       # Szegedy et al. 2016
+    "unet": (1, 572, 572),               # Ronneberger et al. 2015
+}
+
+__all__ = ["MODELS", "INPUT_SIZES", "list_models", "get_model", "input_size", *MODELS]
 
 
 def list_models() -> list[str]:
@@ -139,3 +153,8 @@ def get_model(name: str, **kwargs: Any) -> Module:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
     return MODELS[name](**kwargs)
+
+
+def input_size(name: str) -> tuple[int, int, int]:
+    """The (C, H, W) input the model `name` is built for (`INPUT_SIZES`, else 3x224x224)."""
+    return INPUT_SIZES.get(name, (3, 224, 224))

@@ -180,8 +180,6 @@ def dogs_vs_cats_cnn(in_channels: int = 3, num_classes: int = 1, image_size: int
     return DogsVsCatsCNN(in_channels, num_classes, image_size)
 
 
-dogs_vs_cats_cnn.input_size = (3, 150, 150)  # type: ignore[attr-defined]  # read by summary
-
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "fmnist_cnn": fmnist_cnn,
     "mlp": mlp,

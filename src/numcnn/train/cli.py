@@ -621,13 +621,12 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 def _zoo_model(args: argparse.Namespace, **kwargs: Any) -> tuple[Module, tuple[int, ...]]:
     """Build args.model from numcnn.models and pick its input size."""
     from numcnn import models
-    from numcnn.analysis.summary import default_input_size
 
     names = models.list_models()
     if args.model not in names:
         raise CLIError(f"unknown model {args.model!r}; known models: {', '.join(names)}")
     factory = models.MODELS[args.model]
-    size = default_input_size(args.model, factory)
+    size: tuple[int, ...] = models.input_size(args.model)
     if args.input_size is not None:
         if args.input_size[0] != size[0]:
             kwargs["in_channels"] = args.input_size[0]
