@@ -1,6 +1,8 @@
 """numcnn: convolutional networks on NumPy, with PyTorch's API and hand-derived gradients."""
 
 import builtins
+import importlib
+from typing import TYPE_CHECKING
 
 from numcnn import (
     autograd,
@@ -132,9 +134,20 @@ def softmax(input: Tensor, dim: builtins.int) -> Tensor:
 
 
 from numcnn import (  # noqa: E402  (after the core, as torch.optim / torch.utils.data)
-    analysis,
     data,
-    models,
     optim,
 )
 from numcnn.io import load, save  # noqa: E402
+
+if TYPE_CHECKING:
+    from numcnn import analysis, models  # noqa: F401
+
+_LAZY_SUBMODULES = ("models", "analysis")     # 64 model factories and the summary tools
+
+
+def __getattr__(name: str) -> object:
+    """`numcnn.models` and `numcnn.analysis` are imported on first use, so that `import
+    numcnn` (and every `numcnn` command) does not pay for the model zoo it may not need."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"numcnn.{name}")
+    raise AttributeError(f"module 'numcnn' has no attribute {name!r}")
