@@ -89,7 +89,7 @@ def worker(framework: str, steps: int, batch: int, threads: int | None) -> dict[
             loss.backward()
             with numcnn.no_grad():
                 for p in params:
-                    p.data -= lr * p.grad.data
+                    p.array -= lr * p.grad.array
             return float(loss.item())
 
     model.train()

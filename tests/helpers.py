@@ -90,7 +90,7 @@ def compare(fn: Callable[..., Any], arrays: Sequence[Any], grad: bool = True,
     for i, (a, b) in enumerate(zip(n_in, t_in)):
         if isinstance(b, torch.Tensor) and b.requires_grad:
             if b.grad is None:
-                assert a.grad is None or not np.any(a.grad.data), f"grad {i}: torch has none"
+                assert a.grad is None or not np.any(a.grad.array), f"grad {i}: torch has none"
                 continue
             assert a.grad is not None, f"input {i}: numcnn computed no gradient"
             assert_close(a.grad, b.grad, grad_rtol if grad_rtol is not None else rtol,

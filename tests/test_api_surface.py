@@ -677,7 +677,7 @@ def test_default_init_distribution(cls: str, args: tuple[Any, ...],
     nparams = dict(nm.named_parameters())
     assert list(nparams) == list(tparams)
     for name, tp in tparams.items():
-        a = np.asarray(nparams[name].data, dtype=np.float64).ravel()
+        a = np.asarray(nparams[name].array, dtype=np.float64).ravel()
         b = tp.detach().numpy().astype(np.float64).ravel()
         n, m = a.size, b.size
         assert n == m

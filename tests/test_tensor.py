@@ -34,7 +34,7 @@ def test_tensor_dtype_like_torch(data) -> None:
     n, t = numcnn.tensor(data), torch.tensor(data)
     assert n.dtype.name == tname(t)
     assert n.shape == tuple(t.shape)
-    np.testing.assert_array_equal(n.data, t.numpy())
+    np.testing.assert_array_equal(n.array, t.numpy())
 
 
 def test_construction_details() -> None:
@@ -44,10 +44,10 @@ def test_construction_details() -> None:
     t = numcnn.tensor(arr)
     assert t.dtype == numcnn.float64
     arr[0] = 9                                       # tensor() copies
-    assert t.data[0] == 1
+    assert t.array[0] == 1
     shared = numcnn.from_numpy(arr)
     arr[1] = 7                                       # from_numpy / as_tensor share
-    assert shared.data[1] == 7 and numcnn.as_tensor(arr).data is arr
+    assert shared.array[1] == 7 and numcnn.as_tensor(arr).array is arr
     assert numcnn.tensor([1, 2], dtype=numcnn.float64).dtype == numcnn.float64
     assert numcnn.tensor([1.5], dtype="float64").dtype == numcnn.float64
     with pytest.raises(TypeError):
@@ -84,7 +84,7 @@ def test_factories_like_torch(name, args, kwargs) -> None:
     t = getattr(torch, name)(*args, **{k: getattr(torch, v) for k, v in kwargs.items()})
     assert n.dtype.name == tname(t) and n.shape == tuple(t.shape)
     if name != "empty":
-        np.testing.assert_allclose(n.data, t.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(n.array, t.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["zeros_like", "ones_like", "empty_like", "rand_like",
@@ -98,9 +98,9 @@ def test_like_factories(name, dtype) -> None:
                                **({} if dtype is None else {"dtype": getattr(torch, dtype)}))
     assert out.shape == (2, 3) and out.dtype.name == tname(ref)
     if name == "zeros_like":
-        assert np.all(out.data == 0)
+        assert np.all(out.array == 0)
     if name == "ones_like":
-        assert np.all(out.data == 1)
+        assert np.all(out.array == 1)
     assert getattr(numcnn, name)(src, requires_grad=True).requires_grad
 
 
@@ -115,21 +115,21 @@ def test_random_factories_and_seed() -> None:
     numcnn.manual_seed(0)
     a, b, c = numcnn.randn(1000), numcnn.rand(3, 4), numcnn.randint(0, 5, (50,))
     assert a.dtype == numcnn.float32 and b.dtype == numcnn.float32 and c.dtype == numcnn.int64
-    assert abs(float(a.data.mean())) < 0.1 and abs(float(a.data.std()) - 1) < 0.1
-    assert b.data.min() >= 0 and b.data.max() < 1
-    assert c.data.min() >= 0 and c.data.max() < 5
+    assert abs(float(a.array.mean())) < 0.1 and abs(float(a.array.std()) - 1) < 0.1
+    assert b.array.min() >= 0 and b.array.max() < 1
+    assert c.array.min() >= 0 and c.array.max() < 5
     assert numcnn.randn(2, dtype=numcnn.float64).dtype == numcnn.float64
     assert sorted(numcnn.randperm(6).tolist()) == list(range(6))
     numcnn.manual_seed(0)
-    np.testing.assert_array_equal(numcnn.randn(1000).data, a.data)
-    np.testing.assert_array_equal(numcnn.rand(3, 4).data, b.data)
+    np.testing.assert_array_equal(numcnn.randn(1000).array, a.array)
+    np.testing.assert_array_equal(numcnn.rand(3, 4).array, b.array)
     assert numcnn.initial_seed() == 0
     state = numcnn.get_rng_state()
     x = numcnn.randn(5)
     numcnn.set_rng_state(state)
-    np.testing.assert_array_equal(numcnn.randn(5).data, x.data)
+    np.testing.assert_array_equal(numcnn.randn(5).array, x.array)
     numcnn.manual_seed(1)
-    assert not np.array_equal(numcnn.randn(1000).data, a.data)
+    assert not np.array_equal(numcnn.randn(1000).array, a.array)
     with pytest.raises(TypeError):
         numcnn.manual_seed(1.5)
 
@@ -149,7 +149,7 @@ def test_properties() -> None:
     with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
         x.item()
     arr = x.numpy()
-    assert isinstance(arr, np.ndarray) and arr is x.data
+    assert isinstance(arr, np.ndarray) and arr is x.array
     w = numcnn.zeros(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="detach"):
         w.numpy()
@@ -243,7 +243,7 @@ def test_type_promotion_like_torch(left, right) -> None:
         n = op(numcnn.tensor(left), numcnn.tensor(right) if isinstance(right, list) else right)
         t = op(torch.tensor(left), torch.tensor(right) if isinstance(right, list) else right)
         assert n.dtype.name == tname(t), (left, right)
-        np.testing.assert_allclose(n.data, t.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(n.array, t.numpy(), rtol=1e-6)
 
 
 def test_mixed_float_dtypes_promote() -> None:
@@ -351,10 +351,10 @@ def test_comparisons(op) -> None:
         n = getattr(numcnn.tensor(a), op)(other_n)
         t = getattr(torch.tensor(a), op)(other_t)
         assert n.dtype == numcnn.bool
-        np.testing.assert_array_equal(n.data, t.numpy())
+        np.testing.assert_array_equal(n.array, t.numpy())
     sym = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt": "__gt__",
            "ge": "__ge__"}[op]
-    np.testing.assert_array_equal(getattr(numcnn.tensor(a), sym)(1.5).data,
+    np.testing.assert_array_equal(getattr(numcnn.tensor(a), sym)(1.5).array,
                                   getattr(torch.tensor(a), sym)(1.5).numpy())
 
 
@@ -461,7 +461,7 @@ def test_argmax_argmin(name) -> None:
     for kw in ({}, {"dim": 0}, {"dim": 1}, {"dim": -1, "keepdim": True}):
         n, t = getattr(numcnn.tensor(x), name)(**kw), getattr(torch.tensor(x), name)(**kw)
         assert n.dtype == numcnn.int64
-        np.testing.assert_array_equal(n.data, t.numpy())
+        np.testing.assert_array_equal(n.array, t.numpy())
 
 
 def test_reduction_dim_errors() -> None:
@@ -581,7 +581,7 @@ def test_index_with_tensors_and_repeats_accumulate() -> None:
     compare(lambda F, t: t[lib(F).tensor(idx)], [x])
     w = numcnn.tensor(x, requires_grad=True)
     w[numcnn.tensor(idx)].sum().backward()
-    assert w.grad.data[:, 0].tolist() == [0.0, 3.0, 0.0, 1.0]
+    assert w.grad.array[:, 0].tolist() == [0.0, 3.0, 0.0, 1.0]
 
 
 def test_boolean_masks() -> None:

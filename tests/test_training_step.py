@@ -31,7 +31,7 @@ def build(nn: Any, dropout: float) -> Any:
 
 def _sgd(params: list[Any], lr: float) -> None:
     for p in params:
-        p.data -= lr * p.grad.data
+        p.array -= lr * p.grad.array
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -1,7 +1,8 @@
 """`Tensor`: an `np.ndarray` plus the bookkeeping autograd needs.
 
-`.data` is the array, `.grad` the accumulated gradient (a Tensor or None), `.requires_grad`
+`.array` is the ndarray, `.grad` the accumulated gradient (a Tensor or None), `.requires_grad`
 whether gradients are wanted, `.grad_fn` the graph node that made it (None for leaves).
+`.data` is, as in PyTorch, a Tensor on the same storage that stands outside the graph.
 Operators dispatch to the `Function`s in `numcnn.ops`.
 """
 
@@ -27,7 +28,7 @@ _FLOAT_KINDS = "fc"
 def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
     """Python data -> ndarray with PyTorch's dtype rules (floats: default dtype, ints: int64)."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if dtype is not None:
         return np.array(value, dtype=dtypes.as_dtype(dtype))
     arr = np.array(value)
@@ -61,7 +62,7 @@ def _is_floating(x: Any) -> builtins.bool:
 def _to_float(x: Any, dtype: np.dtype) -> Any:
     """An integer/bool operand as `dtype` (Python scalars stay: NumPy treats them as weak)."""
     if isinstance(x, Tensor):
-        return x.data.astype(dtype)          # integer tensors never require grad
+        return x.array.astype(dtype)          # integer tensors never require grad
     if isinstance(x, np.ndarray):
         return x.astype(dtype)
     return x
@@ -119,12 +120,12 @@ def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_hooks", "_retains_grad",
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_hooks", "_retains_grad",
                  "__weakref__", "__dict__")
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: builtins.bool = False) -> None:
-        self.data: np.ndarray = data if isinstance(data, np.ndarray) else _as_array(data)
+        self.array: np.ndarray = data if isinstance(data, np.ndarray) else _as_array(data)
         self.grad: Tensor | None = None
         self.grad_fn: Any = None
         self._hooks: list[Callable[[Tensor], Any]] = []
@@ -135,16 +136,26 @@ class Tensor:
 
     # ----------------------------------------------------------------- introspection
     @property
+    def data(self) -> Tensor:
+        """This tensor's storage as a new tensor outside the graph (PyTorch's `.data`): it
+        never requires grad, and writing to it is not recorded for autograd."""
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self.array = value.array if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def is_leaf(self) -> builtins.bool:
@@ -156,39 +167,39 @@ class Tensor:
 
     @property
     def is_floating_point_(self) -> builtins.bool:
-        return self.data.dtype.kind in _FLOAT_KINDS
+        return self.array.dtype.kind in _FLOAT_KINDS
 
     def is_floating_point(self) -> builtins.bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:
-            return self.data.shape
-        return self.data.shape[_norm_dim(dim, self.ndim)]
+            return self.array.shape
+        return self.array.shape[_norm_dim(dim, self.ndim)]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return builtins.int(self.data.size)
+        return builtins.int(self.array.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar"
+                f"a Tensor with {self.array.size} elements cannot be converted to Scalar"
             )
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def numpy(self) -> np.ndarray:
         if self.requires_grad and grad_mode.is_grad_enabled():
@@ -196,16 +207,16 @@ class Tensor:
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."
             )
-        return self.data
+        return self.array
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def __repr__(self) -> str:
-        body = _format_array(self.data)
+        body = _format_array(self.array)
         extra = []
-        if self.data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
-            extra.append(f"dtype=numcnn.{self.data.dtype.name}")
+        if self.array.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool):
+            extra.append(f"dtype=numcnn.{self.array.dtype.name}")
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self.requires_grad:
@@ -216,11 +227,11 @@ class Tensor:
         return id(self)
 
     def __bool__(self) -> builtins.bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with {self.data.size} values is ambiguous"
+                f"Boolean value of Tensor with {self.array.size} values is ambiguous"
             )
-        return builtins.bool(self.data.reshape(()))
+        return builtins.bool(self.array.reshape(()))
 
     def __float__(self) -> builtins.float:
         return builtins.float(self.item())
@@ -229,13 +240,13 @@ class Tensor:
         return builtins.int(self.item())
 
     def __index__(self) -> builtins.int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return builtins.int(self.item())
 
     # ----------------------------------------------------------------- autograd
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in _FLOAT_KINDS:
+        if requires_grad and self.array.dtype.kind not in _FLOAT_KINDS:
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
             )
@@ -250,7 +261,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (shares memory, like PyTorch)."""
-        return Tensor(self.data)
+        return Tensor(self.array)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -287,11 +298,11 @@ class Tensor:
                 "element 0 of tensors does not require grad and does not have a grad_fn"
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = np.ones(self.shape, dtype=self.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            g = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
             if g.shape != self.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and "
@@ -457,7 +468,7 @@ class Tensor:
         return where(condition, self, other)
 
     def sign(self) -> Tensor:
-        return Tensor(np.sign(self.data))
+        return Tensor(np.sign(self.array))
 
     def relu(self) -> Tensor:
         from numcnn.nn import functional as F
@@ -493,21 +504,21 @@ class Tensor:
 
     def _inplace(self, ufunc: Any, other: Any) -> Tensor:
         self._check_inplace(other)
-        other = other.data if isinstance(other, Tensor) else other
-        if self.data.flags.writeable:
-            ufunc(self.data, other, out=self.data)
+        other = other.array if isinstance(other, Tensor) else other
+        if self.array.flags.writeable:
+            ufunc(self.array, other, out=self.array)
         else:
-            self.data = ufunc(self.data, other).astype(self.dtype, copy=False)
+            self.array = ufunc(self.array, other).astype(self.dtype, copy=False)
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         self._check_inplace(other)
-        other = other.data if isinstance(other, Tensor) else other
+        other = other.array if isinstance(other, Tensor) else other
         return self._inplace(np.add, other if alpha == 1 else other * alpha)
 
     def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
         self._check_inplace(other)
-        other = other.data if isinstance(other, Tensor) else other
+        other = other.array if isinstance(other, Tensor) else other
         return self._inplace(np.subtract, other if alpha == 1 else other * alpha)
 
     def mul_(self, other: Any) -> Tensor:
@@ -526,7 +537,7 @@ class Tensor:
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         self._check_inplace()
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self.array, min, max, out=self.array)
         return self
 
     def zero_(self) -> Tensor:
@@ -534,33 +545,33 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         self._check_inplace(value)
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self.array[...] = value.array if isinstance(value, Tensor) else value
         return self
 
     def copy_(self, src: Any) -> Tensor:
         self._check_inplace(src)
-        self.data[...] = src.data if isinstance(src, Tensor) else np.asarray(src)
+        self.array[...] = src.array if isinstance(src, Tensor) else np.asarray(src)
         return self
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         from numcnn.random import generator
         self._check_inplace()
-        self.data[...] = generator().uniform(a, b, self.shape)
+        self.array[...] = generator().uniform(a, b, self.shape)
         return self
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
         from numcnn.random import generator
         self._check_inplace()
-        self.data[...] = generator().normal(mean, std, self.shape)
+        self.array[...] = generator().normal(mean, std, self.shape)
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace(value)
-        self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.array[_index(index)] = value.array if isinstance(value, Tensor) else value
 
     # ----------------------------------------------------------------- comparisons (no grad)
     def _compare(self, ufunc: Any, other: Any) -> Tensor:
-        return Tensor(ufunc(self.data, other.data if isinstance(other, Tensor) else other))
+        return Tensor(ufunc(self.array, other.array if isinstance(other, Tensor) else other))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(np.equal, other)
@@ -581,7 +592,7 @@ class Tensor:
         return self._compare(np.greater_equal, other)
 
     def __invert__(self) -> Tensor:
-        return Tensor(np.invert(self.data))
+        return Tensor(np.invert(self.array))
 
     def __and__(self, other: Any) -> Tensor:
         return self._compare(np.logical_and if self.dtype == dtypes.bool else np.bitwise_and,
@@ -599,23 +610,23 @@ class Tensor:
     ge = __ge__
 
     def equal(self, other: Tensor) -> builtins.bool:
-        return self.shape == other.shape and builtins.bool(np.array_equal(self.data, other.data))
+        return self.shape == other.shape and builtins.bool(np.array_equal(self.array, other.array))
 
     def allclose(self, other: Tensor, rtol: builtins.float = 1e-5,
                  atol: builtins.float = 1e-8) -> builtins.bool:
-        return builtins.bool(np.allclose(self.data, other.data, rtol=rtol, atol=atol))
+        return builtins.bool(np.allclose(self.array, other.array, rtol=rtol, atol=atol))
 
     def isnan(self) -> Tensor:
-        return Tensor(np.isnan(self.data))
+        return Tensor(np.isnan(self.array))
 
     def isfinite(self) -> Tensor:
-        return Tensor(np.isfinite(self.data))
+        return Tensor(np.isfinite(self.array))
 
     def all(self) -> Tensor:
-        return Tensor(np.asarray(np.all(self.data)))
+        return Tensor(np.asarray(np.all(self.array)))
 
     def any(self) -> Tensor:
-        return Tensor(np.asarray(np.any(self.data)))
+        return Tensor(np.asarray(np.any(self.array)))
 
     # ----------------------------------------------------------------- reductions
     def sum(self, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
@@ -682,15 +693,15 @@ class Tensor:
 
     def argmax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         if dim is None:
-            return Tensor(np.asarray(np.argmax(self.data), dtype=np.int64))
+            return Tensor(np.asarray(np.argmax(self.array), dtype=np.int64))
         d = _norm_dim(dim, self.ndim)
-        return Tensor(np.argmax(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+        return Tensor(np.argmax(self.array, axis=d, keepdims=keepdim).astype(np.int64))
 
     def argmin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         if dim is None:
-            return Tensor(np.asarray(np.argmin(self.data), dtype=np.int64))
+            return Tensor(np.asarray(np.argmin(self.array), dtype=np.int64))
         d = _norm_dim(dim, self.ndim)
-        return Tensor(np.argmin(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+        return Tensor(np.argmin(self.array, axis=d, keepdims=keepdim).astype(np.int64))
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         if p == 2 or p == "fro":
@@ -892,9 +903,9 @@ def _resolve_shape(target: tuple[int, ...], size: int) -> tuple[int, ...]:
 def _index(index: Any) -> Any:
     """Turn tensors inside an index into arrays (bool masks and integer arrays alike)."""
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -951,7 +962,7 @@ class Clone(Function):
 # --------------------------------------------------------------------- free functions
 def where(condition: Any, input: Any, other: Any) -> Tensor:
     """Elements of `input` where `condition`, else of `other` (gradients flow to both)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where expected condition to be a boolean tensor, but got {cond.dtype}")
     return M.Where.apply(_operand(input), _operand(other), cond=cond)

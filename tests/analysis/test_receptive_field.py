@@ -21,10 +21,10 @@ def _positive(model: nn.Module) -> nn.Module:
     model.double().eval()
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            w = m.weight.data
-            m.weight.data = np.full_like(w, 1.0 / (w.size // w.shape[0]))
+            w = m.weight.array
+            m.weight.array = np.full_like(w, 1.0 / (w.size // w.shape[0]))
             if m.bias is not None:
-                m.bias.data = np.zeros_like(m.bias.data)
+                m.bias.array = np.zeros_like(m.bias.array)
     return model
 
 
@@ -36,7 +36,7 @@ def measured_window(model: nn.Module, size: tuple[int, int], channels: int = 3
     y = model(x)
     centre = (y.shape[2] // 2, y.shape[3] // 2)
     y[0, :, centre[0], centre[1]].sum().backward()
-    g = np.abs(x.grad.data[0]).sum(axis=0)
+    g = np.abs(x.grad.array[0]).sum(axis=0)
     assert (g >= 0).all()
     rows, cols = np.nonzero(g.sum(axis=1))[0], np.nonzero(g.sum(axis=0))[0]
     return centre, [(int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)]

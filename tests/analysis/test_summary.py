@@ -305,7 +305,7 @@ def test_modes_and_patches_are_restored():
     # gradients still work after the trace
     x = numcnn.ones(1, 1, 28, 28, requires_grad=True)
     model(x).sum().backward()
-    assert x.grad is not None and np.isfinite(x.grad.data).all()
+    assert x.grad is not None and np.isfinite(x.grad.array).all()
 
 
 def test_trace_records_owner_and_order():

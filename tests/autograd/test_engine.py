@@ -77,7 +77,7 @@ def test_detach() -> None:
     y.sum().backward()
     assert x.grad.tolist() == [2.0, 4.0]
     d2 = x.detach()
-    assert np.shares_memory(d2.data, x.data)          # as torch: same storage
+    assert np.shares_memory(d2.array, x.array)          # as torch: same storage
     y = (x * 2)
     y.detach_()
     assert y.grad_fn is None and not y.requires_grad
@@ -231,7 +231,7 @@ def test_deep_chain_is_iterative() -> None:
         y.sum().backward()
     finally:
         sys.setrecursionlimit(limit)
-    np.testing.assert_allclose(x.grad.data, [1.0001**10000] * 2, rtol=1e-9)
+    np.testing.assert_allclose(x.grad.array, [1.0001**10000] * 2, rtol=1e-9)
 
 
 def test_only_needed_inputs_get_grads() -> None:
@@ -306,7 +306,7 @@ def test_broadcast_gradient_summed_by_engine() -> None:
     x = numcnn.tensor(random_array((3, 4), seed=7), requires_grad=True)
     s = numcnn.tensor(random_array((4,), seed=8), requires_grad=True)
     Scale.apply(x, s).sum().backward()
-    assert_close(s.grad, x.data.sum(0))
+    assert_close(s.grad, x.array.sum(0))
 
 
 def test_multi_output_function_extras_have_no_grad() -> None:

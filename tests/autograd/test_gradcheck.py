@@ -138,5 +138,5 @@ def test_needs_an_input_requiring_grad() -> None:
 
 def test_non_contiguous_input() -> None:
     x = numcnn.tensor(np.random.default_rng(13).standard_normal((4, 3)).T, requires_grad=True)
-    x.data = np.asarray(x.data.T).T                      # a transposed (Fortran-order) view
+    x.array = np.asarray(x.array.T).T                      # a transposed (Fortran-order) view
     assert gradcheck(lambda a: Cube.apply(a).sum(0), (x,))

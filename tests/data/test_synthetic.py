@@ -80,7 +80,7 @@ def test_learnable_by_a_tiny_cnn():
                 p.grad = None
             loss.backward()
             for p in params:
-                p.data -= 0.3 * p.grad.data
+                p.array -= 0.3 * p.grad.array
             losses.append(loss.item())
     chance = np.log(len(ds.classes))
     assert np.mean(losses[:5]) > 0.8 * chance

@@ -45,7 +45,7 @@ def assert_identical(a: Any, b: Any, where: str = "obj") -> None:
     assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
     if isinstance(a, numcnn.Tensor):
         assert a.requires_grad == b.requires_grad, where
-        a, b = a.data, b.data
+        a, b = a.array, b.array
     if isinstance(a, (np.ndarray, np.generic)):
         assert a.dtype == b.dtype and a.shape == b.shape, where
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), where

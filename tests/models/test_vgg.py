@@ -53,11 +53,11 @@ def _fill(model: nn.Module, seed: int) -> nn.Module:
     for p in model.parameters():
         if p.ndim > 1:
             bound = np.float32(np.sqrt(6.0 / np.prod(p.shape[1:])))
-            rng.random(out=p.data, dtype=np.float32)     # in place: U(0, 1)
-            p.data *= 2 * bound
-            p.data -= bound
+            rng.random(out=p.array, dtype=np.float32)     # in place: U(0, 1)
+            p.array *= 2 * bound
+            p.array -= bound
         else:
-            p.data[...] = rng.uniform(0.5, 1.0, p.shape)
+            p.array[...] = rng.uniform(0.5, 1.0, p.shape)
     return model
 
 

@@ -217,7 +217,7 @@ def randomize_batch_norm(model: nn.Module, rng: np.random.Generator) -> None:
             assert m.running_mean is not None and m.running_var is not None
             assert m.weight is not None and m.bias is not None
             c = m.running_mean.numpy().size
-            m.running_mean.data[...] = rng.standard_normal(c).astype(np.float32)
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, c).astype(np.float32)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-            m.bias.data[...] = rng.uniform(-0.5, 0.5, c).astype(np.float32)
+            m.running_mean.array[...] = rng.standard_normal(c).astype(np.float32)
+            m.running_var.array[...] = rng.uniform(0.5, 2.0, c).astype(np.float32)
+            m.weight.array[...] = rng.uniform(0.5, 1.5, c).astype(np.float32)
+            m.bias.array[...] = rng.uniform(-0.5, 0.5, c).astype(np.float32)

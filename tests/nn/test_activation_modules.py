@@ -65,14 +65,14 @@ def test_prelu_parameter():
     assert m.num_parameters == 4 and m.init == 0.3
     assert list(m.state_dict()) == ["weight"]
     assert m.weight.shape == (4,) and m.weight.dtype == numcnn.float32
-    np.testing.assert_array_equal(m.weight.data, np.full(4, 0.3, np.float32))
+    np.testing.assert_array_equal(m.weight.array, np.full(4, 0.3, np.float32))
     assert isinstance(m.weight, nn.Parameter) and m.weight.requires_grad
     tm = torch.nn.PReLU(4)
     m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     assert_close(m.weight, tm.weight)
-    m.weight.data[...] = 7.0
+    m.weight.array[...] = 7.0
     m.reset_parameters()
-    assert m.weight.data.tolist() == pytest.approx([0.3] * 4)
+    assert m.weight.array.tolist() == pytest.approx([0.3] * 4)
     assert nn.PReLU(dtype=numcnn.float64).weight.dtype == numcnn.float64
 
 

@@ -51,7 +51,7 @@ def _naive_total(grads: list[np.ndarray], p: float) -> float:
 @pytest.mark.parametrize("norm_type", NORMS, ids=[str(p) for p in NORMS])
 def test_clip_grad_norm_equals_torch(norm_type: Any, max_norm: float, dtype: Any) -> None:
     n, t = _pair(dtype)
-    before = [p.grad.data.copy() for p in n if p.grad is not None]
+    before = [p.grad.array.copy() for p in n if p.grad is not None]
     n_total = clip_grad_norm_(n, max_norm, norm_type=norm_type)
     t_total = torch.nn.utils.clip_grad_norm_(t, max_norm, norm_type=norm_type)
     assert isinstance(n_total, numcnn.Tensor) and n_total.shape == ()
@@ -66,18 +66,18 @@ def test_clip_grad_norm_equals_torch(norm_type: Any, max_norm: float, dtype: Any
             assert_close(a.grad, b.grad, what=f"grad {i}")
     if max_norm == 1e6:                       # no clipping: grads unchanged
         for g0, p_ in zip(before, [p_ for p_ in n if p_.grad is not None]):
-            np.testing.assert_allclose(p_.grad.data, g0, rtol=1e-5)
+            np.testing.assert_allclose(p_.grad.array, g0, rtol=1e-5)
 
 
 def test_clip_grad_norm_scales_to_max_norm_naive() -> None:
     n, _ = _pair(np.float64, scale=10.0)
-    grads = [p.grad.data.copy() for p in n if p.grad is not None]
+    grads = [p.grad.array.copy() for p in n if p.grad is not None]
     total = _naive_total(grads, 2.0)
     clip_grad_norm_(n, 1.0)
     coef = 1.0 / (total + 1e-6)
     for g0, p in zip(grads, [p for p in n if p.grad is not None]):
-        np.testing.assert_allclose(p.grad.data, g0 * coef, rtol=1e-12)
-    after = _naive_total([p.grad.data for p in n if p.grad is not None], 2.0)
+        np.testing.assert_allclose(p.grad.array, g0 * coef, rtol=1e-12)
+    after = _naive_total([p.grad.array for p in n if p.grad is not None], 2.0)
     assert after == pytest.approx(1.0, rel=1e-5)
 
 
@@ -98,7 +98,7 @@ def test_single_tensor_generator_and_empty() -> None:
 @pytest.mark.parametrize("norm_type", [2.0, math.inf, 1.0])
 def test_nonfinite(bad: float, norm_type: float) -> None:
     n, t = _pair(np.float64)
-    n[0].grad.data[0, 0] = bad
+    n[0].grad.array[0, 0] = bad
     t[0].grad[0, 0] = bad
     with pytest.raises(RuntimeError, match="non-finite"):
         torch.nn.utils.clip_grad_norm_(t, 1.0, norm_type, error_if_nonfinite=True)
@@ -107,10 +107,10 @@ def test_nonfinite(bad: float, norm_type: float) -> None:
     # without the check both scale by the non-finite norm, leaving the same (nan) gradients
     nt = clip_grad_norm_(n, 1.0, norm_type)
     tt = torch.nn.utils.clip_grad_norm_(t, 1.0, norm_type)
-    np.testing.assert_array_equal(nt.data, tt.numpy())
+    np.testing.assert_array_equal(nt.array, tt.numpy())
     for a, b in zip(n, t):
         if b.grad is not None:
-            np.testing.assert_array_equal(a.grad.data, b.grad.numpy())
+            np.testing.assert_array_equal(a.grad.array, b.grad.numpy())
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -125,16 +125,16 @@ def test_clip_grad_value_equals_torch(clip_value: float, dtype: Any) -> None:
             assert a.grad is None
         else:
             assert_close(a.grad, b.grad)
-            assert np.abs(a.grad.data).max(initial=0) <= np.asarray(clip_value, dtype)
+            assert np.abs(a.grad.array).max(initial=0) <= np.asarray(clip_value, dtype)
     assert [id(p.grad) for p in n] == grad_ids          # in place
     clip_grad_value_(n[0], 0.01)
-    assert float(np.abs(n[0].grad.data).max()) <= 0.01
+    assert float(np.abs(n[0].grad.array).max()) <= 0.01
 
 
 def test_in_place_and_dtype_kept() -> None:
     n, _ = _pair(np.float32, scale=5.0)
     g = n[0].grad
-    data = g.data
+    data = g.array
     total = clip_grad_norm_(n, 0.1)
-    assert n[0].grad is g and g.data is data and g.dtype == np.float32
+    assert n[0].grad is g and g.array is data and g.dtype == np.float32
     assert total.dtype == np.float32

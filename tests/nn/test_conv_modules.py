@@ -106,13 +106,13 @@ def test_default_init_is_kaiming_uniform_sqrt5(cls, args, fan_in):
     numcnn.manual_seed(0)
     m = cls(*args)
     bound = 1 / math.sqrt(fan_in)
-    w = m.weight.data
-    assert np.all(np.abs(w) <= bound) and np.all(np.abs(m.bias.data) <= bound)
+    w = m.weight.array
+    assert np.all(np.abs(w) <= bound) and np.all(np.abs(m.bias.array) <= bound)
     assert w.max() > 0.8 * bound and w.min() < -0.8 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.25 * bound
     numcnn.manual_seed(0)
     again = cls(*args)
-    assert np.array_equal(again.weight.data, w)                  # one seed, one init
+    assert np.array_equal(again.weight.array, w)                  # one seed, one init
 
 
 def test_dtype_argument_and_bias_false():
@@ -225,6 +225,6 @@ def test_padding_layer_then_valid_conv_equals_conv_with_padding_mode():
     """ReflectionPad2d(1) + Conv2d(padding=0) is Conv2d(padding=1, padding_mode='reflect')."""
     conv = nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect")
     plain = nn.Conv2d(2, 3, 3)
-    plain.load_state_dict({k: v.data for k, v in conv.state_dict().items()})
+    plain.load_state_dict({k: v.array for k, v in conv.state_dict().items()})
     x = numcnn.randn(2, 2, 6, 5)
-    assert_close(conv(x), plain(nn.ReflectionPad2d(1)(x)).data)
+    assert_close(conv(x), plain(nn.ReflectionPad2d(1)(x)).array)

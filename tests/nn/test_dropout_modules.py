@@ -31,14 +31,14 @@ def test_eval_is_identity_and_train_drops(name):
     numcnn.manual_seed(0)
     y = mod.train()(x)
     assert y.shape == x.shape and y.dtype == np.float32
-    assert not np.array_equal(y.data, x.data)
+    assert not np.array_equal(y.array, x.array)
 
 
 @pytest.mark.parametrize("name", ["Dropout", "Dropout2d"])
 def test_scale_of_survivors(name):
     numcnn.manual_seed(1)
     x = numcnn.ones(32, 16, 4, 4)
-    y = getattr(nn, name)(0.25)(x).data
+    y = getattr(nn, name)(0.25)(x).array
     np.testing.assert_allclose(np.unique(y), [0.0, 1 / 0.75], rtol=1e-6)
 
 
@@ -58,7 +58,7 @@ def test_p1_and_p0_match_torch():
         for name in ("Dropout", "Dropout1d", "AlphaDropout"):
             y = getattr(nn, name)(p)(numcnn.tensor(x))
             ty = getattr(torch.nn, name)(p)(torch.tensor(x))
-            np.testing.assert_array_equal(y.data, ty.numpy())
+            np.testing.assert_array_equal(y.array, ty.numpy())
 
 
 def test_dropout1d_rank_error_like_torch():

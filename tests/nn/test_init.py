@@ -87,14 +87,14 @@ N = (400, 500)  # 200 000 samples: the std of a sample mean is ~ sigma / 450
 
 
 def _moments(t: numcnn.Tensor) -> tuple[float, float]:
-    x = t.data.astype(np.float64)
+    x = t.array.astype(np.float64)
     return float(x.mean()), float(x.std())
 
 
 def test_uniform_bounds_and_moments() -> None:
     numcnn.manual_seed(0)
     w = init.uniform_(numcnn.empty(*N), -2.0, 3.0)
-    assert w.data.min() >= -2.0 and w.data.max() < 3.0
+    assert w.array.min() >= -2.0 and w.array.max() < 3.0
     mean, std = _moments(w)
     assert mean == pytest.approx(0.5, abs=0.02)
     assert std == pytest.approx(5 / math.sqrt(12), rel=0.01)
@@ -130,7 +130,7 @@ def _truncated_moments(mean: float, std: float, a: float, b: float) -> tuple[flo
 def test_trunc_normal_within_bounds_and_moments(mean, std, a, b) -> None:
     numcnn.manual_seed(2)
     w = init.trunc_normal_(numcnn.empty(*N), mean, std, a, b)
-    x = w.data.astype(np.float64)
+    x = w.array.astype(np.float64)
     assert x.min() >= a and x.max() <= b
     m, s = _truncated_moments(mean, std, a, b)
     assert x.mean() == pytest.approx(m, abs=0.01 * s)
@@ -141,8 +141,8 @@ def test_trunc_normal_matches_torch_moments() -> None:
     torch.manual_seed(0)
     t = torch.nn.init.trunc_normal_(torch.empty(*N, dtype=torch.float64), 0.5, 1.0, -1.0, 1.5)
     w = init.trunc_normal_(numcnn.empty(*N, dtype=numcnn.float64), 0.5, 1.0, -1.0, 1.5)
-    assert float(w.data.mean()) == pytest.approx(float(t.mean()), abs=0.01)
-    assert float(w.data.std()) == pytest.approx(float(t.std()), rel=0.01)
+    assert float(w.array.mean()) == pytest.approx(float(t.mean()), abs=0.01)
+    assert float(w.array.std()) == pytest.approx(float(t.std()), rel=0.01)
 
 
 def test_trunc_normal_bad_args() -> None:
@@ -159,8 +159,8 @@ def test_xavier(gain: float) -> None:
     std = gain * math.sqrt(2 / (900 + 1800))
     w = init.xavier_uniform_(numcnn.empty(*shape), gain=gain)
     bound = math.sqrt(3) * std
-    assert np.abs(w.data).max() <= bound
-    assert np.abs(w.data).max() > 0.99 * bound
+    assert np.abs(w.array).max() <= bound
+    assert np.abs(w.array).max() > 0.99 * bound
     assert _moments(w)[1] == pytest.approx(std, rel=0.01)
     w = init.xavier_normal_(numcnn.empty(*shape), gain=gain)
     mean, s = _moments(w)
@@ -179,8 +179,8 @@ def test_kaiming(a, mode, nonlinearity) -> None:
     std = torch.nn.init.calculate_gain(nonlinearity, a) / math.sqrt(fan)
     w = init.kaiming_uniform_(numcnn.empty(*shape), a=a, mode=mode, nonlinearity=nonlinearity)
     bound = math.sqrt(3) * std
-    assert np.abs(w.data).max() <= bound
-    assert np.abs(w.data).max() > 0.99 * bound
+    assert np.abs(w.array).max() <= bound
+    assert np.abs(w.array).max() > 0.99 * bound
     assert _moments(w)[1] == pytest.approx(std, rel=0.01)
     w = init.kaiming_normal_(numcnn.empty(*shape), a=a, mode=mode, nonlinearity=nonlinearity)
     mean, s = _moments(w)
@@ -203,7 +203,7 @@ def test_kaiming_zero_element_is_noop() -> None:
 def test_orthogonal(shape: tuple, gain: float) -> None:
     numcnn.manual_seed(5)
     w = init.orthogonal_(numcnn.empty(*shape, dtype=numcnn.float64), gain=gain)
-    m = w.data.reshape(shape[0], -1)
+    m = w.array.reshape(shape[0], -1)
     rows, cols = m.shape
     gram = m @ m.T if rows <= cols else m.T @ m
     np.testing.assert_allclose(gram, gain**2 * np.eye(min(rows, cols)), atol=1e-12)
@@ -212,7 +212,7 @@ def test_orthogonal(shape: tuple, gain: float) -> None:
 def test_orthogonal_float32_and_errors() -> None:
     w = init.orthogonal_(numcnn.empty(20, 30))
     assert w.dtype == numcnn.float32
-    np.testing.assert_allclose(w.data @ w.data.T, np.eye(20), atol=1e-5)
+    np.testing.assert_allclose(w.array @ w.array.T, np.eye(20), atol=1e-5)
     with pytest.raises(ValueError, match="2 or more dimensions"):
         init.orthogonal_(numcnn.empty(4))
 
@@ -220,7 +220,7 @@ def test_orthogonal_float32_and_errors() -> None:
 def test_orthogonal_is_haar_distributed() -> None:
     """With the sign fix the diagonal of Q has mean 0 (without it, it is biased positive)."""
     numcnn.manual_seed(6)
-    diag = [init.orthogonal_(numcnn.empty(3, 3, dtype=numcnn.float64)).data[0, 0]
+    diag = [init.orthogonal_(numcnn.empty(3, 3, dtype=numcnn.float64)).array[0, 0]
             for _ in range(2000)]
     assert abs(float(np.mean(diag))) < 0.05
 
@@ -228,10 +228,10 @@ def test_orthogonal_is_haar_distributed() -> None:
 def test_constant_zeros_ones_eye() -> None:
     w = numcnn.randn(3, 4)
     assert init.constant_(w, 0.25) is w
-    assert np.all(w.data == 0.25) and w.dtype == numcnn.float32
-    assert np.all(init.zeros_(w).data == 0)
-    assert np.all(init.ones_(w).data == 1)
-    np.testing.assert_array_equal(init.eye_(w).data, torch.nn.init.eye_(torch.empty(3, 4)))
+    assert np.all(w.array == 0.25) and w.dtype == numcnn.float32
+    assert np.all(init.zeros_(w).array == 0)
+    assert np.all(init.ones_(w).array == 1)
+    np.testing.assert_array_equal(init.eye_(w).array, torch.nn.init.eye_(torch.empty(3, 4)))
     with pytest.raises(ValueError):
         init.eye_(numcnn.empty(2, 2, 2))
 
@@ -241,7 +241,7 @@ def test_constant_zeros_ones_eye() -> None:
 def test_dirac_matches_torch(shape: tuple, groups: int) -> None:
     w = init.dirac_(numcnn.randn(*shape), groups)
     t = torch.nn.init.dirac_(torch.randn(shape), groups)
-    np.testing.assert_array_equal(w.data, t.numpy())
+    np.testing.assert_array_equal(w.array, t.numpy())
 
 
 def test_dirac_errors() -> None:
@@ -263,24 +263,24 @@ INITS = [
 @pytest.mark.parametrize("fn", INITS)
 def test_in_place_on_parameters_and_reproducible(fn) -> None:
     p = Parameter(numcnn.zeros(6, 5))
-    storage = p.data
+    storage = p.array
     numcnn.manual_seed(123)
     out = fn(p)
-    assert out is p and p.data is storage and p.dtype == numcnn.float32
+    assert out is p and p.array is storage and p.dtype == numcnn.float32
     assert p.requires_grad and p.grad_fn is None
-    first = p.data.copy()
+    first = p.array.copy()
     assert np.any(first != 0)
     numcnn.manual_seed(123)
     fn(p)
-    np.testing.assert_array_equal(p.data, first)
+    np.testing.assert_array_equal(p.array, first)
     fn(p)                                     # the generator moved on: new values
-    assert np.any(p.data != first)
+    assert np.any(p.array != first)
 
 
 def test_explicit_generator() -> None:
     a = init.normal_(numcnn.empty(10), generator=np.random.default_rng(7))
     b = init.normal_(numcnn.empty(10), generator=np.random.default_rng(7))
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.array, b.array)
 
 
 def test_init_under_enable_grad_does_not_record() -> None:

@@ -47,26 +47,26 @@ def test_linear_default_init_is_torchs_distribution():
     numcnn.manual_seed(0)
     m = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)        # kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), ..)
-    w, b = m.weight.data, m.bias.data
+    w, b = m.weight.array, m.bias.array
     assert w.dtype == np.float32 and np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound   # U(-c, c) has std c/sqrt 3
     assert abs(w.mean()) < 0.01 * bound
     assert np.abs(b).max() > 0.9 * bound
     numcnn.manual_seed(0)
     again = nn.Linear(400, 300)
-    np.testing.assert_array_equal(again.weight.data, w)
-    np.testing.assert_array_equal(again.bias.data, b)
+    np.testing.assert_array_equal(again.weight.array, w)
+    np.testing.assert_array_equal(again.bias.array, b)
 
 
 def test_linear_reset_and_arguments():
     m = nn.Linear(3, 2)
-    m.weight.data[...] = 0
+    m.weight.array[...] = 0
     m.reset_parameters()
-    assert np.any(m.weight.data != 0)
+    assert np.any(m.weight.array != 0)
     assert m.in_features == 3 and m.out_features == 2
     with pytest.warns(UserWarning, match="zero-element"):   # torch warns the same
         z = nn.Linear(0, 2)                  # no inputs: bias bound 0, as torch
-    assert np.all(z.bias.data == 0)
+    assert np.all(z.bias.array == 0)
     with pytest.raises(ValueError, match="in_features"):
         nn.Linear(-1, 2)
     with pytest.raises(RuntimeError, match=r"input shape \(2, 4\), weight shape \(2, 3\)"):
@@ -87,7 +87,7 @@ def test_bilinear_matches_torch(bias):
     assert repr(m) == repr(tm)
     assert list(m.state_dict()) == list(tm.state_dict())
     bound = 1 / math.sqrt(3)
-    assert np.abs(m.weight.data).max() <= bound
+    assert np.abs(m.weight.array).max() <= bound
     load_from_torch(m, tm)
     x1, x2 = random_array((5, 3), np.float32), random_array((5, 4), np.float32, seed=1)
     y = m(numcnn.tensor(x1), numcnn.tensor(x2))

@@ -129,10 +129,10 @@ def test_load_state_dict_from_torch() -> None:
         for p in t.parameters():
             p.mul_(-1.5).add_(0.25)
         t.steps.fill_(7)
-    storage = n.blocks[0].fc1.weight.data
+    storage = n.blocks[0].fc1.weight.array
     result = n.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
     assert result.missing_keys == [] and result.unexpected_keys == []
-    assert n.blocks[0].fc1.weight.data is storage     # copied in place, as torch's copy_
+    assert n.blocks[0].fc1.weight.array is storage     # copied in place, as torch's copy_
     assert n.steps.item() == 7.0
     assert_close(n(numcnn.tensor(X)), t(torch.tensor(X)))
     assert n.stem.weight.dtype == numcnn.float32
@@ -200,7 +200,7 @@ def test_zero_grad(set_to_none: bool) -> None:
         if set_to_none:
             assert p.grad is None
         else:
-            assert p.grad is not None and not np.any(p.grad.data)
+            assert p.grad is not None and not np.any(p.grad.array)
     n.zero_grad()                                      # default: set_to_none=True as torch
     assert all(p.grad is None for p in n.parameters())
 

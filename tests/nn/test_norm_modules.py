@@ -16,7 +16,7 @@ import numcnn.nn as nn
 
 
 def to_torch_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: torch.tensor(np.array(v.data)) for k, v in module.state_dict().items()}
+    return {k: torch.tensor(np.array(v.array)) for k, v in module.state_dict().items()}
 
 
 def load_from_torch(module: nn.Module, tmod: torch.nn.Module) -> None:
@@ -90,8 +90,8 @@ def test_momentum_none_is_cumulative_average():
     means = np.mean([x.mean(axis=0) for x in xs], axis=0)
     variances = np.mean([x.var(axis=0, ddof=1) for x in xs], axis=0)
     # the initial (0, 1) counts with weight 0: the first batch replaces it entirely
-    np.testing.assert_allclose(mod.running_mean.data, means, rtol=1e-5)
-    np.testing.assert_allclose(mod.running_var.data, variances, rtol=1e-5)
+    np.testing.assert_allclose(mod.running_mean.array, means, rtol=1e-5)
+    np.testing.assert_allclose(mod.running_var.array, variances, rtol=1e-5)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -147,8 +147,8 @@ def test_reset_and_to_double():
     mod = nn.BatchNorm2d(3)
     mod(numcnn.randn(4, 3, 2, 2) * 3 + 1)
     mod.reset_running_stats()
-    np.testing.assert_array_equal(mod.running_mean.data, 0)
-    np.testing.assert_array_equal(mod.running_var.data, 1)
+    np.testing.assert_array_equal(mod.running_mean.array, 0)
+    np.testing.assert_array_equal(mod.running_var.array, 1)
     assert int(mod.num_batches_tracked.item()) == 0
     mod.to(numcnn.float64)
     assert mod.running_mean.dtype == np.float64 and mod.num_batches_tracked.dtype == np.int64

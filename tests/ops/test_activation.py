@@ -71,7 +71,7 @@ ELEMENTWISE = {
 @pytest.mark.parametrize("name", list(ELEMENTWISE))
 def test_elementwise_matches_torch_at_kinks_and_extremes(name, dtype):
     n_out, _ = compare(ELEMENTWISE[name], [kink_input(dtype)])
-    assert np.all(np.isfinite(n_out.data)), name
+    assert np.all(np.isfinite(n_out.array)), name
 
 
 @pytest.mark.parametrize("name", ["relu", "gelu", "sigmoid", "hardswish", "selu"])
@@ -87,7 +87,7 @@ def test_kink_gradients_are_pytorchs():
     def grad(fn):
         x.grad = None
         fn(x).sum().backward()
-        return x.grad.data.tolist()
+        return x.grad.array.tolist()
 
     assert grad(NF.relu) == [0, 0, 0, 1, 1]
     assert grad(NF.relu6) == [0, 0, 0, 1, 0]
@@ -101,9 +101,9 @@ def test_kink_gradients_are_pytorchs():
 
 def test_extremes_are_finite_and_exact():
     x = numcnn.tensor([-1e4, -800.0, 800.0, 1e4], dtype=numcnn.float64)
-    assert NF.sigmoid(x).data.tolist() == [0.0, 0.0, 1.0, 1.0]
-    assert NF.softplus(x).data.tolist() == [0.0, 0.0, 800.0, 1e4]
-    assert NF.logsigmoid(x).data.tolist() == [-1e4, -800.0, 0.0, 0.0]
+    assert NF.sigmoid(x).array.tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert NF.softplus(x).array.tolist() == [0.0, 0.0, 800.0, 1e4]
+    assert NF.logsigmoid(x).array.tolist() == [-1e4, -800.0, 0.0, 0.0]
     # relative accuracy in the lower tail: sigmoid(-40) = e^-40 / (1 + e^-40)
     s = NF.sigmoid(numcnn.tensor([-40.0], dtype=numcnn.float64)).item()
     assert abs(s - math.exp(-40) / (1 + math.exp(-40))) <= 1e-15 * s
@@ -138,7 +138,7 @@ def test_softmax_family_matches_torch(name, dtype):
     x[1, :, 2] = [-1e4, -1e4, -1e4, -1e4]
     for d in (0, 1, 2, -1, -3):
         n_out, _ = compare(lambda F, t, d=d: SOFTMAX_FNS[name](F, t, d), [x])
-        assert np.all(np.isfinite(n_out.data))
+        assert np.all(np.isfinite(n_out.array))
     compare(lambda F, t: SOFTMAX_FNS[name](F, t, 0), [x[0, 0]])
     compare(lambda F, t: SOFTMAX_FNS[name](F, t, 0), [np.array(2.5, dtype)])     # 0-d
 
@@ -193,15 +193,15 @@ def test_softmax_naive_loops(dim):
     y = NF.softmax(t, dim)
     y.backward(numcnn.tensor(gy))
     want = naive_softmax(x, dim)
-    np.testing.assert_allclose(y.data, want, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(t.grad.data, naive_softmax_vjp(want, gy, dim), rtol=1e-10,
+    np.testing.assert_allclose(y.array, want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(t.grad.array, naive_softmax_vjp(want, gy, dim), rtol=1e-10,
                                atol=1e-13)
     # log_softmax: y = log of the loop softmax; gx = gy - softmax * sum(gy)
     t2 = numcnn.tensor(x, requires_grad=True)
     ly = NF.log_softmax(t2, dim)
     ly.backward(numcnn.tensor(gy))
-    np.testing.assert_allclose(ly.data, np.log(want), rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(t2.grad.data, gy - want * gy.sum(axis=dim, keepdims=True),
+    np.testing.assert_allclose(ly.array, np.log(want), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(t2.grad.array, gy - want * gy.sum(axis=dim, keepdims=True),
                                rtol=1e-10, atol=1e-13)
 
 
@@ -255,7 +255,7 @@ def test_erfc_against_math():
 def test_gelu_float64_agrees_with_math_erf():
     x = np.linspace(-12, 12, 2001)
     want = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in x])
-    got = NF.gelu(numcnn.tensor(x)).data
+    got = NF.gelu(numcnn.tensor(x)).array
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300)
 
 
@@ -275,7 +275,7 @@ def test_integer_inputs_like_torch():
 def test_inplace_semantics():
     # no gradient recorded: the input's own array is overwritten and returned
     x = numcnn.tensor([-1.0, 2.0, -3.0])
-    buf = x.data
+    buf = x.array
     y = NF.relu(x, inplace=True)
     assert y is x and buf.tolist() == [0.0, 2.0, 0.0]
     z = numcnn.tensor([-1.0, 0.5])

@@ -157,7 +157,7 @@ def test_seed002_output_size_n7_f3(stride, size):
         x2[..., 6] += 100.0
         x2[..., 6, :] -= 50.0
         y2 = F.conv2d(numcnn.tensor(x2), numcnn.tensor(w), stride=stride)
-        assert_close(y2, y.data)
+        assert_close(y2, y.array)
 
 
 def test_seed002_7x7_input_3x3_filter_pad_1_gives_7x7():
@@ -193,12 +193,12 @@ def test_seed001_1d_backward_is_a_transposed_convolution():
     z = F.conv1d(tx, tw, padding=1)
     xp = np.pad(x[0, 0], 1)
     w1, w2, w3 = w[0, 0]
-    assert_close(z.data[0, 0], w1 * xp[:-2] + w2 * xp[1:-1] + w3 * xp[2:])
+    assert_close(z.array[0, 0], w1 * xp[:-2] + w2 * xp[1:-1] + w3 * xp[2:])
     (z * numcnn.tensor(gz)).sum().backward()
     gp = np.pad(gz[0, 0], 1)
-    assert_close(tx.grad.data[0, 0], w3 * gp[:-2] + w2 * gp[1:-1] + w1 * gp[2:])
+    assert_close(tx.grad.array[0, 0], w3 * gp[:-2] + w2 * gp[1:-1] + w1 * gp[2:])
     assert_close(tx.grad, F.conv_transpose1d(numcnn.tensor(gz), numcnn.tensor(w), padding=1))
-    assert_close(tw.grad.data[0, 0], np.array([gz[0, 0] @ xp[j:j + 8] for j in range(3)]))
+    assert_close(tw.grad.array[0, 0], np.array([gz[0, 0] @ xp[j:j + 8] for j in range(3)]))
 
 
 def test_seed002_depthwise_separable_parameter_count():
@@ -346,7 +346,7 @@ def test_unfold_matmul_is_conv2d():
     x, w = random_array((2, 3, 6, 5), seed=8), random_array((4, 3, 3, 3), seed=9)
     cols = F.unfold(numcnn.tensor(x), 3, padding=1)
     y = (numcnn.tensor(w.reshape(4, -1)) @ cols).reshape(2, 4, 6, 5)
-    assert_close(y, F.conv2d(numcnn.tensor(x), numcnn.tensor(w), padding=1).data)
+    assert_close(y, F.conv2d(numcnn.tensor(x), numcnn.tensor(w), padding=1).array)
 
 
 def test_conv_keeps_float32_and_accepts_non_contiguous_inputs():
@@ -387,7 +387,7 @@ def test_empty_batch():
     y = F.conv2d(x, w, padding=1)
     assert y.shape == (0, 4, 7, 7)
     y.sum().backward()
-    assert x.grad.shape == (0, 3, 7, 7) and not w.grad.data.any()
+    assert x.grad.shape == (0, 3, 7, 7) and not w.grad.array.any()
     y = F.conv_transpose2d(numcnn.zeros(0, 3, 4, 4), numcnn.randn(3, 2, 3, 3), stride=2)
     assert y.shape == (0, 2, 9, 9)
 
@@ -475,11 +475,11 @@ def test_outputs_never_alias_the_reused_buffers():
               for s in (38, 39))
     y1 = F.conv2d(x1, w, padding=1)
     y1.sum().backward()
-    kept_y, kept_g = y1.data.copy(), x1.grad.data.copy()
+    kept_y, kept_g = y1.array.copy(), x1.grad.array.copy()
     F.conv2d(x2, w, padding=1).sum().backward()
     C.clear_scratch()
     F.conv2d(x2, w, stride=2).sum().backward()
-    assert np.array_equal(y1.data, kept_y) and np.array_equal(x1.grad.data, kept_g)
+    assert np.array_equal(y1.array, kept_y) and np.array_equal(x1.grad.array, kept_g)
 
 
 # ----------------------------------------------------------------------------- finite differences
@@ -687,7 +687,7 @@ def test_each_rank_runs_the_same_code_path_as_2d(nd):
         up = getattr(F, f"conv{nd + 1}d")
         y2 = up(numcnn.tensor(x[:, :, None]), numcnn.tensor(w[:, :, None]),
                 padding=(0,) + (1,) * nd)
-        assert_close(y2.data[:, :, 0], y.data)
+        assert_close(y2.array[:, :, 0], y.array)
 
 
 def test_lecture_backward_duality():
@@ -697,12 +697,12 @@ def test_lecture_backward_duality():
     w = numcnn.tensor(random_array((1, 1, 3, 3), seed=28), requires_grad=True)
     gy = random_array((1, 1, 4, 4), seed=29)
     (F.conv2d(x, w) * numcnn.tensor(gy)).sum().backward()
-    xcorr = F.conv2d(numcnn.tensor(x.data.transpose(1, 0, 2, 3)),
-                     numcnn.tensor(gy.transpose(1, 0, 2, 3))).data.transpose(1, 0, 2, 3)
+    xcorr = F.conv2d(numcnn.tensor(x.array.transpose(1, 0, 2, 3)),
+                     numcnn.tensor(gy.transpose(1, 0, 2, 3))).array.transpose(1, 0, 2, 3)
     assert_close(w.grad, xcorr)
-    full = F.conv2d(numcnn.tensor(gy), numcnn.tensor(w.data[..., ::-1, ::-1].copy()),
+    full = F.conv2d(numcnn.tensor(gy), numcnn.tensor(w.array[..., ::-1, ::-1].copy()),
                     padding=2)
-    assert_close(x.grad, full.data)
+    assert_close(x.grad, full.array)
 
 
 def test_combinations_of_dims_strides_dilations_against_naive():

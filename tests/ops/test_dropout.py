@@ -33,7 +33,7 @@ def sigma_tol(p: float, n: int, k: float = 6.0) -> float:
 def test_dropout_fraction_scale_and_expectation(p, dtype):
     numcnn.manual_seed(0)
     x = numcnn.tensor(np.full((200, 500), 2.0, dtype=dtype))
-    y = NF.dropout(x, p).data
+    y = NF.dropout(x, p).array
     assert y.dtype == dtype
     dropped = y == 0
     assert abs(dropped.mean() - p) < sigma_tol(p, y.size)
@@ -49,9 +49,9 @@ def test_dropout_gradient_is_mask_times_scale():
     y = NF.dropout(x, 0.3)
     g = random_array((30, 40), seed=2)
     y.backward(numcnn.tensor(g))
-    kept = y.data != 0
-    np.testing.assert_allclose(x.grad.data, g * kept / 0.7, rtol=1e-12)
-    np.testing.assert_allclose(y.data, x.data * kept / 0.7, rtol=1e-12)
+    kept = y.array != 0
+    np.testing.assert_allclose(x.grad.array, g * kept / 0.7, rtol=1e-12)
+    np.testing.assert_allclose(y.array, x.array * kept / 0.7, rtol=1e-12)
 
 
 def test_dropout_reproducible_under_manual_seed():
@@ -59,13 +59,13 @@ def test_dropout_reproducible_under_manual_seed():
     outs = []
     for _ in range(2):
         numcnn.manual_seed(123)
-        outs.append([NF.dropout(x, 0.4).data, NF.dropout2d(x, 0.4).data,
-                     NF.alpha_dropout(x, 0.4, True).data,
-                     NF.feature_alpha_dropout(x, 0.4, True).data])
+        outs.append([NF.dropout(x, 0.4).array, NF.dropout2d(x, 0.4).array,
+                     NF.alpha_dropout(x, 0.4, True).array,
+                     NF.feature_alpha_dropout(x, 0.4, True).array])
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
     numcnn.manual_seed(124)
-    assert not np.array_equal(NF.dropout(x, 0.4).data, outs[0][0])
+    assert not np.array_equal(NF.dropout(x, 0.4).array, outs[0][0])
 
 
 @pytest.mark.parametrize("fn", ["dropout", "dropout1d", "dropout2d", "dropout3d",
@@ -94,7 +94,7 @@ def test_functional_defaults_match_torch():
     assert NF.alpha_dropout(x, 0.5) is x
     assert NF.feature_alpha_dropout(x, 0.5) is x
     numcnn.manual_seed(2)
-    assert not np.array_equal(NF.dropout(x).data, x.data)
+    assert not np.array_equal(NF.dropout(x).array, x.array)
 
 
 @pytest.mark.parametrize("fn,shape,chan_axes", [
@@ -111,13 +111,13 @@ def test_feature_dropout_zeroes_whole_channels(fn, shape, chan_axes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         y = getattr(NF, fn)(x, 0.4)
-    zero = y.data == 0
+    zero = y.array == 0
     per_channel = zero.all(axis=chan_axes)
     assert np.array_equal(per_channel, zero.any(axis=chan_axes))   # all or nothing per channel
     assert abs(per_channel.mean() - 0.4) < sigma_tol(0.4, per_channel.size)
-    np.testing.assert_allclose(y.data[~zero], x.data[~zero] / 0.6, rtol=1e-12)
+    np.testing.assert_allclose(y.array[~zero], x.array[~zero] / 0.6, rtol=1e-12)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.where(zero, 0.0, 1 / 0.6), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, np.where(zero, 0.0, 1 / 0.6), rtol=1e-12)
 
 
 def test_dropout2d_warns_like_torch():
@@ -132,7 +132,7 @@ def test_dropout2d_warns_like_torch():
 def test_alpha_dropout_keeps_zero_mean_unit_variance(p):
     numcnn.manual_seed(4)
     x = numcnn.tensor(np.random.default_rng(8).standard_normal((400, 500)))
-    y = NF.alpha_dropout(x, p, training=True).data
+    y = NF.alpha_dropout(x, p, training=True).array
     assert abs(y.mean()) < 0.02
     assert abs(y.var() - 1.0) < 0.02
     # and exactly the affine map of the formula: dropped -> -alpha' a (1 - p)
@@ -140,7 +140,7 @@ def test_alpha_dropout_keeps_zero_mean_unit_variance(p):
     dropped_value = -SELU_ALPHA_PRIME * a * (1 - p)
     dropped = np.isclose(y, dropped_value, rtol=0, atol=1e-12)
     assert abs(dropped.mean() - p) < sigma_tol(p, y.size)
-    np.testing.assert_allclose(y[~dropped], a * x.data[~dropped] + SELU_ALPHA_PRIME * a * p,
+    np.testing.assert_allclose(y[~dropped], a * x.array[~dropped] + SELU_ALPHA_PRIME * a * p,
                                rtol=1e-12, atol=1e-12)
 
 
@@ -149,15 +149,15 @@ def test_alpha_dropout_gradient_and_gradcheck():
     x = numcnn.tensor(random_array((20, 30), seed=9), requires_grad=True)
     y = NF.alpha_dropout(x, 0.3, training=True)
     a = 1 / np.sqrt((SELU_ALPHA_PRIME ** 2 * 0.3 + 1) * 0.7)
-    dropped = np.isclose(y.data, -SELU_ALPHA_PRIME * a * 0.7, rtol=0, atol=1e-12)
+    dropped = np.isclose(y.array, -SELU_ALPHA_PRIME * a * 0.7, rtol=0, atol=1e-12)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.where(dropped, 0.0, a), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, np.where(dropped, 0.0, a), rtol=1e-12)
 
 
 def test_feature_alpha_dropout_whole_channels():
     numcnn.manual_seed(6)
     x = numcnn.tensor(random_array((16, 24, 4, 3), seed=10))
-    y = NF.feature_alpha_dropout(x, 0.5, training=True).data
+    y = NF.feature_alpha_dropout(x, 0.5, training=True).array
     a = 1 / np.sqrt((SELU_ALPHA_PRIME ** 2 * 0.5 + 1) * 0.5)
     dropped = np.isclose(y, -SELU_ALPHA_PRIME * a * 0.5, rtol=0, atol=1e-12)
     per_channel = dropped.all(axis=(2, 3))

@@ -84,7 +84,7 @@ def test_linear_naive_loops():
     out = NF.linear(tx, tw, tb)
     out.backward(numcnn.tensor(gy))
     for got, want in ((out, y), (tx.grad, gx), (tw.grad, gw), (tb.grad, gb)):
-        np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got.array, want, rtol=1e-12, atol=1e-14)
 
 
 def test_linear_gradcheck():
@@ -116,7 +116,7 @@ def test_bilinear_naive_loops_and_gradcheck():
             want[m, o] = b[o] + sum(x1[m, i] * w[o, i, j] * x2[m, j]
                                     for i in range(2) for j in range(4))
     got = NF.bilinear(*(numcnn.tensor(a) for a in (x1, x2, w, b)))
-    np.testing.assert_allclose(got.data, want, rtol=1e-12)
+    np.testing.assert_allclose(got.array, want, rtol=1e-12)
     ts = [numcnn.tensor(a, requires_grad=True) for a in (x1, x2, w, b)]
     assert gradcheck(lambda *t: NF.bilinear(*t), ts)
 

@@ -95,7 +95,7 @@ def test_cross_entropy_huge_logits_stay_finite(dtype):
     for red, ls in itertools.product(REDUCTIONS, [0.0, 0.1]):
         out, _ = compare(lambda F, x, red=red, ls=ls: F.cross_entropy(
             x, const(F, y), reduction=red, label_smoothing=ls), [x])
-        assert np.all(np.isfinite(out.data))
+        assert np.all(np.isfinite(out.array))
 
 
 def test_cross_entropy_uint8_targets_and_size1_target_unbatched():
@@ -233,7 +233,7 @@ def test_binary_cross_entropy_clamps_log_at_minus_100(dtype):
     t = np.array([1.0, 0.0, 0.0, 1.0, 0.5], dtype=dtype)
     out, _ = compare(lambda F, x, t: F.binary_cross_entropy(x, t, reduction="none"), [x, t],
                      grad=False)
-    assert_close(out.data[:2], np.array([100.0, 100.0], dtype=dtype))
+    assert_close(out.array[:2], np.array([100.0, 100.0], dtype=dtype))
     # the input gradient at the clamped edges is finite: (x - y) / max(x (1 - x), 1e-12)
     compare(lambda F, x: F.binary_cross_entropy(x, const(F, t), reduction="sum"), [x])
 
@@ -265,7 +265,7 @@ def test_bce_with_logits_huge_logits_stay_finite(dtype):
     for red in REDUCTIONS:
         out, _ = compare(lambda F, x, t, red=red: F.binary_cross_entropy_with_logits(
             x, t, pos_weight=const(F, pw), reduction=red), [x, t])
-        assert np.all(np.isfinite(out.data))
+        assert np.all(np.isfinite(out.array))
 
 
 # ---------------------------------------------------------------------------- kl
@@ -288,7 +288,7 @@ def test_kl_div_zero_target_and_0d_batchmean():
     x = np.log(np.array([0.2, 0.3, 0.5]))
     t = np.array([0.0, 0.4, 0.6])                      # t = 0: loss 0, target grad nan (torch)
     out, _ = compare(lambda F, x, t: F.kl_div(x, t, reduction="none"), [x, t])
-    assert out.data[0] == 0.0
+    assert out.array[0] == 0.0
     compare(lambda F, x, t: F.kl_div(x, t, reduction="batchmean"),
             [np.array(-0.5), np.array(0.3)])
 
@@ -395,7 +395,7 @@ def test_cross_entropy_gradient_matches_softmax_minus_onehot_loop():
             expected[n, j] = w[y[n]] * (z[j] / sum(z) - (j == y[n])) / den
     xt = _t(x)
     NF.cross_entropy(xt, numcnn.tensor(np.array(y)), weight=numcnn.tensor(np.array(w))).backward()
-    np.testing.assert_allclose(xt.grad.data, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(xt.grad.array, expected, rtol=1e-12, atol=1e-15)
 
 
 def test_probability_cross_entropy_and_nll_match_loops():

@@ -107,14 +107,14 @@ def test_batch_norm_against_naive_loops(shape):
     rm, rv = numcnn.zeros(c, dtype=numcnn.float64), numcnn.ones(c, dtype=numcnn.float64)
     y = NF.batch_norm(xt, rm, rv, gt, bt, training=True, momentum=1.0, eps=eps)
     y.backward(numcnn.tensor(gy))
-    np.testing.assert_allclose(y.data, y_ref, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(xt.grad.data, gx_ref, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(gt.grad.data, gg_ref, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(bt.grad.data, gb_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.array, y_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.array, gx_ref, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(gt.grad.array, gg_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bt.grad.array, gb_ref, rtol=1e-10, atol=1e-12)
     # momentum 1: the running stats ARE the batch mean and the UNBIASED batch variance
     m = x.size // c
-    np.testing.assert_allclose(rm.data, mu_ref, rtol=1e-12)
-    np.testing.assert_allclose(rv.data, var_ref * m / (m - 1), rtol=1e-12)
+    np.testing.assert_allclose(rm.array, mu_ref, rtol=1e-12)
+    np.testing.assert_allclose(rv.array, var_ref * m / (m - 1), rtol=1e-12)
 
 
 def test_batch_norm_lecture_example_mean_shape():
@@ -125,11 +125,11 @@ def test_batch_norm_lecture_example_mean_shape():
     rm = numcnn.zeros(3, dtype=numcnn.float64)
     rv = numcnn.ones(3, dtype=numcnn.float64)
     y = NF.batch_norm(numcnn.tensor(x), rm, rv, training=True, momentum=1.0)
-    np.testing.assert_allclose(rm.data, [0.0, 5.0, 3.5])
-    np.testing.assert_allclose(rv.data, [0.0, 0.0, np.var(np.arange(8), ddof=1)])
-    np.testing.assert_allclose(y.data[:, :2], 0.0)          # constant channels -> 0
-    np.testing.assert_allclose(y.data[:, 2].mean(), 0.0, atol=1e-12)
-    np.testing.assert_allclose(y.data[:, 2].var(), 5.25 / (5.25 + 1e-5), rtol=1e-12)  # biased
+    np.testing.assert_allclose(rm.array, [0.0, 5.0, 3.5])
+    np.testing.assert_allclose(rv.array, [0.0, 0.0, np.var(np.arange(8), ddof=1)])
+    np.testing.assert_allclose(y.array[:, :2], 0.0)          # constant channels -> 0
+    np.testing.assert_allclose(y.array[:, 2].mean(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.array[:, 2].var(), 5.25 / (5.25 + 1e-5), rtol=1e-12)  # biased
 
 
 # ----------------------------------------------------------------------------- torch: batch
@@ -208,7 +208,7 @@ def test_batch_norm_empty_batch_leaves_running_stats():
     rm, rv = numcnn.zeros(3), numcnn.ones(3)
     y = NF.batch_norm(numcnn.zeros((0, 3, 4)), rm, rv, training=True)
     assert y.shape == (0, 3, 4)
-    assert np.all(rm.data == 0) and np.all(rv.data == 1)
+    assert np.all(rm.array == 0) and np.all(rv.array == 1)
 
 
 # ----------------------------------------------------------------------------- torch: instance
@@ -290,7 +290,7 @@ def test_local_response_norm_alexnet_defaults_and_naive_formula():
     """AlexNet-style numbers, checked against the formula written per element."""
     x = random_array((2, 8, 3, 3), seed=38) * 4
     size, alpha, beta, k = 5, 1e-2, 0.75, 2.0
-    y = NF.local_response_norm(numcnn.tensor(x), size, alpha, beta, k).data
+    y = NF.local_response_norm(numcnn.tensor(x), size, alpha, beta, k).array
     ref = np.zeros_like(x)
     for n, c, i, j in itertools.product(*[range(s) for s in x.shape]):
         lo, hi = max(0, c - size // 2), min(x.shape[1] - 1, c + (size - 1) // 2)
@@ -415,7 +415,7 @@ def test_batch_norm_channels_last_memory(training, shape):
         rm, rv = numcnn.tensor(rm0), numcnn.tensor(rv0)
         y = NF.batch_norm(xt, rm, rv, wt, bt, training=training)
         y.backward(numcnn.tensor(gy))
-        results.append((y.data, xt.grad.data, wt.grad.data, bt.grad.data, rm.data, rv.data))
+        results.append((y.array, xt.grad.array, wt.grad.array, bt.grad.array, rm.array, rv.array))
     for a, e in zip(*results):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
     assert np.moveaxis(results[0][0], 1, -1).flags.c_contiguous      # layout kept

@@ -59,10 +59,10 @@ def test_pad_against_naive_formula(mode, pad):
 
 def test_reflect_and_friends_on_a_row():
     row = numcnn.tensor([[[1.0, 2.0, 3.0]]])
-    assert F.pad(row, (2, 2), "reflect").data.tolist() == [[[3, 2, 1, 2, 3, 2, 1]]]
-    assert F.pad(row, (2, 2), "replicate").data.tolist() == [[[1, 1, 1, 2, 3, 3, 3]]]
-    assert F.pad(row, (2, 2), "circular").data.tolist() == [[[2, 3, 1, 2, 3, 1, 2]]]
-    assert F.pad(row, (2, 2), value=9.0).data.tolist() == [[[9, 9, 1, 2, 3, 9, 9]]]
+    assert F.pad(row, (2, 2), "reflect").array.tolist() == [[[3, 2, 1, 2, 3, 2, 1]]]
+    assert F.pad(row, (2, 2), "replicate").array.tolist() == [[[1, 1, 1, 2, 3, 3, 3]]]
+    assert F.pad(row, (2, 2), "circular").array.tolist() == [[[2, 3, 1, 2, 3, 1, 2]]]
+    assert F.pad(row, (2, 2), value=9.0).array.tolist() == [[[9, 9, 1, 2, 3, 9, 9]]]
 
 
 # ----------------------------------------------------------------------------- against torch

@@ -38,7 +38,7 @@ def test_channel_shuffle_matches_torch(shape, groups, dtype):
 def test_channel_shuffle_naive_loops():
     n, g, k, h = 2, 3, 4, 2
     x = random_array((n, g * k, h))
-    y = NF.channel_shuffle(numcnn.tensor(x), g).data
+    y = NF.channel_shuffle(numcnn.tensor(x), g).array
     for b in range(n):
         for gi in range(g):
             for ki in range(k):
@@ -62,7 +62,7 @@ def test_pixel_unshuffle_matches_torch(shape, r, dtype):
 def test_pixel_shuffle_naive_loops_and_roundtrip():
     c, r, h, w = 2, 3, 2, 4
     x = random_array((1, c * r * r, h, w))
-    y = NF.pixel_shuffle(numcnn.tensor(x), r).data
+    y = NF.pixel_shuffle(numcnn.tensor(x), r).array
     assert y.shape == (1, c, h * r, w * r)
     for ci in range(c):
         for hi in range(h):
@@ -71,7 +71,7 @@ def test_pixel_shuffle_naive_loops_and_roundtrip():
                     for j in range(r):
                         assert y[0, ci, hi * r + i, wi * r + j] == x[0, ci * r * r + i * r + j,
                                                                      hi, wi]
-    back = NF.pixel_unshuffle(numcnn.tensor(y), r).data
+    back = NF.pixel_unshuffle(numcnn.tensor(y), r).array
     np.testing.assert_array_equal(back, x)
 
 
@@ -135,13 +135,13 @@ def test_nearest_source_index_every_size_pair(mode, dtype):
         xt, xn = torch.tensor(x), numcnn.tensor(x)
         for lo in range(1, 51):
             want = torch.nn.functional.interpolate(xt, size=lo, mode=mode).numpy()
-            got = NF.interpolate(xn, size=lo, mode=mode).data
+            got = NF.interpolate(xn, size=lo, mode=mode).array
             np.testing.assert_array_equal(got, want, err_msg=f"{li} -> {lo}")
         for sf in (0.3, 0.7, 1.3, 1.5, 2.0, 2.6, 1 / 3):
             if math.floor(li * sf) < 1:
                 continue
             want = torch.nn.functional.interpolate(xt, scale_factor=sf, mode=mode).numpy()
-            got = NF.interpolate(xn, scale_factor=sf, mode=mode).data
+            got = NF.interpolate(xn, scale_factor=sf, mode=mode).array
             np.testing.assert_array_equal(got, want, err_msg=f"{li} * {sf}")
 
 
@@ -182,12 +182,12 @@ def test_bilinear_naive_loops(size, align_corners):
     want, taps = naive_bilinear(x, *size, align_corners)
     t = numcnn.tensor(x, requires_grad=True)
     y = NF.interpolate(t, size=size, mode="bilinear", align_corners=align_corners)
-    np.testing.assert_allclose(y.data, want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(y.array, want, rtol=1e-12, atol=1e-14)
     y.backward(numcnn.tensor(gy))
     gx = np.zeros_like(x)
     for (i, j), (yy, xx), wt in taps:             # scatter: each tap sends wt * gy back
         gx[:, :, yy, xx] += wt * gy[:, :, i, j]
-    np.testing.assert_allclose(t.grad.data, gx, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(t.grad.array, gx, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("shape,kwargs", [

@@ -131,7 +131,7 @@ def _to_numpy_state(sd: dict[str, Any]) -> dict[str, Any]:
     """A state dict as a file would give it back: ndarrays, string keys, lists for tuples."""
     def conv(v: Any) -> Any:
         if isinstance(v, (numcnn.Tensor, torch.Tensor)):
-            return np.array(v.detach().numpy() if isinstance(v, torch.Tensor) else v.data)
+            return np.array(v.detach().numpy() if isinstance(v, torch.Tensor) else v.array)
         if isinstance(v, dict):
             return {str(k): conv(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
@@ -199,7 +199,7 @@ def test_state_dict_round_trip_mid_run(name: str, opts: dict[str, Any], source: 
     for k in range(50, STEPS):
         _set_grads(params, grads[k], "nc")
         opt.step()
-        rest.append([p.data.copy() for p in params])
+        rest.append([p.array.copy() for p in params])
     _compare_traj(half + rest, t_full, dtype)
     if source == "numcnn":
         for a, b in zip(rest, full[50:]):
@@ -280,7 +280,7 @@ def test_zero_grad() -> None:
     p.grad = numcnn.ones(2)
     g = p.grad
     opt.zero_grad(set_to_none=False)
-    assert p.grad is g and np.all(g.data == 0) and q.grad is None
+    assert p.grad is g and np.all(g.array == 0) and q.grad is None
     opt.zero_grad()
     assert p.grad is None
 
@@ -384,12 +384,12 @@ def test_unsupported_switches_say_so() -> None:
 def test_float32_stays_float32_and_in_place() -> None:
     for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]:
         p = numcnn.nn.Parameter(numcnn.ones(4, dtype=numcnn.float32))
-        data = p.data
+        data = p.array
         opts = {"lr": 0.1, "momentum": 0.9} if name in ("SGD", "RMSprop") else {}
         opt = getattr(NO, name)([p], **opts)
         p.grad = numcnn.full((4,), 0.5, dtype=numcnn.float32)
         opt.step()
-        assert p.data is data and p.dtype == np.float32 and not math.isclose(p.data[0], 1.0)
+        assert p.array is data and p.dtype == np.float32 and not math.isclose(p.array[0], 1.0)
         for v in opt.state[p].values():
             if v.ndim:
                 assert v.dtype == np.float32

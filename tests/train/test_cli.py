@@ -51,7 +51,7 @@ def lenet_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                           ("lenet5", 61_706)])
 def test_models_parameter_counts_and_shapes(name: str, params: int) -> None:
     model = MODELS[name]()
-    assert sum(p.data.size for p in model.parameters() if p.requires_grad) == params
+    assert sum(p.array.size for p in model.parameters() if p.requires_grad) == params
     model.eval()
     assert model(numcnn.zeros(2, 1, 28, 28)).shape == (2, 10)
 

@@ -68,7 +68,7 @@ def make_run(tmp: Path, seed: int = 0, epochs: int = 3, sched: str | None = None
 def assert_identical(a: dict[str, Any], b: dict[str, Any]) -> None:
     assert list(a) == list(b)
     for k in a:
-        x, y = np.asarray(a[k].data), np.asarray(b[k].data)
+        x, y = np.asarray(a[k].array), np.asarray(b[k].array)
         assert x.dtype == y.dtype and x.shape == y.shape, k
         assert np.array_equal(x, y), f"{k} differs"
 

@@ -281,7 +281,7 @@ def _geometry(op: OpCall, st: _State, out_spatial: tuple[int, ...]) -> tuple[Axi
     name, kw, nd = op.op, op.kwargs, len(st.axes)
     axes = st.axes
     if name == "ConvNd":
-        K = np.asarray(op.inputs[1].data if isinstance(op.inputs[1], Tensor)
+        K = np.asarray(op.inputs[1].array if isinstance(op.inputs[1], Tensor)
                        else op.inputs[1]).shape[2:]
         return tuple(a.window(K[i], kw["stride"][i], kw["padding"][i][0], kw["dilation"][i])
                      for i, a in enumerate(axes))
@@ -304,7 +304,7 @@ def _geometry(op: OpCall, st: _State, out_spatial: tuple[int, ...]) -> tuple[Axi
                               a.start + (hi[0] - 1) / 2 * (a.jump or 0.0), moved.min_size))
         return tuple(out)
     if name == "ConvTransposeNd":
-        K = np.asarray(op.inputs[1].data).shape[2:]
+        K = np.asarray(op.inputs[1].array).shape[2:]
         out = []
         for i, a in enumerate(axes):
             s, p, d, j = kw["stride"][i], kw["padding"][i], kw["dilation"][i], a.jump or 0.0
@@ -330,7 +330,7 @@ def _geometry(op: OpCall, st: _State, out_spatial: tuple[int, ...]) -> tuple[Axi
         return tuple(AxisRF(a.size, a.jump, a.start - _pad_lo(kw["pad"], nd, i) * (a.jump or 0),
                             a.min_size) for i, a in enumerate(axes))
     if name == "Index":
-        steps = _index_steps(kw["index"], np.ndim(op.inputs[0].data), nd)
+        steps = _index_steps(kw["index"], np.ndim(op.inputs[0].array), nd)
         if steps is None:
             return None
         assert st.spatial is not None

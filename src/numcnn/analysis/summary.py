@@ -231,14 +231,14 @@ _SHAPE_ONLY = {"reshape", "permute", "expand", "index", "flip", "cast", "clone"}
 
 
 def _array(a: Any) -> np.ndarray:
-    return a.data if isinstance(a, Tensor) else np.asarray(a)
+    return a.array if isinstance(a, Tensor) else np.asarray(a)
 
 
 def op_cost(op: OpCall) -> tuple[int, int] | None:
     """(MACs, FLOPs) of one primitive call under the module docstring's convention; None for
     a primitive the convention does not cover."""
     name, kw = op.op, op.kwargs
-    y = op.output.data
+    y = op.output.array
     if name == "ConvNd":
         macs = y.size * math.prod(_array(op.inputs[1]).shape[1:])
     elif name == "ConvTransposeNd":
@@ -334,11 +334,11 @@ def _tensors(value: Any) -> list[Tensor]:
 
 
 def _is_new(out: Tensor, inputs: Sequence[Tensor]) -> bool:
-    return not any(out is t or np.may_share_memory(out.data, t.data) for t in inputs)
+    return not any(out is t or np.may_share_memory(out.array, t.array) for t in inputs)
 
 
 def _new_bytes(outputs: Sequence[Tensor], inputs: Sequence[Tensor]) -> int:
-    return sum(t.data.nbytes for t in outputs if _is_new(t, inputs))
+    return sum(t.array.nbytes for t in outputs if _is_new(t, inputs))
 
 
 def _param_counts(module: Module) -> tuple[int, int, int]:
@@ -373,10 +373,10 @@ class ModelSummary:
         self.total_params = sum(p.numel() for p in params)
         self.trainable_params = sum(p.numel() for p in params if p.requires_grad)
         self.non_trainable_params = self.total_params - self.trainable_params
-        self.param_bytes = sum(p.data.nbytes for p in params)
+        self.param_bytes = sum(p.array.nbytes for p in params)
         floats = [b for b in model.buffers() if b.dtype.kind == "f"]
         self.buffer_count = sum(b.numel() for b in floats)
-        self.buffer_bytes = sum(b.data.nbytes for b in model.buffers())
+        self.buffer_bytes = sum(b.array.nbytes for b in model.buffers())
         self.forward_bytes = forward_bytes
         self.macs = macs
         self.flops = flops
@@ -555,7 +555,7 @@ def summary(model: Module, input_size: Sequence[int], batch_size: int = 1,
             macs, flops = macs + m, flops + f
         return macs, flops
 
-    forward = x.data.nbytes
+    forward = x.array.nbytes
     for ev in row_events(tr):
         if isinstance(ev, ModuleCall):
             outs, ins = _tensors(ev.output), _tensors(ev.inputs)
@@ -564,7 +564,7 @@ def summary(model: Module, input_size: Sequence[int], batch_size: int = 1,
             views_only = ev.is_leaf and all(op_label(o) in _SHAPE_ONLY for o in ev.ops)
             row = LayerRow(ev.name, ev.depth, type(ev.module).__name__,
                            [tuple(t.shape) for t in outs], p, tp, b, macs, flops,
-                           sum(t.data.nbytes for t in outs),
+                           sum(t.array.nbytes for t in outs),
                            0 if views_only else _new_bytes(outs, ins),
                            ev.is_leaf, shared=ev.repeat > 0)
         else:
@@ -572,7 +572,7 @@ def summary(model: Module, input_size: Sequence[int], batch_size: int = 1,
             macs, flops = costs[id(ev)]
             assert ev.owner is not None
             row = LayerRow(op_name(ev), ev.owner.depth + 1, op_label(ev), [tuple(ev.output.shape)],
-                           0, 0, 0, macs, flops, ev.output.data.nbytes,
+                           0, 0, 0, macs, flops, ev.output.array.nbytes,
                            0 if op_label(ev) in _SHAPE_ONLY else _new_bytes([ev.output], ins),
                            True, functional=True)
         if row.is_leaf:
@@ -580,7 +580,7 @@ def summary(model: Module, input_size: Sequence[int], batch_size: int = 1,
         rows.append(row)
     macs = sum(c[0] for c in costs.values())
     flops = sum(c[1] for c in costs.values())
-    return ModelSummary(model, rows, shape, x.data.nbytes, forward, macs, flops, uncounted,
+    return ModelSummary(model, rows, shape, x.array.nbytes, forward, macs, flops, uncounted,
                         depth)
 
 

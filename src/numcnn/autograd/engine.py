@@ -55,11 +55,11 @@ def accumulate_leaf(t: Tensor, grad: np.ndarray) -> None:
     for hook in t._hooks:
         out = hook(Tensor(grad))
         if out is not None:
-            grad = np.asarray(out.data if isinstance(out, Tensor) else out)
+            grad = np.asarray(out.array if isinstance(out, Tensor) else out)
     if t.grad is None:
-        t.grad = Tensor(np.array(grad, dtype=t.data.dtype, copy=True))
+        t.grad = Tensor(np.array(grad, dtype=t.array.dtype, copy=True))
     else:
-        t.grad.data = t.grad.data + grad
+        t.grad.array = t.grad.array + grad
 
 
 def _topological_order(root: Node) -> list[Node]:
@@ -101,12 +101,12 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
         for hook in node.hooks:
             out = hook(Tensor(g))
             if out is not None:
-                g = np.asarray(out.data if isinstance(out, Tensor) else out)
+                g = np.asarray(out.array if isinstance(out, Tensor) else out)
         for ref in node.retained:
             t = ref()
             if t is not None:
                 t.grad = Tensor(np.array(g, copy=True)) if t.grad is None \
-                    else Tensor(t.grad.data + g)
+                    else Tensor(t.grad.array + g)
         input_grads = node.fn.backward(node.ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)

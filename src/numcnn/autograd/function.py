@@ -111,7 +111,7 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         from numcnn.tensor import Tensor
 
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
         record = grad_mode.is_grad_enabled() and any(
             isinstance(a, Tensor) and a.requires_grad for a in args
         )
@@ -124,7 +124,7 @@ class Function:
             result, *rest = result
             extras = tuple(Tensor(np.asarray(e)) for e in rest)
         out = Tensor(result)
-        if record and out.data.dtype.kind in "fc":   # integer/bool results carry no gradient
+        if record and out.array.dtype.kind in "fc":   # integer/bool results carry no gradient
             edges: list[Any] = []
             for a, need in zip(args, needs):
                 if not need:
@@ -135,8 +135,8 @@ class Function:
                     edges.append(a.grad_fn)
             out.grad_fn = Node(
                 cls, ctx, tuple(edges),
-                tuple(a.data.shape if isinstance(a, Tensor) else None for a in args),
-                tuple(a.data.dtype if isinstance(a, Tensor) else None for a in args),
+                tuple(a.array.shape if isinstance(a, Tensor) else None for a in args),
+                tuple(a.array.dtype if isinstance(a, Tensor) else None for a in args),
             )
             out.requires_grad = True
         if extras:

@@ -47,28 +47,28 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
             raise TypeError(
                 f"gradcheck needs float64 inputs for precision; got an input of dtype {t.dtype}"
             )
-        if not t.data.flags.c_contiguous or not t.data.flags.writeable:
-            t.data = np.array(t.data, order="C")    # perturbed in place below
+        if not t.array.flags.c_contiguous or not t.array.flags.writeable:
+            t.array = np.array(t.array, order="C")    # perturbed in place below
 
     def flat_outputs() -> np.ndarray:
         with grad_mode.no_grad():
             outs = _outputs(fn, inputs)
         if not outs:
             return np.zeros(0)
-        return np.concatenate([np.asarray(o.data, dtype=np.float64).reshape(-1) for o in outs])
+        return np.concatenate([np.asarray(o.array, dtype=np.float64).reshape(-1) for o in outs])
 
     # analytical rows: one backward per direction (retain_graph: one forward serves them all)
     for t in targets:
         t.grad = None
     with grad_mode.enable_grad():
         outs = _outputs(fn, inputs)
-    sizes = [o.data.size for o in outs]
+    sizes = [o.array.size for o in outs]
     n_out = int(sum(sizes))
     full = n_out <= max_full_outputs
     directions = np.eye(n_out) if full \
         else np.random.default_rng(0).standard_normal((1, n_out))         # (D, n_out)
     bounds = np.cumsum([0] + sizes)
-    analytical = [np.zeros((len(directions), t.data.size)) for t in targets]  # (D, n_in)
+    analytical = [np.zeros((len(directions), t.array.size)) for t in targets]  # (D, n_in)
     for d, v in enumerate(directions):
         for t in targets:
             t.grad = None
@@ -77,11 +77,11 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
                 o.backward(v[lo:hi].reshape(o.shape).astype(o.dtype), retain_graph=True)
         for a, t in zip(analytical, targets):
             if t.grad is not None:
-                a[d] = t.grad.data.reshape(-1)
+                a[d] = t.grad.array.reshape(-1)
 
     for k, (t, a) in enumerate(zip(targets, analytical)):
-        jac = np.zeros((n_out, t.data.size))                             # (n_out, n_in)
-        flat = t.data.reshape(-1)
+        jac = np.zeros((n_out, t.array.size))                             # (n_out, n_in)
+        flat = t.array.reshape(-1)
         for i in range(flat.size):
             orig = flat[i]
             flat[i] = orig + eps

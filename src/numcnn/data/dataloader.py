@@ -65,7 +65,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         raise ValueError("default_collate: the batch is empty")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return _stack([b.data for b in batch])
+        return _stack([b.array for b in batch])
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "SUOV":
             raise TypeError(

@@ -66,7 +66,7 @@ class Dataset(Generic[T_co]):
 
 def _array(t: Any) -> np.ndarray:
     if isinstance(t, Tensor):
-        return t.data
+        return t.array
     if isinstance(t, np.ndarray):
         return t
     raise TypeError(f"TensorDataset expects Tensors or ndarrays, got {type(t).__name__}")
@@ -78,7 +78,7 @@ def _apply_transform(transform: Callable[[Any], Any], x: np.ndarray) -> Any:
     if vec is not None and getattr(transform, "has_batch", True):
         return vec(x)
     items = [transform(x[k]) for k in range(len(x))]
-    arrs = [i.data if isinstance(i, Tensor) else np.asarray(i) for i in items]
+    arrs = [i.array if isinstance(i, Tensor) else np.asarray(i) for i in items]
     return np.stack(arrs)
 
 
@@ -232,7 +232,7 @@ class ConcatDataset(Dataset[T_co]):
             return parts[0]
         inverse = np.argsort(np.concatenate(order), kind="stable")
         return _map_structure(
-            lambda *xs: np.concatenate([x.data if isinstance(x, Tensor) else x for x in xs]
+            lambda *xs: np.concatenate([x.array if isinstance(x, Tensor) else x for x in xs]
                                        )[inverse], *parts)
 
 

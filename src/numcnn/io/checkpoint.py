@@ -115,7 +115,7 @@ class _Encoder:
         if type(value) is int:
             return value
         if isinstance(value, Tensor):
-            name = self._array(value.data, path)
+            name = self._array(value.array, path)
             if isinstance(value, Parameter):
                 return {"$": "parameter", "name": name, "requires_grad": value.requires_grad}
             return ({"$": "tensor", "name": name, "requires_grad": True} if value.requires_grad

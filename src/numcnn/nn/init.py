@@ -41,10 +41,10 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected a numcnn Tensor, got {type(tensor).__name__}")
     with no_grad():
-        if tensor.data.flags.writeable:
-            tensor.data[...] = values
+        if tensor.array.flags.writeable:
+            tensor.array[...] = values
         else:  # a read-only view (e.g. broadcast): replace the storage
-            tensor.data = np.array(np.broadcast_to(values, tensor.shape), dtype=tensor.dtype)
+            tensor.array = np.array(np.broadcast_to(values, tensor.shape), dtype=tensor.dtype)
     return tensor
 
 
@@ -128,10 +128,10 @@ def _fill_drawn(tensor: Tensor, draw: Callable[[int], np.ndarray]) -> Tensor:
     tensor (for VGG's 100M-value first Linear that copy alone takes longer than the sampling).
     """
     n = tensor.numel()
-    if n <= _CHUNK or not (isinstance(tensor, Tensor) and tensor.data.flags.c_contiguous
-                           and tensor.data.flags.writeable):
+    if n <= _CHUNK or not (isinstance(tensor, Tensor) and tensor.array.flags.c_contiguous
+                           and tensor.array.flags.writeable):
         return _fill(tensor, draw(n).reshape(tensor.shape))
-    flat = tensor.data.reshape(-1)                      # a view: c-contiguous
+    flat = tensor.array.reshape(-1)                      # a view: c-contiguous
     with no_grad():
         for start in range(0, n, _CHUNK):
             stop = min(start + _CHUNK, n)

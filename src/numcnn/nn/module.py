@@ -261,7 +261,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data = np.zeros_like(p.grad.data)
+                p.grad.array = np.zeros_like(p.grad.array)
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call `fn` on every submodule (children first) and then on self."""
@@ -275,9 +275,9 @@ class Module:
             for store in (m._parameters, m._buffers):
                 for t in store.values():
                     if t is not None and t.dtype.kind == "f" and t.dtype != dtype:
-                        t.data = t.data.astype(dtype)
+                        t.array = t.array.astype(dtype)
                         if t.grad is not None:
-                            t.grad.data = t.grad.data.astype(dtype)
+                            t.grad.array = t.grad.array.astype(dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """`m.to(dtype)` casts floating parameters and buffers in place; "cpu" is accepted."""
@@ -339,7 +339,7 @@ class Module:
         Raises RuntimeError listing missing keys, unexpected keys and shape mismatches.
         """
         own = self.state_dict(keep_vars=True)
-        given = {k: (v.data if isinstance(v, Tensor) else np.asarray(v))
+        given = {k: (v.array if isinstance(v, Tensor) else np.asarray(v))
                  for k, v in state_dict.items()}
         missing = [k for k in own if k not in given]
         unexpected = [k for k in given if k not in own]
@@ -366,11 +366,11 @@ class Module:
             if k in given:
                 src = given[k]
                 if assign:
-                    target.data = np.array(src, copy=True)
-                elif target.data.flags.writeable:
-                    target.data[...] = src          # in place, as PyTorch's copy_
+                    target.array = np.array(src, copy=True)
+                elif target.array.flags.writeable:
+                    target.array[...] = src          # in place, as PyTorch's copy_
                 else:
-                    target.data = np.array(src, dtype=target.dtype, copy=True)
+                    target.array = np.array(src, dtype=target.dtype, copy=True)
         return _IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- hooks and call
@@ -565,7 +565,7 @@ class _BackwardHookState:
         for i, g in zip(self.slots, grads):
             r = grad_input[i]
             out.append(np.zeros_like(g) if r is None
-                       else np.asarray(r.data if isinstance(r, Tensor) else r))
+                       else np.asarray(r.array if isinstance(r, Tensor) else r))
         return out
 
 

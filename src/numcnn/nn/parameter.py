@@ -15,7 +15,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = np.empty(0, dtype=np.float32)
-        arr = data.data if isinstance(data, Tensor) else np.asarray(data)
+        arr = data.array if isinstance(data, Tensor) else np.asarray(data)
         super().__init__(arr, requires_grad=requires_grad)
 
     def __repr__(self) -> str:

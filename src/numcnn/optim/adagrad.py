@@ -69,7 +69,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Tensor, initial_value: float) -> None:
         state = self.state[p]
         state["step"] = _new_step()
-        state["sum"] = Tensor(np.full_like(p.data, initial_value))
+        state["sum"] = Tensor(np.full_like(p.array, initial_value))
 
     def _update_group(self, group: dict[str, Any]) -> None:
         """One Adagrad step for one group (see the class docstring)."""
@@ -81,13 +81,13 @@ class Adagrad(Optimizer):
             state = self.state[p]
             if len(state) == 0:               # a group added after construction
                 self._init_state(p, group["initial_accumulator_value"])
-            state["step"].data += 1
-            t = float(state["step"].data)
+            state["step"].array += 1
+            t = float(state["step"].array)
             g = self._grad_of(p, group["maximize"])
             if wd != 0:
-                g = g + wd * p.data                       # g = g + λθ
+                g = g + wd * p.array                       # g = g + λθ
             clr = lr / (1 + (t - 1) * lr_decay)           # γ̃ = γ / (1 + (t-1) η)
-            s = state["sum"].data
+            s = state["sum"].array
             s += g * g                                    # s = s + g²
             std = np.sqrt(s) + eps
-            p.data += (-clr * g) / std                    # θ = θ - γ̃ g / (√s + ε)
+            p.array += (-clr * g) / std                    # θ = θ - γ̃ g / (√s + ε)

@@ -83,20 +83,20 @@ class Adam(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = _new_step()
-                state["exp_avg"] = Tensor(np.zeros_like(p.data))
-                state["exp_avg_sq"] = Tensor(np.zeros_like(p.data))
+                state["exp_avg"] = Tensor(np.zeros_like(p.array))
+                state["exp_avg_sq"] = Tensor(np.zeros_like(p.array))
                 if amsgrad:
-                    state["max_exp_avg_sq"] = Tensor(np.zeros_like(p.data))
+                    state["max_exp_avg_sq"] = Tensor(np.zeros_like(p.array))
             g = self._grad_of(p, group["maximize"])
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-            state["step"].data += 1
-            t = float(state["step"].data)
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+            state["step"].array += 1
+            t = float(state["step"].array)
 
             if wd != 0:
                 if group["decoupled_weight_decay"]:
-                    p.data *= 1 - lr * wd                         # θ = θ (1 - γλ)
+                    p.array *= 1 - lr * wd                         # θ = θ (1 - γλ)
                 else:
-                    g = g + wd * p.data                           # g = g + λθ
+                    g = g + wd * p.array                           # g = g + λθ
             m += (1 - beta1) * (g - m)                            # m = β1 m + (1-β1) g
             v *= beta2                                            # v = β2 v + (1-β2) g²
             v += (1 - beta2) * (g * g)
@@ -105,12 +105,12 @@ class Adam(Optimizer):
             bias_correction2 = 1 - beta2 ** t
             step_size = lr / bias_correction1
             if amsgrad:
-                vmax = state["max_exp_avg_sq"].data
+                vmax = state["max_exp_avg_sq"].array
                 np.maximum(vmax, v, out=vmax)                     # v^max = max(v^max, v)
                 denom = np.sqrt(vmax) / bias_correction2 ** 0.5 + eps
             else:
                 denom = np.sqrt(v) / bias_correction2 ** 0.5 + eps
-            p.data += (-step_size * m) / denom                    # θ -= γ m̂ / (√v̂ + ε)
+            p.array += (-step_size * m) / denom                    # θ -= γ m̂ / (√v̂ + ε)
 
 
 class AdamW(Adam):

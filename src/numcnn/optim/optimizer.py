@@ -5,7 +5,7 @@ options (`lr`, `weight_decay`, ...; missing options take the optimizer's `defaul
 `state`, a dict from parameter to that parameter's running buffers (`{"step": ...,
 "exp_avg": ...}`).  A subclass writes only `step()`: for every group, for every parameter with a
 gradient, the update of its algorithm box, vectorised over the parameter's array and done in
-place, so `p.data` keeps its dtype and identity.
+place, so `p.array` keeps its dtype and identity.
 
 `state_dict()` has PyTorch's structure, parameters replaced by their index in group order::
 
@@ -161,7 +161,7 @@ class Optimizer:
                 else:
                     p.grad.grad_fn = None
                     p.grad.requires_grad = False
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimisation step: `_update_group` on every parameter group, in place
@@ -186,7 +186,7 @@ class Optimizer:
     def _grad_of(p: Tensor, maximize: bool) -> np.ndarray:
         """g = ∇θ f, or -∇θ f when maximizing (a new array: p.grad is never written)."""
         # callers pass only parameters that have a gradient
-        g = p.grad.data  # type: ignore[union-attr]
+        g = p.grad.array  # type: ignore[union-attr]
         return -g if maximize else g
 
     # ----------------------------------------------------------------- state dict
@@ -231,7 +231,7 @@ class Optimizer:
         def cast(param: Tensor, value: Any, key: Any = None) -> Any:
             """A deep copy; floating arrays take the parameter's dtype, except `step`."""
             if isinstance(value, (Tensor, np.ndarray)):
-                arr = np.array(value.data if isinstance(value, Tensor) else value, copy=True)
+                arr = np.array(value.array if isinstance(value, Tensor) else value, copy=True)
                 if key != "step" and param.dtype.kind == "f" and arr.dtype.kind == "f":
                     arr = arr.astype(param.dtype, copy=False)
                 return Tensor(arr)

@@ -77,29 +77,29 @@ class RMSprop(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = _new_step()
-                state["square_avg"] = Tensor(np.zeros_like(p.data))
+                state["square_avg"] = Tensor(np.zeros_like(p.array))
                 if mu > 0:
-                    state["momentum_buffer"] = Tensor(np.zeros_like(p.data))
+                    state["momentum_buffer"] = Tensor(np.zeros_like(p.array))
                 if group["centered"]:
-                    state["grad_avg"] = Tensor(np.zeros_like(p.data))
-            state["step"].data += 1
+                    state["grad_avg"] = Tensor(np.zeros_like(p.array))
+            state["step"].array += 1
             g = self._grad_of(p, group["maximize"])
             if wd != 0:
-                g = g + wd * p.data                               # g = g + λθ
-            v = state["square_avg"].data
+                g = g + wd * p.array                               # g = g + λθ
+            v = state["square_avg"].array
             v *= alpha                                            # v = α v + (1-α) g²
             v += (1 - alpha) * (g * g)
             if group["centered"]:
-                gbar = state["grad_avg"].data
+                gbar = state["grad_avg"].array
                 gbar += (1 - alpha) * (g - gbar)                  # ḡ = α ḡ + (1-α) g
                 avg = np.sqrt(v - gbar * gbar)                    # √(v - ḡ²)
             else:
                 avg = np.sqrt(v)
             avg += eps
             if mu > 0:
-                b = state["momentum_buffer"].data
+                b = state["momentum_buffer"].array
                 b *= mu                                           # b = μ b + g / (√ṽ + ε)
                 b += g / avg
-                p.data -= lr * b                                  # θ = θ - γ b
+                p.array -= lr * b                                  # θ = θ - γ b
             else:
-                p.data += (-lr * g) / avg                         # θ = θ - γ g / (√ṽ + ε)
+                p.array += (-lr * g) / avg                         # θ = θ - γ g / (√ṽ + ε)

@@ -71,7 +71,7 @@ class SGD(Optimizer):
                 continue
             g = self._grad_of(p, group["maximize"])
             if wd != 0:
-                g = g + wd * p.data
+                g = g + wd * p.array
             if mu != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
@@ -79,8 +79,8 @@ class SGD(Optimizer):
                     buf = Tensor(np.array(g, copy=True))          # b_1 = g_1
                     state["momentum_buffer"] = buf
                 else:
-                    b = buf.data
+                    b = buf.array
                     b *= mu                                       # b = μ b + (1-τ) g
                     b += (1 - tau) * g
-                g = g + mu * buf.data if group["nesterov"] else buf.data
-            p.data -= lr * g                                      # θ = θ - γ g
+                g = g + mu * buf.array if group["nesterov"] else buf.array
+            p.array -= lr * g                                      # θ = θ - γ g

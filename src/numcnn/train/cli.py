@@ -435,7 +435,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           checkpoint_every=args.checkpoint_every or None,
                           progress="always" if args.progress else True, config=config,
                           callbacks=[_PrintEpochs()])
-    n_params = sum(p.data.size for p in model.parameters() if p.requires_grad)
+    n_params = sum(p.array.size for p in model.parameters() if p.requires_grad)
     if args.resume is not None:
         trainer.resume(args.resume)
         print(f"resuming {args.resume} after epoch {trainer.epoch}")
@@ -574,7 +574,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             img = np.asarray(TB.resize(img, (size, size)))
         x = TB.normalize(Tensor(img), config["mean"], config["std"])
         with numcnn.no_grad():
-            logits = model(x).data[0].astype(np.float64)
+            logits = model(x).array[0].astype(np.float64)
         p = np.exp(logits - logits.max())
         p /= p.sum()
         best = np.argsort(-p)[:args.top]

@@ -91,7 +91,7 @@ class Evaluation:
 
 
 def _as_array(value: Any) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.array if isinstance(value, Tensor) else np.asarray(value)
 
 
 def evaluate(model: Module, loader: Iterable[Any], loss_fn: LossFn = cross_entropy,
@@ -284,7 +284,7 @@ class Trainer:
             "early_stopping_patience": self.patience, "checkpoint_every": self.checkpoint_every,
             "scheduler_interval": self.scheduler_interval,
             "model": type(self.model).__name__,
-            "num_parameters": int(sum(p.data.size for p in self.model.parameters())),
+            "num_parameters": int(sum(p.array.size for p in self.model.parameters())),
             "optimizer": type(self.optimizer).__name__,
             "optimizer_defaults": self.optimizer.defaults,
             "scheduler": type(sched).__name__ if sched is not None else None,

@@ -42,7 +42,7 @@ Image = Any   # a (C, H, W) ndarray or Tensor
 
 def _one(img: Image, name: str) -> tuple[np.ndarray, bool]:
     """(C, H, W) image -> ((1, C, H, W) array, whether it was a Tensor)."""
-    a = img.data if isinstance(img, Tensor) else img
+    a = img.array if isinstance(img, Tensor) else img
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} expects an ndarray or a Tensor image, got {type(img).__name__}")
     if a.ndim != 3:
@@ -54,7 +54,7 @@ def _apply_one(fn: Callable[[np.ndarray], Any], img: Image, name: str) -> Image:
     """Run a batch kernel on a batch of one image."""
     a, was_tensor = _one(img, name)
     out = fn(a)
-    out = out.data if isinstance(out, Tensor) else out
+    out = out.array if isinstance(out, Tensor) else out
     return Tensor(out[0]) if was_tensor else out[0]
 
 
@@ -136,12 +136,12 @@ def _batchable(t: Any) -> TypeGuard[Transform]:
 
 
 def _shape(img: Any) -> tuple[int, ...]:
-    return tuple((img.data if isinstance(img, Tensor) else np.asarray(img)).shape)
+    return tuple((img.array if isinstance(img, Tensor) else np.asarray(img)).shape)
 
 
 def _stack(items: list[Any]) -> Any:
     """Images -> one batch (a Tensor if the images are Tensors)."""
-    stacked = np.stack([i.data if isinstance(i, Tensor) else np.asarray(i) for i in items])
+    stacked = np.stack([i.array if isinstance(i, Tensor) else np.asarray(i) for i in items])
     return Tensor(stacked) if isinstance(items[0], Tensor) else stacked
 
 
@@ -152,10 +152,10 @@ class ToTensor(Transform):
     """
 
     def __call__(self, pic: Any) -> Tensor:
-        a = pic.data if isinstance(pic, Tensor) else np.asarray(pic)
+        a = pic.array if isinstance(pic, Tensor) else np.asarray(pic)
         if a.ndim not in (2, 3):
             raise ValueError(f"pic should be 2 or 3 dimensional, got {a.ndim} dimensions")
-        return Tensor(batch.to_tensor(a[None]).data[0])
+        return Tensor(batch.to_tensor(a[None]).array[0])
 
     def batch(self, x: Any) -> Tensor:
         """uint8 (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W)."""

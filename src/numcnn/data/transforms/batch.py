@@ -96,7 +96,7 @@ def using_generator(generator: np.random.Generator | None) -> Iterator[None]:
 
 # ----------------------------------------------------------------------------- helpers
 def _unwrap(x: ArrayLike, name: str = "input", ndim: int | None = 4) -> np.ndarray:
-    a = x.data if isinstance(x, Tensor) else x
+    a = x.array if isinstance(x, Tensor) else x
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be an ndarray or a Tensor, got {type(x).__name__}")
     if ndim is not None and a.ndim != ndim:
@@ -146,7 +146,7 @@ def to_tensor(x: ArrayLike) -> Tensor:
 
     x / 255 for uint8; other dtypes only change layout (as torchvision's ToTensor).
     """
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x.array if isinstance(x, Tensor) else np.asarray(x)
     if a.ndim == 3:
         a = a[:, None]
     elif a.ndim == 4:

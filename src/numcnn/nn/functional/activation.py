@@ -51,10 +51,10 @@ def _finish(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
     """Honour `inplace`: write into the input when nothing is recorded (see module docstring)."""
     if not inplace or out.requires_grad:
         return out
-    if input.data.flags.writeable and input.data.dtype == out.data.dtype:
-        input.data[...] = out.data
+    if input.array.flags.writeable and input.array.dtype == out.array.dtype:
+        input.array[...] = out.array
     else:
-        input.data = out.data
+        input.array = out.array
     return input
 
 

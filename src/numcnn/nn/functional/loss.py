@@ -95,7 +95,7 @@ def _check_class_weight(fn: str, weight: Tensor | None, input: Tensor) -> np.nda
             f"{fn}(): weight has dtype {weight.dtype} but input has dtype {input.dtype}; "
             "they must match"
         )
-    return weight.data
+    return weight.array
 
 
 def _class_targets(fn: str, input: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
@@ -112,7 +112,7 @@ def _class_targets(fn: str, input: Tensor, target: Tensor, ignore_index: int) ->
             f"{fn}(): spatial targets (input {tuple(input.shape)}) must be int64 class indices, "
             f"got {target.dtype} (as PyTorch, uint8 targets are accepted for (N, C) input only)"
         )
-    y = target.data
+    y = target.array
     if input.ndim == 1:
         if y.ndim > 1:
             raise RuntimeError(
@@ -448,18 +448,18 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
             f"{fn}(): target has dtype {target.dtype} but input has dtype {input.dtype}; "
             "they must match"
         )
-    if not np.all((input.data >= 0) & (input.data <= 1)):
+    if not np.all((input.array >= 0) & (input.array <= 1)):
         raise RuntimeError(
             f"{fn}(): all elements of input should be between 0 and 1 (they are probabilities; "
             "use binary_cross_entropy_with_logits for raw scores)"
         )
-    if not np.all((target.data >= 0) & (target.data <= 1)):
+    if not np.all((target.array >= 0) & (target.array <= 1)):
         raise RuntimeError(f"{fn}(): all elements of target should be between 0 and 1")
     w = None
     if weight is not None:
         _broadcast(fn, ("weight", weight.shape), ("target", target.shape))
         _check_no_grad(fn, "weight", weight)
-        w = weight.data.astype(input.dtype, copy=False)
+        w = weight.array.astype(input.dtype, copy=False)
     return L.BinaryCrossEntropy.apply(input, target, weight=w, reduction=reduction)
 
 
@@ -503,11 +503,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if weight is not None:
         _broadcast(fn, ("weight", weight.shape), ("input", input.shape))
         _check_no_grad(fn, "weight", weight)
-        w = weight.data.astype(dtype, copy=False)
+        w = weight.array.astype(dtype, copy=False)
     if pos_weight is not None:
         _broadcast(fn, ("pos_weight", pos_weight.shape), ("target", target.shape))
         _check_no_grad(fn, "pos_weight", pos_weight)
-        pw = pos_weight.data.astype(dtype, copy=False)
+        pw = pos_weight.array.astype(dtype, copy=False)
     return L.BinaryCrossEntropyWithLogits.apply(input, target, weight=w, pos_weight=pw,
                                                 reduction=reduction)
 

@@ -150,8 +150,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         rm = rv = None                                          # nothing to average (as torch)
     return K.BatchNorm.apply(
         input, weight, bias,
-        running_mean=None if rm is None else rm.data,
-        running_var=None if rv is None else rv.data,
+        running_mean=None if rm is None else rm.array,
+        running_var=None if rv is None else rv.array,
         training=training, momentum=momentum, eps=eps,
     )
 
@@ -219,14 +219,14 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     bias = _flat(_channel_vector(bias, "bias", c, fname))
     if not use_input_stats:                                     # checked above: both given
         assert rm is not None and rv is not None
-        return K.BatchNorm.apply(input, weight, bias, running_mean=rm.data,
-                                 running_var=rv.data, training=False, eps=eps)
+        return K.BatchNorm.apply(input, weight, bias, running_mean=rm.array,
+                                 running_var=rv.array, training=False, eps=eps)
     if input.numel() == 0:
         rm = rv = None
     return K.InstanceNorm.apply(
         input, weight, bias,
-        running_mean=None if rm is None else rm.data,
-        running_var=None if rv is None else rv.data,
+        running_mean=None if rm is None else rm.array,
+        running_var=None if rv is None else rv.array,
         momentum=momentum, eps=eps,
     )
 

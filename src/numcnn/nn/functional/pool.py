@@ -303,7 +303,7 @@ def _max_unpool(fn: str, nd: int, input: Tensor, indices: Any, kernel_size: Any,
         raise ValueError(f"{fn}: the output size {tuple(out)} must not be negative "
                          f"(kernel_size={kernel}, stride={stride_t}, padding={pad})")
     plane = math.prod(out)
-    idx = indices.data
+    idx = indices.array
     if idx.size and (idx.min() < 0 or idx.max() >= plane):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise RuntimeError(f"{fn}: found an invalid max index {bad}: indices must lie in "

@@ -98,7 +98,7 @@ class _NormBase(Module):
         for buf, value in ((self.running_mean, 0), (self.running_var, 1),
                            (self.num_batches_tracked, 0)):
             if buf is not None:
-                buf.data[...] = value
+                buf.array[...] = value
 
     def reset_parameters(self) -> None:
         """Running statistics reset; weight <- 1, bias <- 0."""
@@ -135,9 +135,9 @@ class _BatchNorm(_NormBase):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1                 # in place, int64 scalar
+            self.num_batches_tracked.array += 1                 # in place, int64 scalar
             if self.momentum is None:                          # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         if self.training:
             bn_training = True
         else:

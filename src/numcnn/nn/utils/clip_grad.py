@@ -59,7 +59,7 @@ def get_total_norm(tensors: _tensor_or_tensors, norm_type: float = 2.0,
     Returns:
         A 0-d tensor of the tensors' (promoted) dtype; 0 for no tensors.
     """
-    arrays = [t.data for t in _as_list(tensors)]
+    arrays = [t.array for t in _as_list(tensors)]
     p = float(norm_type)
     if not arrays:
         return Tensor(np.zeros((), dtype=dtypes.get_default_dtype()))
@@ -88,11 +88,11 @@ def clip_grads_with_norm_(parameters: _tensor_or_tensors, max_norm: float,
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    t = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm)
+    t = total_norm.array if isinstance(total_norm, Tensor) else np.asarray(total_norm)
     coef = np.minimum(float(max_norm) / (t + 1e-6), 1.0)   # in total_norm's dtype
     with np.errstate(invalid="ignore"):    # a nan/inf norm scales to nan, silently as in torch
         for g in grads:
-            g.data *= coef.astype(g.dtype)
+            g.array *= coef.astype(g.dtype)
 
 
 def clip_grad_norm_(parameters: _tensor_or_tensors, max_norm: float, norm_type: float = 2.0,
@@ -139,4 +139,4 @@ def clip_grad_value_(parameters: _tensor_or_tensors, clip_value: float,
     c = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            np.clip(p.grad.data, -c, c, out=p.grad.data)
+            np.clip(p.grad.array, -c, c, out=p.grad.array)
