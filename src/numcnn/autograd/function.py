@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from numcnn.autograd import grad_mode
+from numcnn.autograd import anomaly_mode, grad_mode
 
 if TYPE_CHECKING:
     from numcnn.tensor import Tensor
@@ -139,6 +139,8 @@ class Function:
                 tuple(a.array.dtype if isinstance(a, Tensor) else None for a in args),
             )
             out.requires_grad = True
+            if anomaly_mode.is_anomaly_enabled():   # anomaly hook: keep the forward call stack
+                anomaly_mode.record_forward(out.grad_fn)
         if extras:
             return (out, *extras)
         return out
