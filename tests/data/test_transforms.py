@@ -379,6 +379,6 @@ def test_tensor_in_tensor_out_and_bad_arguments():
     with pytest.raises(ValueError, match="translation"):
         T.RandomAffine(0, translate=(2, 0))
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
-        T.RandomCrop(2)(np.zeros((4, 4)))
+        T.RandomCrop(2)(np.zeros((1, 1, 4, 4)))
     with pytest.raises(TypeError, match="generator"):
         B.random_crop(np.zeros((1, 1, 4, 4)), 2, generator=3)  # type: ignore[arg-type]

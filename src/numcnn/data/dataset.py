@@ -151,9 +151,9 @@ class TensorDataset(Dataset[tuple[Any, ...]]):
 
     def get_batch(self, indices: np.ndarray) -> tuple[Any, ...]:
         """(x[indices] for every field) — one fancy index each; the transform vectorised."""
-        fields = [a[indices] for a in self.arrays]
-        if self.transform is not None:
-            fields[0] = _apply_transform(self.transform, fields[0])
+        fields: list[Any] = [a[indices] for a in self.arrays]
+        if self.transform is not None:      # as Tensors, as the items are: (N, C, H, W)
+            fields[0] = _apply_transform(self.transform, Tensor(fields[0]))
         return tuple(fields)
 
 

@@ -1,10 +1,25 @@
 """Image transforms with torchvision's names, arguments and geometry.
 
-Every transform works on one image — a (C, H, W) ndarray or Tensor (`ToTensor` also takes
-uint8 (H, W) / (H, W, C)) — and returns the same kind (`ToTensor` returns a Tensor). Every
-transform also has `.batch(x)`, the vectorised version on an (N, C, H, W) batch that draws
-independent parameters per image in one go (the kernels are in `numcnn.data.transforms.batch`);
-datasets use it to transform a whole batch at once. All transforms here have one:
+What a transform takes, and how the layout is decided (`layout`, torchvision's rule made
+explicit for NumPy):
+
+- a PIL image (when Pillow is installed): (H, W) or (H, W, C) pixels;
+- an ndarray of dtype uint8: an image as PIL and the dataset readers give it, (H, W) or
+  (H, W, C), channels last;
+- an ndarray of any other dtype, or a Tensor: a tensor image, (C, H, W) or (H, W).
+
+Every transform returns the kind it was given — PIL in, PIL out (same mode); uint8 (H, W, C)
+in, uint8 (H, W, C) out; Tensor in, Tensor out — except `ToTensor`, which takes a PIL image
+or an ndarray of any dtype as (H, W[, C]) and returns a (C, H, W) Tensor (uint8 scaled to
+[0, 1]). So torchvision-order pipelines work on what the readers return:
+
+    Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(), ToTensor(), Normalize(m, s)])
+
+Every transform also has `.batch(x)`, the vectorised version on a batch — (N, C, H, W)
+Tensor or float ndarray, or uint8 (N, H, W, C) / (N, H, W) ndarray, i.e. a stack of the
+images `__call__` takes — that draws independent parameters per image in one go (the kernels,
+always on (N, C, H, W), are in `numcnn.data.transforms.batch`); datasets use it to transform
+a whole batch at once. All transforms here have one:
 
     ToTensor, Normalize, Resize, CenterCrop, RandomCrop, RandomHorizontalFlip,
     RandomVerticalFlip, RandomRotation, RandomAffine, RandomResizedCrop, RandomErasing, Compose
@@ -13,12 +28,16 @@ datasets use it to transform a whole batch at once. All transforms here have one
 
 A single image goes through the same kernel as a batch of one, so both give the same results.
 Random draws come from `generator` when one is given, else from the generator a DataLoader
-installs for the batch it loads, else `numcnn.random.generator()` (see
-`batch.resolve_generator`), so seeded runs are reproducible.
+installs for the batch it loads (also inside its worker processes), else
+`numcnn.random.generator()` (see `batch.resolve_generator`), so seeded runs are reproducible.
 
-Differences from torchvision: images are arrays, not PIL images; resizing is not antialiased
-(`antialias=True` raises); in bilinear warps, a source pixel outside the image counts as `fill`
-(torchvision multiplies the interpolated value by the in-image weight once more).
+Differences from torchvision: PIL images are transformed by numcnn's kernels on their pixels
+(not by PIL's own resize/rotate), so they equal what the same transform gives the image's
+uint8 array; resizing is not antialiased (`antialias=True` raises); in bilinear warps, a
+source pixel outside the image counts as `fill` (torchvision multiplies the interpolated value
+by the in-image weight once more); a uint8 or float ndarray is accepted by every transform
+(torchvision's take only PIL images and tensors); a palette ('P') image is resampled on its
+palette indices, so use nearest interpolation for it.
 """
 
 from __future__ import annotations
@@ -27,35 +46,17 @@ from typing import Any, Callable, Sequence, TypeGuard
 
 import numpy as np
 
-from numcnn.data.transforms import batch
+from numcnn.data.transforms import batch, layout
 from numcnn.data.transforms.batch import InterpolationMode
 from numcnn.tensor import Tensor
 
 __all__ = [
     "InterpolationMode", "Compose", "ToTensor", "Normalize", "Resize", "CenterCrop",
     "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-    "RandomAffine", "RandomResizedCrop", "RandomErasing", "batch",
+    "RandomAffine", "RandomResizedCrop", "RandomErasing", "batch", "layout",
 ]
 
-Image = Any   # a (C, H, W) ndarray or Tensor
-
-
-def _one(img: Image, name: str) -> tuple[np.ndarray, bool]:
-    """(C, H, W) image -> ((1, C, H, W) array, whether it was a Tensor)."""
-    a = img.array if isinstance(img, Tensor) else img
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} expects an ndarray or a Tensor image, got {type(img).__name__}")
-    if a.ndim != 3:
-        raise ValueError(f"{name} expects a (C, H, W) image, got shape {a.shape}")
-    return a[None], isinstance(img, Tensor)
-
-
-def _apply_one(fn: Callable[[np.ndarray], Any], img: Image, name: str) -> Image:
-    """Run a batch kernel on a batch of one image."""
-    a, was_tensor = _one(img, name)
-    out = fn(a)
-    out = out.array if isinstance(out, Tensor) else out
-    return Tensor(out[0]) if was_tensor else out[0]
+Image = Any   # a PIL image, an ndarray or a Tensor (see `layout`)
 
 
 def _size(size: Any, name: str = "size") -> tuple[int, int]:
@@ -66,12 +67,21 @@ def _size(size: Any, name: str = "size") -> tuple[int, int]:
 
 
 class Transform:
-    """Base class: `__call__` on one image, `batch` on an (N, C, H, W) batch."""
+    """Base class: `__call__` on one image, `batch` on a batch; both bring the input to
+    (N, C, H, W) (`layout`), run `_apply`, and give back the input's kind and layout."""
 
     def __call__(self, img: Image) -> Image:
-        return _apply_one(self.batch, img, type(self).__name__)
+        x, restore = layout.as_nchw(img, type(self).__name__)
+        return restore(self._apply(x))
 
     def batch(self, x: Any) -> Any:
+        """The transform on a batch: (N, C, H, W) Tensor or float ndarray, or uint8
+        (N, H, W, C) / (N, H, W) ndarray; each image draws its own random parameters."""
+        a, restore = layout.batch_as_nchw(x, type(self).__name__)
+        return restore(self._apply(a))
+
+    def _apply(self, x: np.ndarray) -> Any:
+        """The kernel: (N, C, H, W) ndarray -> (N, C, H', W') ndarray."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -145,20 +155,38 @@ def _stack(items: list[Any]) -> Any:
     return Tensor(stacked) if isinstance(items[0], Tensor) else stacked
 
 
-class ToTensor(Transform):
-    """uint8 (H, W) or (H, W, C) -> float32 Tensor (C, H, W) in [0, 1] (x / 255).
+# PIL modes whose pixels are not uint8, and the dtype ToTensor gives them (torchvision's)
+_PIL_DTYPES = {"I": np.int32, "I;16": np.int16, "F": np.float32}
 
-    Other dtypes are only transposed to (C, H, W), not scaled (as torchvision).
+
+class ToTensor(Transform):
+    """A PIL image or an (H, W) / (H, W, C) ndarray -> Tensor (C, H, W).
+
+    uint8 pixels (and PIL modes L, P, RGB, RGBA, CMYK, ...) become float32 in [0, 1]
+    (x / 255); mode '1' gives 0.0 / 1.0; other dtypes (and PIL modes I, I;16, F, as int32,
+    int16, float32) are only moved to (C, H, W), not scaled (as torchvision). An ndarray is
+    always read channels-last here, whatever its dtype; a Tensor is refused (TypeError, as
+    torchvision: it is already an image tensor).
     """
 
     def __call__(self, pic: Any) -> Tensor:
-        a = pic.array if isinstance(pic, Tensor) else np.asarray(pic)
+        if layout.is_pil_image(pic):
+            dtype = _PIL_DTYPES.get(pic.mode, np.uint8)
+            a = np.array(pic, dtype=dtype)
+            if pic.mode == "1":
+                a = a * np.uint8(255)
+        elif isinstance(pic, np.ndarray):
+            a = pic
+        else:
+            raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
         if a.ndim not in (2, 3):
-            raise ValueError(f"pic should be 2 or 3 dimensional, got {a.ndim} dimensions")
+            raise ValueError(f"pic should be 2 or 3 dimensional. Got {a.ndim} dimensions.")
         return Tensor(batch.to_tensor(a[None]).array[0])
 
     def batch(self, x: Any) -> Tensor:
-        """uint8 (N, H, W) or (N, H, W, C) -> float32 (N, C, H, W)."""
+        """(N, H, W) or (N, H, W, C) ndarray -> (N, C, H, W) Tensor (uint8: float32 / 255)."""
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"ToTensor.batch expects an ndarray, got {type(x)}")
         return batch.to_tensor(x)
 
 
@@ -175,7 +203,7 @@ class Normalize(Transform):
                  ) -> None:
         self.mean, self.std, self.inplace = mean, std, inplace
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.normalize(x, self.mean, self.std)
 
     def __repr__(self) -> str:
@@ -208,7 +236,7 @@ class Resize(Transform):
         self.size, self.interpolation = size, batch._mode(interpolation)
         self.max_size, self.antialias = max_size, antialias
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.resize(x, self.size, self.interpolation, self.max_size)
 
     def __repr__(self) -> str:
@@ -222,7 +250,7 @@ class CenterCrop(Transform):
     def __init__(self, size: Any) -> None:
         self.size = _size(size)
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.center_crop(x, self.size)
 
     def __repr__(self) -> str:
@@ -254,7 +282,7 @@ class RandomCrop(Transform):
         self.padding, self.pad_if_needed, self.fill = padding, pad_if_needed, fill
         self.padding_mode, self.generator = padding_mode, generator
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.random_crop(x, self.size, self.padding, self.pad_if_needed, self.fill,
                                  self.padding_mode, self.generator)
 
@@ -268,7 +296,7 @@ class RandomHorizontalFlip(Transform):
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         self.p, self.generator = batch._check_p(p), generator
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.random_horizontal_flip(x, self.p, self.generator)
 
     def __repr__(self) -> str:
@@ -281,7 +309,7 @@ class RandomVerticalFlip(Transform):
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         self.p, self.generator = batch._check_p(p), generator
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.random_vertical_flip(x, self.p, self.generator)
 
     def __repr__(self) -> str:
@@ -323,7 +351,7 @@ class RandomRotation(Transform):
         """False with `expand`: the images of a batch may come out with different sizes."""
         return not self.expand
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.random_rotation(x, self.degrees, self.interpolation, self.fill,
                                      self.center, self.generator, self.expand)
 
@@ -361,7 +389,7 @@ class RandomAffine(Transform):
         self.interpolation, self.fill = batch._mode(interpolation), fill
         self.center, self.generator = center, generator
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.random_affine(x, self.degrees, self.translate, self.scale, self.shear,
                                    self.interpolation, self.fill, self.center, self.generator)
 
@@ -395,7 +423,7 @@ class RandomResizedCrop(Transform):
         self.scale, self.ratio = tuple(scale), tuple(ratio)
         self.interpolation, self.generator = batch._mode(interpolation), generator
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.random_resized_crop(x, self.size, self.scale, self.ratio,  # type: ignore
                                          self.interpolation, self.generator)
 
@@ -429,7 +457,7 @@ class RandomErasing(Transform):
         self.scale, self.ratio, self.value = tuple(scale), tuple(ratio), value
         self.inplace, self.generator = inplace, generator
 
-    def batch(self, x: Any) -> Any:
+    def _apply(self, x: np.ndarray) -> Any:
         return batch.random_erasing(x, self.p, self.scale, self.ratio,  # type: ignore[arg-type]
                                     self.value, self.generator)
 
