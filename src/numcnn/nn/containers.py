@@ -45,9 +45,15 @@ class Sequential(Module):
         self.add_module(self._index(idx), module)
 
     def __delitem__(self, idx: int | slice) -> None:
+        """Remove entries; as PyTorch, the rest are then renamed "0", "1", ... (even if they
+        had names from an OrderedDict)."""
         keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
         for k in keys:
             del self._modules[k]
+        rest = list(self._modules.values())
+        self._modules.clear()
+        for i, m in enumerate(rest):
+            self._modules[str(i)] = m
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -95,7 +101,10 @@ class ModuleList(Module):
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(self._key(idx), module)
 
-    def __delitem__(self, idx: int) -> None:
+    def __delitem__(self, idx: int | slice) -> None:
+        """Remove entries and renumber the rest "0", "1", ... (as PyTorch)."""
+        if not isinstance(idx, slice):
+            self._key(idx)                          # IndexError for an index out of range
         mods = list(self._modules.values())
         del mods[idx]
         self._modules.clear()

@@ -6,18 +6,21 @@ as batch norm's running mean) and submodules, all registered by plain attribute 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
 from numcnn import dtypes
 from numcnn.autograd.function import Context, Function
 from numcnn.autograd.grad_mode import is_grad_enabled
-from numcnn.nn.parameter import Parameter
+from numcnn.nn.parameter import Parameter, is_lazy
 from numcnn.tensor import Tensor, _RemovableHandle
+
+_hook_ids = itertools.count()      # one sequence for every module, so copies never collide
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -49,7 +52,9 @@ class Module:
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks_with_kwargs", set())
         object.__setattr__(self, "_backward_hooks", OrderedDict())
-        object.__setattr__(self, "_hook_ids", itertools.count())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
+        # None: no backward hook yet; True: full hooks; False: the deprecated non-full ones
+        object.__setattr__(self, "_is_full_backward_hook", None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -106,11 +111,12 @@ class Module:
         for store in (self._parameters, self._buffers, self._modules):
             if name in store:
                 del store[name]
+                self._non_persistent_buffers.discard(name)
                 return
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        _check_name(self, name, "parameter")
+        _check_name(self, name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
                 f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
@@ -120,7 +126,7 @@ class Module:
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        _check_name(self, name, "buffer")
+        _check_name(self, name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
                 f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
@@ -139,7 +145,7 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        _check_name(self, name, "module")
+        _check_name(self, name, "module", self._modules)
         self.__dict__.pop(name, None)
         self._modules[name] = module
 
@@ -255,13 +261,16 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of every parameter: to None (default) or, in place, to zeros."""
         for p in self.parameters():
             if p.grad is None:
                 continue
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.array = np.zeros_like(p.grad.array)
+                p.grad.grad_fn = None
+                p.grad.requires_grad = False
+                p.grad.array[...] = 0
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call `fn` on every submodule (children first) and then on self."""
@@ -270,26 +279,55 @@ class Module:
         fn(self)
         return self
 
-    def _cast(self, dtype: np.dtype) -> None:
+    def _cast(self, dtype: np.dtype, floating_only: bool = True) -> None:
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for t in store.values():
-                    if t is not None and t.dtype.kind == "f" and t.dtype != dtype:
-                        t.array = t.array.astype(dtype)
-                        if t.grad is not None:
-                            t.grad.array = t.grad.array.astype(dtype)
+                    if t is None or (floating_only and t.dtype.kind != "f") or t.dtype == dtype:
+                        continue
+                    if is_lazy(t):
+                        t._set_dtype(dtype)          # type: ignore[attr-defined]
+                        continue
+                    t.array = t.array.astype(dtype)
+                    if t.grad is not None:
+                        t.grad.array = t.grad.array.astype(dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """`m.to(dtype)` casts floating parameters and buffers in place; "cpu" is accepted."""
+        """Cast floating parameters and buffers in place, as `torch.nn.Module.to`.
+
+        Accepts `to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` and the keywords
+        `device`, `dtype`, `non_blocking`, `memory_format`.  The device must be the CPU ("cpu",
+        "cpu:0", or an object whose `.type` is "cpu"); anything else raises RuntimeError.
+
+        Raises:
+            TypeError: for a dtype that is not floating point, or an unknown argument.
+        """
+        unknown = set(kwargs) - {"device", "dtype", "non_blocking", "memory_format", "copy"}
+        if unknown:
+            raise TypeError(f"to() got an unexpected keyword argument '{sorted(unknown)[0]}'")
         dtype = kwargs.get("dtype")
+        if kwargs.get("device") is not None:
+            _check_device(kwargs["device"])
         for a in args:
-            if not (isinstance(a, str) and a == "cpu"):
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, bool):
+                continue                            # non_blocking given positionally
+            elif _is_device(a):
+                _check_device(a)
+            else:
                 dtype = a
         if dtype is not None:
             d = dtypes.as_dtype(dtype)
-            if d.kind != "f":
-                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got {d}")
+            if d.kind not in "fc":
+                raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={d}")
             self._cast(d)
+        return self
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast every parameter and buffer (integer ones too) to `dst_type`."""
+        self._cast(dtypes.as_dtype(dst_type), floating_only=False)
         return self
 
     def float(self) -> Module:
@@ -304,13 +342,24 @@ class Module:
     def cpu(self) -> Module:
         return self
 
+    def cuda(self, device: Any = None) -> Module:
+        """numcnn has no CUDA backend: always raises RuntimeError (use `.cpu()` or `.to("cpu")`)."""
+        raise RuntimeError(_NO_DEVICE.format("cuda" if device is None else f"cuda:{device}"))
+
+    def share_memory(self) -> Module:
+        """A no-op: numcnn tensors live in ordinary process memory."""
+        return self
+
     # ----------------------------------------------------------------- state dict
     def state_dict(self, *args: Any, destination: OrderedDict[str, Tensor] | None = None,
                    prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Every parameter and persistent buffer by dotted name (values share memory).
 
         As in PyTorch, the arguments are keyword-only; the deprecated positional form
-        (destination, prefix, keep_vars) still works, with PyTorch's FutureWarning.
+        (destination, prefix, keep_vars) still works, with PyTorch's FutureWarning.  The result
+        carries `_metadata` ({module prefix: {"version": v}}), which `load_state_dict` reads
+        (batch norm: a checkpoint older than version 2 has no `num_batches_tracked`).
+        An uninitialised parameter of a lazy module appears as itself.
         """
         if args:
             warnings.warn("Positional args are being deprecated, use kwargs instead.",
@@ -322,34 +371,100 @@ class Module:
             if len(args) > 2 and keep_vars is False:
                 keep_vars = args[2]
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
+        if destination is None:
+            out._metadata = OrderedDict()  # type: ignore[attr-defined]
         for name, mod in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
             pre = name + "." if name else ""
+            if hasattr(out, "_metadata"):
+                out._metadata[name] = {"version": mod._version}
             for k, p in mod._parameters.items():
                 if p is not None:
-                    out[pre + k] = p if keep_vars else p.detach()
+                    out[pre + k] = p if keep_vars or is_lazy(p) else p.detach()
             for k, b in mod._buffers.items():
                 if b is not None and k not in mod._non_persistent_buffers:
-                    out[pre + k] = b if keep_vars else b.detach()
+                    out[pre + k] = b if keep_vars or is_lazy(b) else b.detach()
         return out
 
-    def load_state_dict(self, state_dict: Any, strict: bool = True,
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              local_metadata: dict[str, Any], strict: bool,
+                              missing_keys: list[str], unexpected_keys: list[str],
+                              error_msgs: list[str], assign: bool = False) -> None:
+        """Copy this module's own entries of `state_dict` (keys `prefix + name`) in place.
+
+        Subclasses override it to adapt old checkpoints (see `local_metadata["version"]`); a
+        lazy module materialises its parameters here first.
+        """
+        local = [(k, p) for k, p in self._parameters.items() if p is not None]
+        local += [(k, b) for k, b in self._buffers.items()
+                  if b is not None and k not in self._non_persistent_buffers]
+        for name, target in local:
+            key = prefix + name
+            if key not in state_dict:
+                missing_keys.append(key)
+                continue
+            value = state_dict[key]
+            if is_lazy(value):
+                error_msgs.append(f'While copying the parameter named "{key}", the checkpoint '
+                                  "holds an uninitialized parameter; run a forward first.")
+                continue
+            try:
+                src = value.array if isinstance(value, Tensor) else np.asarray(value)
+            except (TypeError, ValueError):
+                error_msgs.append(f'While copying the parameter named "{key}", expected Tensor '
+                                  f"or array-like object from checkpoint but received "
+                                  f"{type(value)}")
+                continue
+            if src.shape != target.shape:
+                error_msgs.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(src.shape)} "
+                    f"from checkpoint, the shape in current model is {tuple(target.shape)}."
+                )
+                continue
+            if assign:
+                target.array = np.array(src, copy=True)
+            elif target.array.flags.writeable:
+                target.array[...] = src              # in place, as PyTorch's copy_
+            else:
+                target.array = np.array(src, dtype=target.dtype, copy=True)
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)[0]
+                    if head not in self._modules and not any(head == n for n, _ in local):
+                        unexpected_keys.append(key)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
                         assign: bool = False) -> _IncompatibleKeys:
         """Copy values into the parameters and buffers; with `strict` every key must match.
 
-        Raises RuntimeError listing missing keys, unexpected keys and shape mismatches.
+        Values may be Tensors or arrays.  Each module loads its own entries
+        (`_load_from_state_dict`), so a module can adapt an older checkpoint.
+
+        Raises:
+            TypeError: if `state_dict` is not a mapping.
+            RuntimeError: listing missing keys, unexpected keys (with `strict`) and shape
+                mismatches (always).
         """
-        own = self.state_dict(keep_vars=True)
-        given = {k: (v.array if isinstance(v, Tensor) else np.asarray(v))
-                 for k, v in state_dict.items()}
-        missing = [k for k in own if k not in given]
-        unexpected = [k for k in given if k not in own]
-        errors = []
-        for k, target in own.items():
-            if k in given and given[k].shape != target.shape:
-                errors.append(
-                    f'size mismatch for {k}: copying a param with shape {tuple(given[k].shape)} '
-                    f'from checkpoint, the shape in current model is {tuple(target.shape)}.'
-                )
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        metadata = getattr(state_dict, "_metadata", None)
+        missing: list[str] = []
+        unexpected: list[str] = []
+        errors: list[str] = []
+        own = OrderedDict(state_dict)                # hooks may add keys; the caller's stays
+        stack: list[tuple[Module, dict[str, Any], str]] = [(self, own, "")]
+        while stack:
+            mod, local_sd, pre = stack.pop()
+            local_meta = {} if metadata is None else dict(metadata.get(pre[:-1], {}))
+            mod._load_from_state_dict(local_sd, pre, local_meta, True, missing, unexpected,
+                                      errors, assign)
+            children = []
+            for name, child in mod._modules.items():
+                if child is not None:
+                    cp = pre + name + "."
+                    children.append((child, {k: v for k, v in local_sd.items()
+                                             if k.startswith(cp)}, cp))
+            stack.extend(reversed(children))
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
@@ -362,21 +477,24 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                 + "\n\t".join(errors)
             )
-        for k, target in own.items():
-            if k in given:
-                src = given[k]
-                if assign:
-                    target.array = np.array(src, copy=True)
-                elif target.array.flags.writeable:
-                    target.array[...] = src          # in place, as PyTorch's copy_
-                else:
-                    target.array = np.array(src, dtype=target.dtype, copy=True)
         return _IncompatibleKeys(missing, unexpected)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Module:
+        """An independent copy: new parameters (values copied, gradients not, as PyTorch),
+        new buffers, submodules and hook dicts; the hook functions themselves are shared."""
+        if id(self) in memo:
+            return memo[id(self)]
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            object.__setattr__(new, k, copy.deepcopy(v, memo))
+        return new
 
     # ----------------------------------------------------------------- hooks and call
     def _add_hook(self, store: OrderedDict, hook: Callable[..., Any],
                   prepend: bool = False) -> tuple[int, _RemovableHandle]:
-        key = next(self._hook_ids)
+        key = next(_hook_ids)
         store[key] = hook
         if prepend:
             store.move_to_end(key, last=False)
@@ -410,11 +528,41 @@ class Module:
             self._forward_hooks_always_called.add(key)
         return handle
 
+    def _set_backward_kind(self, full: bool) -> None:
+        if self._is_full_backward_hook is (not full):
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        object.__setattr__(self, "_is_full_backward_hook", full)
+
     def register_full_backward_hook(self, hook: Callable[..., Any],
                                     prepend: bool = False) -> _RemovableHandle:
         """`hook(module, grad_input, grad_output)` once the gradients w.r.t. the module's tensor
-        inputs are computed; a non-None return (a tuple) replaces grad_input."""
+        inputs are computed; a non-None return (a tuple) replaces grad_input.
+
+        As in PyTorch, grad_input has one entry per positional input: the gradient, zeros for a
+        tensor that needs none, None for a non-tensor.  When no input requires grad, the hook
+        fires (with a UserWarning) once grad_output is known, with grad_input all None.
+        """
+        self._set_backward_kind(True)
         return self._add_hook(self._backward_hooks, hook, prepend)[1]
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any],
+                                        prepend: bool = False) -> _RemovableHandle:
+        """`hook(module, grad_output)` when the gradient w.r.t. the module's output is known,
+        before grad_input is computed; a non-None return (a tuple) replaces grad_output."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)[1]
+
+    def register_backward_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
+        """Deprecated (as in PyTorch): use `register_full_backward_hook`.
+
+        `hook(module, grad_input, grad_output)`.  In PyTorch grad_input is the gradient w.r.t.
+        the inputs of the last autograd node of the forward, which for a one-op module on
+        non-leaf inputs is its inputs' gradient; numcnn always gives the module's inputs'
+        gradients (None for a tensor that needs none).  Calling the module warns (FutureWarning)
+        where PyTorch does: when the forward is not one node fed by the inputs.
+        """
+        self._set_backward_kind(False)
+        return self._add_hook(self._backward_hooks, hook)[1]
 
     def _call_forward_hook(self, key: int, hook: Callable[..., Any], args: tuple[Any, ...],
                            kwargs: dict[str, Any], out: Any) -> Any:
@@ -435,9 +583,9 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
-        bw = _BackwardHookState(self, args) if self._backward_hooks and is_grad_enabled() \
-            else None
-        if bw is not None:
+        bw = None
+        if is_grad_enabled() and (self._backward_hooks or self._backward_pre_hooks):
+            bw = _BackwardHookState(self, args)
             args = bw.wrap_inputs(args)
         try:
             out = self.forward(*args, **kwargs)
@@ -456,8 +604,36 @@ class Module:
             if result is not None:
                 out = result
         if bw is not None:
+            if self._is_full_backward_hook is False and self._backward_hooks:
+                self._warn_non_full_backward_hook(bw.inputs, args, out)
             out = bw.wrap_outputs(out)
         return out
+
+    def _warn_non_full_backward_hook(self, inputs: tuple[Any, ...], wrapped: tuple[Any, ...],
+                                     out: Any) -> None:
+        """PyTorch's FutureWarning for the deprecated hook, under PyTorch's conditions."""
+        tail = " Please use register_full_backward_hook to get the documented behavior."
+        if not isinstance(out, Tensor):
+            msg = ("Using non-full backward hooks on a Module that does not return a single "
+                   "Tensor or a tuple of Tensors is deprecated and will be removed in future "
+                   "versions. This hook will be missing some of the grad_output.")
+        elif not all(isinstance(a, Tensor) for a in inputs):
+            msg = ("Using non-full backward hooks on a Module that does not take as input a "
+                   "single Tensor or a tuple of Tensors is deprecated and will be removed in "
+                   "future versions. This hook will be missing some of the grad_input.")
+        elif out.grad_fn is None:
+            return
+        else:
+            # the nodes feeding the output's node must be exactly the inputs' own nodes
+            fed = {("leaf", id(e)) if e is None or isinstance(e, Tensor) else id(e)
+                   for e in out.grad_fn.inputs}
+            own = {id(w.grad_fn) for a, w in zip(inputs, wrapped) if a.grad_fn is not None}
+            if fed == own:
+                return
+            msg = ("Using a non-full backward hook when the forward contains multiple autograd "
+                   "Nodes is deprecated and will be removed in future versions. This hook will "
+                   "be missing some grad_input.")
+        warnings.warn(msg + tail, FutureWarning, stacklevel=3)
 
     # ----------------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -489,37 +665,67 @@ class Module:
         raise TypeError("numcnn modules are saved with numcnn.save (safetensors), not pickle")
 
 
-def _check_name(module: Module, name: str, what: str) -> None:
+_NO_DEVICE = "numcnn runs on the CPU only: device {!r} is not available (use 'cpu')"
+
+
+def _is_device(value: Any) -> bool:
+    """A device argument of `to`: a device string or index, or an object with a `.type` string
+    (a dtype name such as "float64" is a dtype)."""
+    if isinstance(value, str):
+        try:
+            dtypes.as_dtype(value)
+        except (TypeError, ValueError, KeyError):
+            return True
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(getattr(value, "type", None), str)
+
+
+def _check_device(device: Any) -> None:
+    """Accept the CPU ("cpu", "cpu:0", or a device object with `.type == "cpu"`); anything
+    else (e.g. "cuda") raises RuntimeError saying that numcnn runs on the CPU."""
+    kind = getattr(device, "type", device)
+    if isinstance(kind, str) and kind.split(":")[0] == "cpu":
+        return
+    raise RuntimeError(_NO_DEVICE.format(str(device)))
+
+
+def _check_name(module: Module, name: str, what: str, own: Mapping[str, Any]) -> None:
+    """PyTorch's checks: a string without dots, and not the name of another attribute (a plain
+    one, or a parameter/buffer/submodule when registering another kind): KeyError."""
     if not isinstance(name, str):
         raise TypeError(f"{what} name should be a string. Got {type(name).__name__}")
     if "." in name:
         raise KeyError(f'{what} name can\'t contain ".", got: {name}')
     if name == "":
         raise KeyError(f'{what} name can\'t be empty string ""')
-    if hasattr(module, name) and name not in module._parameters and \
-            name not in module._buffers and name not in module._modules:
+    if hasattr(module, name) and name not in own:
         raise KeyError(f"attribute '{name}' already exists")
 
 
 class _BackwardHookState:
-    """Wires `register_full_backward_hook` with identity nodes around the module's tensors.
+    """Wires the backward hooks of one module call with identity nodes around its tensors.
 
-    The identity on the output sees grad_output.  The inputs that need a gradient are packed
-    into one flat array by one node (`_HookInputs`), so that its backward receives every
-    input's gradient at once, calls the hooks with the whole grad_input tuple, and hands on
-    what they return.  As in PyTorch, a tensor input that needs no gradient appears in
-    grad_input as zeros, a non-tensor input as None, and if no input needs a gradient the
-    hooks fire at the output with grad_input all None.
+    The identity on the output sees grad_output: the full backward pre-hooks run there (and may
+    replace it).  The inputs that need a gradient are packed into one flat array by one node
+    (`_HookInputs`), so that its backward receives every input's gradient at once, calls the
+    backward hooks with the whole grad_input tuple, and hands on what they return.  As in
+    PyTorch, for a full hook a tensor input that needs no gradient appears in grad_input as
+    zeros (None for the deprecated non-full hook), a non-tensor input as None, and if no input
+    needs a gradient the hooks fire at the output with grad_input all None.
     """
 
     def __init__(self, module: Module, args: tuple[Any, ...]) -> None:
         self.module = module
+        self.inputs = args
         self.n_in = len(args)
+        self.full = module._is_full_backward_hook is not False
         self.grad_output: tuple[Any, ...] | None = None
         self.slots = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
-        # tensor inputs that need no gradient show zeros in grad_input (as PyTorch); others None
+        # tensor inputs that need no gradient show zeros in a full hook's grad_input
         self.constants = {i: a for i, a in enumerate(args)
-                          if isinstance(a, Tensor) and not a.requires_grad}
+                          if isinstance(a, Tensor) and not a.requires_grad} if self.full else {}
 
     def wrap_inputs(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         if not self.slots:
@@ -539,10 +745,23 @@ class _BackwardHookState:
         return out
 
     def _output_grad(self, g: np.ndarray) -> np.ndarray:
+        mod = self.module
+        for hook in list(mod._backward_pre_hooks.values()):
+            result = hook(mod, (Tensor(g),))
+            if result is not None:
+                r = result[0] if isinstance(result, (tuple, list)) else result
+                g = np.asarray(r.array if isinstance(r, Tensor) else r, dtype=g.dtype)
         self.grad_output = (Tensor(g),)
         if not self.slots:
-            for hook in list(self.module._backward_hooks.values()):
-                hook(self.module, (None,) * self.n_in, self.grad_output)
+            if self.full:
+                warnings.warn(
+                    "Full backward hook is firing when gradients are computed with respect to "
+                    "module outputs since no inputs require gradients. See the documentation of "
+                    "numcnn.nn.Module.register_full_backward_hook for more details.",
+                    stacklevel=2,
+                )
+            for hook in list(mod._backward_hooks.values()):
+                hook(mod, (None,) * self.n_in, self.grad_output)
         return g
 
     def _input_grads(self, grads: list[np.ndarray]) -> list[np.ndarray]:
