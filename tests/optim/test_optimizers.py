@@ -51,6 +51,29 @@ GRID: list[tuple[str, dict[str, Any]]] = [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.05}),
     ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "initial_accumulator_value": 0.5}),
     ("Adagrad", {"lr": 0.1, "eps": 1e-3, "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.5, "eps": 1e-3}),
+    ("Adadelta", {"lr": 2.0, "weight_decay": 0.1, "maximize": True}),
+    ("Adadelta", {"rho": 1.0, "eps": 1e-2}),
+    ("Adadelta", {"rho": 0.0, "weight_decay": 0.05}),
+    ("Adamax", {}),
+    ("Adamax", {"lr": 0.01, "betas": (0.5, 0.8), "eps": 1e-3}),
+    ("Adamax", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}),
+    ("Adamax", {"lr": 0.05, "betas": (0.0, 0.0)}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 0.01, "betas": (0.8, 0.9), "momentum_decay": 0.1}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}),
+    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-3}),
+    ("NAdam", {"lr": 0.02, "momentum_decay": 0.0, "betas": (0.3, 0.5)}),
+    ("NAdam", {"lr": 0.02, "weight_decay": 0.2, "decoupled_weight_decay": True,
+               "maximize": True, "momentum_decay": 1.0}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 0.01, "betas": (0.8, 0.9)}),           # rho_t > 5 from step 6 on
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "maximize": True}),
+    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "eps": 1e-3}),
+    ("RAdam", {"lr": 0.02, "betas": (0.5, 0.6)}),           # rho_inf = 4: never rectified
+    ("RAdam", {"lr": 0.02, "betas": (0.9, 0.7), "weight_decay": 0.05, "maximize": True,
+               "decoupled_weight_decay": True}),
 ]
 
 # two groups with different options; the second takes the constructor's defaults
@@ -60,7 +83,16 @@ GROUPS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "AdamW": ({"lr": 0.05, "betas": (0.7, 0.8)}, {"weight_decay": 0.3, "amsgrad": True}),
     "RMSprop": ({"lr": 0.02, "centered": True}, {"momentum": 0.7}),
     "Adagrad": ({"lr": 0.2, "lr_decay": 0.1}, {"initial_accumulator_value": 0.1}),
+    "Adadelta": ({"lr": 0.7, "rho": 0.6}, {"weight_decay": 0.1, "eps": 1e-4}),
+    "Adamax": ({"lr": 0.05, "betas": (0.7, 0.8)}, {"weight_decay": 0.1}),
+    "NAdam": ({"lr": 0.05, "momentum_decay": 0.05}, {"weight_decay": 0.1,
+                                                      "decoupled_weight_decay": True}),
+    "RAdam": ({"lr": 0.05, "betas": (0.8, 0.9)}, {"weight_decay": 0.1, "maximize": True}),
 }
+
+
+# the optimizers that take `capturable` in torch (CUDA-graph capture: a no-op here)
+CAPTURABLE = ["Adam", "AdamW", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam"]
 
 
 def _init(dtype: Any, seed: int = 0) -> list[np.ndarray]:
@@ -176,9 +208,13 @@ def test_two_param_groups_match_torch(name: str, dtype: Any) -> None:
     assert nc_opt.param_groups[0]["lr"] != nc_opt.param_groups[1]["lr"]
 
 
+ROUND_TRIP = {"SGD": GRID[3], "Adam": GRID[7], "AdamW": GRID[12], "RMSprop": GRID[17],
+              "Adagrad": GRID[21], "Adadelta": GRID[24], "Adamax": GRID[29],
+              "NAdam": GRID[37], "RAdam": GRID[43]}
+
+
 @pytest.mark.parametrize("source", ["numcnn", "torch"])
-@pytest.mark.parametrize("name,opts", [GRID[3], GRID[7], GRID[12], GRID[17], GRID[21]],
-                         ids=["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name,opts", list(ROUND_TRIP.values()), ids=list(ROUND_TRIP))
 def test_state_dict_round_trip_mid_run(name: str, opts: dict[str, Any], source: str) -> None:
     """Save at step 50 (through ndarrays), load into a fresh optimizer on fresh parameters,
     continue: the same trajectory as the uninterrupted run and as torch.  With source="torch"
@@ -204,7 +240,50 @@ def test_state_dict_round_trip_mid_run(name: str, opts: dict[str, Any], source: 
     if source == "numcnn":
         for a, b in zip(rest, full[50:]):
             for x, y in zip(a, b):
-                np.testing.assert_array_equal(x, y)
+                if name == "NAdam":
+                    # loading casts the float32 mu_product to the parameter dtype, as torch
+                    # does (test_loaded_state_dtypes_match_torch): equal to rounding, not bits
+                    np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+                else:
+                    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("name,capturable", [(n, False) for n in GROUPS]
+                         + [(n, True) for n in CAPTURABLE])
+def test_loaded_state_dtypes_match_torch(name: str, capturable: bool) -> None:
+    """float32 scalar state (step, mu_product) saved from a float64 run: after loading, every
+    buffer has torch's dtype (floating buffers but `step` take the parameter's dtype; in a
+    capturable group `step` becomes float32 as well)."""
+    _, t_opt, _ = _run("torch", name, {"lr": 0.01}, np.float64, steps=5, groups=True)
+    saved = _to_numpy_state(t_opt.state_dict())
+    for g in saved["param_groups"]:
+        g["capturable"] = capturable
+    t_saved = {"state": {int(k): {n: torch.tensor(v) for n, v in st.items()}
+                         for k, st in saved["state"].items()},
+               "param_groups": saved["param_groups"]}
+    for st in t_saved["state"].values():     # a float64 step: is it cast, and to what?
+        if "step" in st:
+            st["step"] = st["step"].double()
+    for st in saved["state"].values():
+        if "step" in st:
+            st["step"] = st["step"].astype(np.float64)
+    loaded = []
+    for lib, mod, mk in [("nc", numcnn, numcnn.nn.Parameter), ("torch", torch, torch.nn.Parameter)]:
+        params = [mk(mod.tensor(a)) for a in _init(np.float64)]
+        opt = _make(lib, name, params, {"lr": 0.01}, groups=True)
+        opt.load_state_dict(saved if lib == "nc" else t_saved)
+        loaded.append(opt.state_dict()["state"])
+    n_state, t_state = loaded
+    assert set(n_state) == set(t_state)
+    for k, ts in t_state.items():
+        assert set(n_state[k]) == set(ts)
+        for key, tv in ts.items():
+            want = str(tv.dtype).removeprefix("torch.")
+            assert str(n_state[k][key].dtype) == want, (k, key)
+            if key == "step":
+                assert want == ("float32" if capturable else "float64")
+            elif key in ("mu_product", "exp_avg", "sum"):
+                assert want == "float64"
 
 
 def test_state_dict_structure_and_dtypes() -> None:
@@ -326,7 +405,7 @@ def test_parameter_groups_api() -> None:
     assert named.state_dict()["param_groups"][0]["param_names"] == ["w", "b"]
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", list(GROUPS))
 def test_repr_and_defaults_match_torch(name: str) -> None:
     opts = {"lr": 0.1} if name == "SGD" else {}
     n = getattr(NO, name)([numcnn.nn.Parameter(numcnn.zeros(2))], **opts)
@@ -349,11 +428,25 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("Adagrad", {"lr": -0.1}), ("Adagrad", {"lr_decay": -0.1}),
     ("Adagrad", {"weight_decay": -0.1}), ("Adagrad", {"initial_accumulator_value": -0.1}),
     ("Adagrad", {"eps": -0.1}),
+    ("Adadelta", {"lr": -1.0}), ("Adadelta", {"rho": 1.1}), ("Adadelta", {"rho": -0.1}),
+    ("Adadelta", {"eps": -1e-6}), ("Adadelta", {"weight_decay": -0.1}),
+    ("Adamax", {"lr": -1.0}), ("Adamax", {"eps": -1.0}), ("Adamax", {"betas": (1.0, 0.9)}),
+    ("Adamax", {"betas": (0.9, 1.0)}), ("Adamax", {"weight_decay": -1.0}),
+    ("NAdam", {"lr": -1.0}), ("NAdam", {"eps": -1.0}), ("NAdam", {"betas": (-0.1, 0.9)}),
+    ("NAdam", {"betas": (0.9, 1.0)}), ("NAdam", {"weight_decay": -1.0}),
+    ("NAdam", {"momentum_decay": -1e-3}),
+    ("RAdam", {"lr": -1.0}), ("RAdam", {"eps": -1.0}), ("RAdam", {"betas": (1.5, 0.9)}),
+    ("RAdam", {"betas": (0.9, -1e-3)}), ("RAdam", {"weight_decay": -1.0}),
+    ("RAdam", {"lr": -1.0, "eps": -1.0}), ("NAdam", {"weight_decay": -1.0,
+                                                     "momentum_decay": -1.0}),
 ]
 EDGE_OK: list[tuple[str, dict[str, Any]]] = [
     ("SGD", {"lr": 0.0}), ("SGD", {"lr": 0.1, "momentum": 0.0, "dampening": 2.0}),
     ("Adam", {"betas": (0.0, 0.0), "eps": 0.0, "lr": 0.0}), ("RMSprop", {"alpha": 0.0}),
     ("Adagrad", {"lr_decay": 0.0, "eps": 0.0}),
+    ("Adadelta", {"rho": 0.0, "lr": 0.0, "eps": 0.0}), ("Adadelta", {"rho": 1.0}),
+    ("Adamax", {"betas": (0.0, 0.0), "eps": 0.0}), ("NAdam", {"momentum_decay": 0.0}),
+    ("RAdam", {"betas": (0.0, 0.0), "lr": 0.0}),
 ]
 
 
@@ -376,13 +469,42 @@ def test_unsupported_switches_say_so() -> None:
     p = numcnn.nn.Parameter(numcnn.zeros(2))
     with pytest.raises(NotImplementedError, match="fused"):
         NO.Adam([p], fused=True)
-    with pytest.raises(NotImplementedError, match="differentiable"):
-        NO.SGD([p], differentiable=True)
+    for name in ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"]:
+        with pytest.raises(NotImplementedError, match="differentiable"):
+            getattr(NO, name)([p], lr=0.1, differentiable=True)
     NO.Adam([p], foreach=True)     # one implementation: accepted and ignored
 
 
+@pytest.mark.parametrize("name", CAPTURABLE)
+def test_foreach_and_capturable_are_accepted_no_ops(name: str) -> None:
+    """foreach/capturable change how torch runs the arithmetic, not the numbers: with either
+    switch on, numcnn follows torch's default (single-tensor) trajectory; both are stored in
+    the groups under torch's names."""
+    opts = {"lr": 0.01, "weight_decay": 0.1}
+    plain, _, _ = _run("nc", name, opts, np.float64, steps=20)
+    flagged, opt, _ = _run("nc", name, {**opts, "foreach": True, "capturable": True},
+                           np.float64, steps=20)
+    t_traj, _, _ = _run("torch", name, opts, np.float64, steps=20)
+    _compare_traj(flagged, t_traj, np.float64)
+    for a, b in zip(plain, flagged):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert opt.param_groups[0]["capturable"] is True and opt.param_groups[0]["foreach"] is True
+    t_opt = getattr(TO, name)([torch.nn.Parameter(torch.zeros(2))], capturable=True)
+    assert set(t_opt.defaults) == set(getattr(NO, name)(
+        [numcnn.nn.Parameter(numcnn.zeros(2))], capturable=True).defaults)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad"])
+def test_capturable_is_refused_where_torch_has_no_such_argument(name: str) -> None:
+    with pytest.raises(TypeError):
+        getattr(TO, name)([torch.nn.Parameter(torch.zeros(2))], lr=0.1, capturable=True)
+    with pytest.raises(TypeError):
+        getattr(NO, name)([numcnn.nn.Parameter(numcnn.zeros(2))], lr=0.1, capturable=True)
+
+
 def test_float32_stays_float32_and_in_place() -> None:
-    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]:
+    for name in GROUPS:
         p = numcnn.nn.Parameter(numcnn.ones(4, dtype=numcnn.float32))
         data = p.array
         opts = {"lr": 0.1, "momentum": 0.9} if name in ("SGD", "RMSprop") else {}

@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from numcnn.optim.optimizer import Optimizer, ParamsT, _check_unsupported, _new_step
+from numcnn.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    _check_lr,
+    _check_unsupported,
+    _scalar_state,
+)
 from numcnn.tensor import Tensor
 
 __all__ = ["Adagrad"]
@@ -41,10 +47,7 @@ class Adagrad(Optimizer):
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= lr_decay:
             raise ValueError(f"Invalid lr_decay value: {lr_decay}")
         if not 0.0 <= weight_decay:
@@ -68,7 +71,7 @@ class Adagrad(Optimizer):
 
     def _init_state(self, p: Tensor, initial_value: float) -> None:
         state = self.state[p]
-        state["step"] = _new_step()
+        state["step"] = _scalar_state()
         state["sum"] = Tensor(np.full_like(p.array, initial_value))
 
     def _update_group(self, group: dict[str, Any]) -> None:

@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from numcnn.optim.optimizer import Optimizer, ParamsT, _check_unsupported, _new_step
+from numcnn.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    _check_adam_like,
+    _check_unsupported,
+    _scalar_state,
+)
 from numcnn.tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
@@ -41,7 +47,8 @@ class Adam(Optimizer):
         amsgrad: use the AMSGrad variant (Reddi et al., 2018).
         foreach: accepted for PyTorch compatibility and ignored.
         maximize: maximize the objective instead of minimizing it.
-        capturable, differentiable, fused: must be off (not supported).
+        capturable: accepted and ignored (CUDA-graph capture; one CPU implementation).
+        differentiable, fused: must be off (not supported).
         decoupled_weight_decay: decay θ directly instead of adding λθ to the gradient (AdamW).
     """
 
@@ -51,21 +58,10 @@ class Adam(Optimizer):
                  foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_like(lr, eps, betas, weight_decay)
         if not (isinstance(betas[0], float) and isinstance(betas[1], float)):
             raise ValueError("betas must be either both floats or both Tensors")
-        _check_unsupported(capturable=capturable, differentiable=differentiable, fused=fused)
+        _check_unsupported(differentiable=differentiable, fused=fused)
         defaults = {"lr": lr, "betas": tuple(float(b) for b in betas), "eps": eps,
                     "weight_decay": weight_decay, "amsgrad": amsgrad, "maximize": maximize,
                     "foreach": foreach, "capturable": capturable,
@@ -82,7 +78,7 @@ class Adam(Optimizer):
                 continue
             state = self.state[p]
             if len(state) == 0:
-                state["step"] = _new_step()
+                state["step"] = _scalar_state()
                 state["exp_avg"] = Tensor(np.zeros_like(p.array))
                 state["exp_avg_sq"] = Tensor(np.zeros_like(p.array))
                 if amsgrad:
@@ -129,7 +125,8 @@ class AdamW(Adam):
         amsgrad: use the AMSGrad variant.
         maximize: maximize the objective instead of minimizing it.
         foreach: accepted for PyTorch compatibility and ignored.
-        capturable, differentiable, fused: must be off (not supported).
+        capturable: accepted and ignored (CUDA-graph capture; one CPU implementation).
+        differentiable, fused: must be off (not supported).
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-3,

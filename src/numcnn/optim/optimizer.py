@@ -38,17 +38,44 @@ StateDict = dict[str, Any]
 __all__ = ["Optimizer", "ParamsT", "StateDict"]
 
 
-def _new_step() -> Tensor:
-    """The `step` counter: a 0-d float tensor (float32, or float64 if that is the default)."""
+def _scalar_state(value: float = 0.0) -> Tensor:
+    """A scalar state entry (the `step` counter, NAdam's `mu_product`): a 0-d float tensor,
+    float32, or float64 if that is the default dtype (PyTorch's scalar dtype for them)."""
     dt = np.float64 if dtypes.get_default_dtype() == np.float64 else np.float32
-    return Tensor(np.zeros((), dtype=dt))
+    return Tensor(np.full((), value, dtype=dt))
 
 
 def _check_unsupported(**flags: Any) -> None:
-    """PyTorch's implementation switches that numcnn does not have (one NumPy implementation)."""
+    """PyTorch's switches that change what a step computes and that numcnn does not have
+    (`differentiable`, `fused`).  `foreach` and `capturable` only choose how PyTorch runs the
+    same arithmetic (multi-tensor kernels, CUDA-graph capture); numcnn has one NumPy
+    implementation, so the optimizers accept those two and ignore them."""
     for name, value in flags.items():
         if value:
             raise NotImplementedError(f"{name}=True is not supported by numcnn (got {value!r})")
+
+
+def _check_lr(lr: Any) -> None:
+    """PyTorch's first two checks of every optimizer: a Tensor lr has one element, lr >= 0."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_adam_like(lr: Any, eps: float, betas: tuple[float, float],
+                     weight_decay: float) -> None:
+    """The checks shared by Adam, AdamW, NAdam, RAdam and Adamax, in PyTorch's order and words:
+    lr >= 0, eps >= 0, each beta in [0, 1), weight_decay >= 0."""
+    _check_lr(lr)
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 class Optimizer:
@@ -228,17 +255,24 @@ class Optimizer:
         id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups),
                           chain.from_iterable(g["params"] for g in groups)))
 
-        def cast(param: Tensor, value: Any, key: Any = None) -> Any:
-            """A deep copy; floating arrays take the parameter's dtype, except `step`."""
+        capturable = {p: bool(g.get("capturable") or g.get("fused"))
+                      for g in saved_groups for p in g["params"]}
+
+        def cast(param: Tensor, value: Any, key: Any = None, pid: Any = None) -> Any:
+            """A deep copy; floating arrays take the parameter's dtype, except `step` (which
+            becomes float32 in a capturable group, as in PyTorch)."""
             if isinstance(value, (Tensor, np.ndarray)):
                 arr = np.array(value.array if isinstance(value, Tensor) else value, copy=True)
-                if key != "step" and param.dtype.kind == "f" and arr.dtype.kind == "f":
+                if key == "step":
+                    if capturable.get(pid):
+                        arr = arr.astype(np.float32, copy=False)
+                elif param.dtype.kind == "f" and arr.dtype.kind == "f":
                     arr = arr.astype(param.dtype, copy=False)
                 return Tensor(arr)
             if isinstance(value, dict):
-                return {k: cast(param, v, k) for k, v in value.items()}
+                return {k: cast(param, v, k, pid) for k, v in value.items()}
             if isinstance(value, (list, tuple)):
-                return type(value)(cast(param, v) for v in value)
+                return type(value)(cast(param, v, None, pid) for v in value)
             return value
 
         state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
@@ -246,7 +280,7 @@ class Optimizer:
             if isinstance(k, str) and k.isdigit():   # JSON object keys are strings
                 k = int(k)
             if k in id_map:
-                state[id_map[k]] = cast(id_map[k], v)
+                state[id_map[k]] = cast(id_map[k], v, None, k)
             else:
                 state[k] = v
         new_groups = []

@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from numcnn.optim.optimizer import Optimizer, ParamsT, _check_unsupported, _new_step
+from numcnn.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    _check_lr,
+    _check_unsupported,
+    _scalar_state,
+)
 from numcnn.tensor import Tensor
 
 __all__ = ["RMSprop"]
@@ -41,7 +47,8 @@ class RMSprop(Optimizer):
         momentum: momentum factor μ (default 0).
         centered: normalise by an estimate of the variance of the gradient instead of its
             second moment.
-        capturable, differentiable: must be False (not supported).
+        capturable: accepted and ignored (CUDA-graph capture; one CPU implementation).
+        differentiable: must be False (not supported).
         foreach: accepted for PyTorch compatibility and ignored.
         maximize: maximize the objective instead of minimizing it.
     """
@@ -50,10 +57,7 @@ class RMSprop(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
                  centered: bool = False, capturable: bool = False, foreach: bool | None = None,
                  maximize: bool = False, differentiable: bool = False) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:
@@ -62,7 +66,7 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if not 0.0 <= alpha:
             raise ValueError(f"Invalid alpha value: {alpha}")
-        _check_unsupported(capturable=capturable, differentiable=differentiable)
+        _check_unsupported(differentiable=differentiable)
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
                     "centered": centered, "weight_decay": weight_decay, "capturable": capturable,
                     "foreach": foreach, "maximize": maximize, "differentiable": differentiable}
@@ -76,7 +80,7 @@ class RMSprop(Optimizer):
                 continue
             state = self.state[p]
             if len(state) == 0:
-                state["step"] = _new_step()
+                state["step"] = _scalar_state()
                 state["square_avg"] = Tensor(np.zeros_like(p.array))
                 if mu > 0:
                     state["momentum_buffer"] = Tensor(np.zeros_like(p.array))
