@@ -108,19 +108,25 @@ def clip(u: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reflect(u: np.ndarray, twice_low: int, twice_high: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fold u into [low, high] by reflecting at the ends (low = twice_low / 2, ...), and the
-    slope (+1 or -1): distance |u - low| = flips * span + extra; an even number of flips lands
-    at low + extra, an odd one at high - extra."""
+    """Fold u into [low, high] by reflecting at both ends (low = twice_low / 2, high =
+    twice_high / 2), and the slope (+1 or -1).
+
+    With span = high - low, the reflections repeat every 2 span: the distance |u - low| leaves
+    extra = |u - low| mod 2 span, which lands at low + extra on the way out (extra <= span) and
+    at low + 2 span - extra on the way back.  The slope is sign(u - low), negated on the way
+    back.  (The remainder is taken as |u - low| - floor(|u - low| / 2 span) 2 span, as PyTorch
+    does, so even absurdly far points fold to the same place as there.)
+    """
     if twice_low == twice_high:
         return np.zeros_like(u), np.zeros_like(u)
     low = u.dtype.type(twice_low / 2)
     span = u.dtype.type((twice_high - twice_low) / 2)
+    period = u.dtype.type(twice_high - twice_low)
     rel = u - low
     dist = np.abs(rel)
-    extra = np.fmod(dist, span)
-    odd = np.fmod(np.floor(dist / span), 2) == 1
-    out = np.where(odd, span - extra + low, extra + low)
-    slope = np.where(rel < 0, -1, 1) * np.where(odd, -1, 1)
+    extra = dist - np.floor(dist / period) * period
+    out = np.fmin(extra, period - extra) + low
+    slope = np.where(rel < 0, -1, 1) * np.where(extra > span, -1, 1)
     return out, slope.astype(u.dtype)
 
 
@@ -234,22 +240,28 @@ class GridSample(Function):
         taps = _Taps(x.shape[2:])
         out = grid.shape[1:-1]
         xf = x.reshape(n, c, taps.numel)
-        coords = grid.reshape(n, -1, taps.d)                                # (N, P, d)
+        coords = _points(grid)                                              # (N, P, d)
         y = np.zeros((n, c, coords.shape[1]), dtype=x.dtype)
-        for weight, idx, valid in _taps_of(coords, taps, mode, padding_mode, align_corners):
-            v = taps.gather(xf, idx, valid)                                 # (N, C, P)
-            y += v if weight is None else weight[:, None, :] * v
+        with np.errstate(invalid="ignore"):      # nan/inf points give nan as in PyTorch
+            for weight, idx, valid in _taps_of(coords, taps, mode, padding_mode, align_corners):
+                v = taps.gather(xf, idx, valid)                             # (N, C, P)
+                y += v if weight is None else weight[:, None, :] * v
         ctx.save_for_backward(x, grid)
         ctx.params = (mode, padding_mode, align_corners)
         return y.reshape((n, c) + tuple(out))
 
     @staticmethod
     def backward(ctx: Context, gy):
+        with np.errstate(invalid="ignore"):
+            return GridSample._backward(ctx, gy)
+
+    @staticmethod
+    def _backward(ctx: Context, gy):
         x, grid = ctx.saved
         mode, padding_mode, align_corners = ctx.params
         n, c = x.shape[:2]
         taps = _Taps(x.shape[2:])
-        coords = grid.reshape(n, -1, taps.d)
+        coords = _points(grid)
         p = coords.shape[1]
         g = gy.reshape(n, c, p)
         need_x, need_grid = ctx.needs_input_grad
@@ -267,6 +279,12 @@ class GridSample(Function):
                 gu = _coordinate_grad(xf, g, coords, taps, mode, padding_mode, align_corners)
                 ggrid = gu.reshape(grid.shape)
         return gx, ggrid
+
+
+def _points(grid: np.ndarray) -> np.ndarray:
+    """(N, *out, d) -> (N, P, d), P = prod(out) (which may be 0)."""
+    return grid.reshape(grid.shape[0], int(np.prod(grid.shape[1:-1], dtype=np.int64)),
+                        grid.shape[-1])
 
 
 def _sample_positions(coords: np.ndarray, taps: _Taps, padding_mode: str,
