@@ -4,9 +4,11 @@ from numcnn.train.trainer import (
     METRICS_COLUMNS,
     Callback,
     Evaluation,
+    NonFiniteError,
     StopTraining,
     Trainer,
     evaluate,
 )
 
-__all__ = ["METRICS_COLUMNS", "Callback", "Evaluation", "StopTraining", "Trainer", "evaluate"]
+__all__ = ["METRICS_COLUMNS", "Callback", "Evaluation", "NonFiniteError", "StopTraining", "Trainer",
+           "evaluate"]

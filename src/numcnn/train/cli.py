@@ -41,7 +41,7 @@ from numcnn.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnP
 from numcnn.optim.optimizer import Optimizer
 from numcnn.tensor import Tensor
 from numcnn.train.models import MODELS
-from numcnn.train.trainer import Callback, Trainer, evaluate
+from numcnn.train.trainer import Callback, NonFiniteError, Trainer, evaluate
 
 __all__ = ["main", "build_parser", "CLIError"]
 
@@ -443,12 +443,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"{len(train_subset)} training images"
           f"{f', {n_val} validation' if n_val else ''}, {config['epochs']} epoch(s), "
           f"{config['optimizer']} lr {config['lr']:g}; run directory {out}", flush=True)
-    trainer.fit()
+    try:
+        # NumPy's overflow/invalid warnings would only repeat, in many lines, what the Trainer
+        # reports in one: that the loss (or the weights) stopped being finite
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            trainer.fit()
+    except NonFiniteError as exc:           # NaN/inf loss: one line naming epoch and step
+        raise CLIError(str(exc)) from None
     result = evaluate(model, test_loader, num_classes=len(config["classes"]))
     print(f"test: loss {result.loss:.4f}  accuracy {result.accuracy:.4f} "
           f"({result.num_samples} images)")
-    print(f"checkpoints: {os.path.join(out, 'last.safetensors')}, "
-          f"{os.path.join(out, 'best.safetensors')}")
+    written = [p for p in (os.path.join(out, name) for name in ("last.safetensors",
+                                                                "best.safetensors"))
+               if os.path.exists(p)]
+    print(f"checkpoints: {', '.join(written) or 'none'}")
     return 0
 
 

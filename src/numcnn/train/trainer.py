@@ -20,8 +20,15 @@ One epoch:
 3. The scheduler, with `scheduler_interval="epoch"`, steps: `ReduceLROnPlateau` gets the
    monitored metric, any other scheduler `step()`.
 4. One row is appended to `metrics.csv`; `best.safetensors` is written when the monitored metric
-   improved (strictly), then `last.safetensors`. Training stops early once the metric has not
-   improved for `early_stopping_patience` epochs in a row.
+   improved (strictly; an epoch whose validation loss is NaN or infinite is never the best),
+   then `last.safetensors`. Training stops early once the metric has not improved for
+   `early_stopping_patience` epochs in a row.
+
+A non-finite training loss (NaN or ±inf, e.g. from too high a learning rate) stops training with
+`NonFiniteError`, naming the epoch and step, before that loss is backpropagated or any
+optimizer step is taken with it; the model's weights and buffers are also checked before every
+checkpoint and before each epoch's validation. So no checkpoint ever holds non-finite weights and
+those already written stay as they were.
 
 A checkpoint (`numcnn.save`, atomic) holds everything the rest of the run depends on: the model,
 optimizer and scheduler state dicts, the global RNG state (`numcnn.get_rng_state`), both loaders'
@@ -44,7 +51,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, NoReturn, Sequence
 
 import numpy as np
 
@@ -58,7 +65,8 @@ from numcnn.optim.lr_scheduler import ReduceLROnPlateau
 from numcnn.optim.optimizer import Optimizer
 from numcnn.tensor import Tensor
 
-__all__ = ["Callback", "Evaluation", "METRICS_COLUMNS", "StopTraining", "Trainer", "evaluate"]
+__all__ = ["Callback", "Evaluation", "METRICS_COLUMNS", "NonFiniteError", "StopTraining", "Trainer",
+           "evaluate"]
 
 METRICS_COLUMNS = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                    "seconds")
@@ -150,6 +158,12 @@ def evaluate(model: Module, loader: Iterable[Any], loss_fn: LossFn = cross_entro
 # ----------------------------------------------------------------------------- callbacks
 class StopTraining(Exception):
     """Raise from a callback to end `fit` at once (the last checkpoint on disk stays)."""
+
+
+class NonFiniteError(FloatingPointError):
+    """Training produced a NaN or infinite loss (or weights): `Trainer.fit` stops with this
+    before the optimizer steps on it or a checkpoint records it. The message is one line naming
+    the epoch and step."""
 
 
 class Callback:
@@ -271,6 +285,7 @@ class Trainer:
         self.last_evaluation: Evaluation | None = None
         self._partial: dict[str, Any] | None = None   # sums of an epoch cut short
         self._resumed = False
+        self._saved_step: int | None = None            # step of the last checkpoint on disk
 
     # ------------------------------------------------------------------ files
     def _path(self, name: str) -> str | None:
@@ -367,13 +382,16 @@ class Trainer:
     def save_checkpoint(self, name: str) -> None:
         path = self._path(name)
         if path is not None:
+            self._check_finite_weights()
             save(self.state_dict(), path)
+            self._saved_step = self.step
 
     def resume(self, path: str | os.PathLike[str]) -> None:
         """Load a checkpoint written by this Trainer (`last.safetensors`); `fit` then goes on
         from where it was written, mid-epoch or not, and ends as an uninterrupted run would."""
         self.load_state_dict(load(path))
         self._resumed = True
+        self._saved_step = self.step
 
     # ------------------------------------------------------------------ the loop
     def _bar(self, total: int | None) -> Any:
@@ -384,8 +402,28 @@ class Trainer:
         return tqdm(total=total, desc=f"epoch {self.epoch + 1}/{self.epochs}", unit="batch",
                     leave=False, file=sys.stderr, dynamic_ncols=True)
 
+    # ------------------------------------------------------------------ non-finite values
+    def _stop_non_finite(self, step: int, what: str) -> NoReturn:
+        if self.out_dir is None:
+            kept = "no checkpoints are written (out_dir=None)"
+        elif self._saved_step is None:
+            kept = "no checkpoint was written"
+        else:
+            kept = f"the checkpoints already written are unchanged, the latest from step " \
+                   f"{self._saved_step}"
+        raise NonFiniteError(f"training stopped at epoch {self.epoch + 1}, step {step}: {what}; "
+                             f"{kept}; a lower learning rate may help")
+
+    def _check_finite_weights(self) -> None:
+        """Raise NonFiniteError when a floating parameter or buffer of the model is NaN/inf."""
+        for name, value in self.model.state_dict().items():
+            array = _as_array(value)
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                self._stop_non_finite(self.step, f"the model's {name} holds non-finite values "
+                                                 f"after this optimizer step")
+
     def _improved(self, value: float) -> bool:
-        if math.isnan(value):
+        if not math.isfinite(value):
             return False
         if self.best is None:
             return True
@@ -410,6 +448,10 @@ class Trainer:
                 self.optimizer.zero_grad()
                 out = self.model(x)
                 loss = self.loss_fn(out, y)
+                loss_value = float(loss.item())
+                if not math.isfinite(loss_value):
+                    self._stop_non_finite(self.step + 1, f"the training loss is {loss_value} "
+                                          f"(not backpropagated, no optimizer step taken)")
                 loss.backward()
                 self.optimizer.step()
                 self.step += 1
@@ -417,7 +459,7 @@ class Trainer:
                     self.scheduler.step()
                 labels = _as_array(y).reshape(-1)
                 n = len(labels)
-                partial["loss_sum"] += float(loss.item()) * n
+                partial["loss_sum"] += loss_value * n
                 partial["correct"] += int((_as_array(out).argmax(axis=1) == labels).sum())
                 partial["samples"] += n
                 seen_now += n
@@ -461,6 +503,7 @@ class Trainer:
 
     def _run_epoch(self) -> None:
         sums = self._train_epoch()
+        self._check_finite_weights()
         seconds = sums["seconds"]
         row: dict[str, Any] = {
             "epoch": self.epoch + 1, "step": self.step,
@@ -481,7 +524,9 @@ class Trainer:
             else:
                 self.scheduler.step()
         row["seconds"] = seconds
-        improved = self._improved(value)
+        # a non-finite validation loss marks a broken model: never the best, whatever is monitored
+        improved = self._improved(value) and (self.val_loader is None
+                                              or math.isfinite(row["val_loss"]))
         if improved:
             self.best, self.bad_epochs = value, 0
         else:
