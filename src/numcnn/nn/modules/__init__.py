@@ -3,6 +3,7 @@
 from numcnn.nn.modules.activation import *  # noqa: F401,F403
 from numcnn.nn.modules.conv import *  # noqa: F401,F403
 from numcnn.nn.modules.dropout import *  # noqa: F401,F403
+from numcnn.nn.modules.lazy import *  # noqa: F401,F403
 from numcnn.nn.modules.linear import *  # noqa: F401,F403
 from numcnn.nn.modules.loss import *  # noqa: F401,F403
 from numcnn.nn.modules.misc import *  # noqa: F401,F403
