@@ -123,8 +123,8 @@ class LazyLinear(LazyModuleMixin, Linear):
     """
 
     cls_to_become = Linear
-    weight: UninitializedParameter
-    bias: UninitializedParameter
+    weight: Any
+    bias: Any
 
     def __init__(self, out_features: int, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
@@ -162,8 +162,8 @@ class _LazyConvMixin(LazyModuleMixin):
     kernel_size: tuple[int, ...]
     transposed: bool
     _nd: int
-    weight: UninitializedParameter
-    bias: UninitializedParameter
+    weight: Any
+    bias: Any
 
     def _lazy_init(self, out_channels: int, bias: bool, dtype: Any) -> None:
         self.weight = UninitializedParameter(dtype=dtype)
@@ -306,10 +306,11 @@ class _LazyNormBase(LazyModuleMixin):
     num_features: int
     affine: bool
     track_running_stats: bool
-    weight: UninitializedParameter
-    bias: UninitializedParameter
-    running_mean: UninitializedBuffer
-    running_var: UninitializedBuffer
+    weight: Any
+    bias: Any
+    running_mean: Any
+    running_var: Any
+    num_batches_tracked: Any
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
