@@ -1,5 +1,6 @@
 """Resampling and rearrangement with torch.nn.functional's names: channel_shuffle,
-pixel_shuffle, pixel_unshuffle, interpolate (and the deprecated upsample aliases).
+pixel_shuffle, pixel_unshuffle, interpolate (and the deprecated upsample aliases); and the small
+helpers one_hot and normalize.
 
 (PyTorch has no `F.flatten`; use `Tensor.flatten` / `numcnn.flatten` / `nn.Flatten`.)
 """
@@ -9,16 +10,19 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Sequence, cast
+from typing import Any, Sequence, cast
 
+import numpy as np
+
+from numcnn.autograd.function import Context, Function
 from numcnn.nn.functional import pool as P
-from numcnn.nn.functional._checks import check_int, check_tensor, is_int
+from numcnn.nn.functional._checks import check_int, check_number, check_tensor, is_int
 from numcnn.ops import resample as R
-from numcnn.tensor import Tensor
+from numcnn.tensor import Tensor, _norm_dims
 
 __all__ = [
-    "channel_shuffle", "interpolate", "native_channel_shuffle", "pixel_shuffle",
-    "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest",
+    "channel_shuffle", "interpolate", "native_channel_shuffle", "normalize", "one_hot",
+    "pixel_shuffle", "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest",
 ]
 
 _INTERP_MODES = "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact"
@@ -254,3 +258,121 @@ def upsample_bilinear(input: Tensor, size: int | Sequence[int] | None = None,
     warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# ----------------------------------------------------------------------------- one_hot, normalize
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices -> one-hot rows: out[..., c] = 1 if tensor[...] == c else 0 (int64).
+
+    Args:
+        tensor: int64 class indices of any shape.
+        num_classes: C; -1 infers it as max(tensor) + 1.
+
+    Shape:
+        tensor (*) -> output (*, C).
+
+    Raises:
+        RuntimeError: as PyTorch, for a tensor that is not int64, a negative class, a class
+            >= num_classes, or an empty tensor with num_classes=-1.
+    """
+    check_tensor(tensor, "tensor", "one_hot")
+    n = check_int(num_classes, "num_classes", "one_hot")
+    if tensor.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    x = tensor.array
+    if n == -1 and x.size == 0:
+        raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    if x.size and int(x.min()) < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if n == -1:
+        n = int(x.max()) + 1
+    if n < 0 or (x.size and int(x.max()) >= n):
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return Tensor((x[..., None] == np.arange(n)).astype(np.int64))
+
+
+def _vector_norm(x: np.ndarray, p: float, axes: tuple[int, ...] | None) -> np.ndarray:
+    """||x||_p over `axes` (kept as size-1 dims): (sum |x|^p)^(1/p); p=inf/-inf max/min |x|,
+    p=0 the count of nonzeros."""
+    a = np.abs(x)
+    if p == math.inf:
+        return np.max(a, axis=axes, keepdims=True, initial=0)
+    if p == -math.inf:
+        return np.min(a, axis=axes, keepdims=True, initial=math.inf)
+    if p == 0:
+        return np.sum(x != 0, axis=axes, keepdims=True).astype(x.dtype)
+    if p == 1:
+        return np.sum(a, axis=axes, keepdims=True)
+    if p == 2:
+        return np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+    return np.sum(a ** p, axis=axes, keepdims=True) ** (1.0 / p)
+
+
+class _Normalize(Function):
+    """y = x / d,  d = max(n, eps),  n = ||x||_p over the reduced dims.
+
+    With s = sum(gy * x) over those dims, and the clamp passing the gradient where n >= eps:
+        gx = gy / d - [n >= eps] * s / d^2 * dn/dx,
+        dn/dx = sign(x) |x|^(p-1) / n^(p-1)   (p=2: x / n;  p=1: sign(x);
+                p=+-inf: sign(x) on the entries with |x| = n, shared evenly among ties;  p=0: 0).
+    An all-zero row has n = 0 < eps, so its gradient is gy / eps (as PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, *, p, axes, eps):
+        n = _vector_norm(x, p, axes)                # (..., 1, ...) broadcasts against x
+        d = np.maximum(n, eps).astype(x.dtype)
+        ctx.save_for_backward(x, n, d)
+        ctx.p, ctx.axes, ctx.eps = p, axes, eps
+        return x / d
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        x, n, d = ctx.saved
+        p, axes = ctx.p, ctx.axes
+        gx = gy / d
+        if p == 0:
+            return (gx,)
+        passed = n >= ctx.eps
+        safe_n = np.where(passed & (n > 0), n, 1)
+        a = np.abs(x)
+        if p == 2:
+            dn = x / safe_n
+        elif p == 1:
+            dn = np.sign(x)
+        elif math.isinf(p):
+            hit = a == n
+            dn = np.sign(x) * hit / np.maximum(np.sum(hit, axis=axes, keepdims=True), 1)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dn = np.where(a > 0, np.sign(x) * (a / safe_n) ** (p - 1), 0)
+        s = np.sum(gy * x, axis=axes, keepdims=True)
+        gx = gx - np.where(passed, s / (d * d), 0) * dn
+        return (gx.astype(x.dtype, copy=False),)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: Any = 1, eps: float = 1e-12) -> Tensor:
+    """Divide by the p-norm over `dim`: y = x / max(||x||_p, eps).
+
+    Args:
+        input: a floating tensor.
+        p: the norm's exponent (inf, -inf and 0 allowed).
+        dim: int or tuple of ints to take the norm over (default 1).
+        eps: lower bound of the divisor (an all-zero row stays zero).
+
+    Shape:
+        input (*) -> output (*), the same shape.
+
+    Raises:
+        RuntimeError: for an integer tensor.  IndexError: for a dim out of range.
+    """
+    check_tensor(input, "input", "normalize")
+    p = check_number(p, "p", "normalize")
+    eps = check_number(eps, "eps", "normalize")
+    if input.dtype.kind != "f":
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {input.dtype}")
+    axes = _norm_dims(dim, input.ndim)
+    if input.ndim == 0:
+        axes = None
+    return _Normalize.apply(input, p=p, axes=axes, eps=eps)
