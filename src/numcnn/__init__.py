@@ -51,87 +51,11 @@ from numcnn.factory import (
     zeros,
     zeros_like,
 )
+from numcnn.functions import *  # noqa: E402,F403  (each listed in functions.__all__)
 from numcnn.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from numcnn.tensor import Tensor, cat, concat, stack, where
+from numcnn.tensor import Tensor
 
 __version__ = "0.1.0"
-
-
-def exp(input: Tensor) -> Tensor:
-    return input.exp()
-
-
-def log(input: Tensor) -> Tensor:
-    return input.log()
-
-
-def sqrt(input: Tensor) -> Tensor:
-    return input.sqrt()
-
-
-def abs(input: Tensor) -> Tensor:  # noqa: A001
-    return input.abs()
-
-
-def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
-    return input.clamp(min, max)
-
-
-clip = clamp
-
-
-def maximum(input: Tensor, other: Tensor) -> Tensor:
-    return input.maximum(other)
-
-
-def minimum(input: Tensor, other: Tensor) -> Tensor:
-    return input.minimum(other)
-
-
-def matmul(input: Tensor, other: Tensor) -> Tensor:
-    return input @ other
-
-
-def flatten(input: Tensor, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
-    return input.flatten(start_dim, end_dim)
-
-
-def reshape(input: Tensor, shape) -> Tensor:
-    return input.reshape(shape)
-
-
-def sum(input: Tensor, dim=None, keepdim: builtins.bool = False) -> Tensor:  # noqa: A001
-    return input.sum(dim, keepdim)
-
-
-def mean(input: Tensor, dim=None, keepdim: builtins.bool = False) -> Tensor:
-    return input.mean(dim, keepdim)
-
-
-def allclose(input: Tensor, other: Tensor, rtol: builtins.float = 1e-5,
-             atol: builtins.float = 1e-8) -> builtins.bool:
-    return input.allclose(other, rtol, atol)
-
-
-def is_tensor(obj) -> builtins.bool:
-    return isinstance(obj, Tensor)
-
-
-def relu(input: Tensor) -> Tensor:
-    return input.relu()
-
-
-def sigmoid(input: Tensor) -> Tensor:
-    return input.sigmoid()
-
-
-def tanh(input: Tensor) -> Tensor:
-    return input.tanh()
-
-
-def softmax(input: Tensor, dim: builtins.int) -> Tensor:
-    return input.softmax(dim)
-
 
 from numcnn import (  # noqa: E402  (after the core, as torch.optim / torch.utils.data)
     data,

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import builtins
 import weakref
-from collections import namedtuple
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from numcnn import dtypes
+from numcnn import dtypes, functions
 from numcnn.autograd import engine, grad_mode
-from numcnn.ops import math as M
-from numcnn.ops import reduce as R
+from numcnn.functions._args import norm_dim as _norm_dim
+from numcnn.functions._args import norm_dims as _norm_dims
 from numcnn.ops import shape as S
 
-_ReturnTypes = namedtuple("_ReturnTypes", ["values", "indices"])
 _FLOAT_KINDS = "fc"
 
 
@@ -38,76 +36,6 @@ def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
         elif arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
     return arr
-
-
-def _operand(other: Any) -> Any:
-    """Leave tensors and Python scalars alone (NumPy keeps scalars weakly typed); wrap the rest.
-
-    A NumPy scalar becomes a Python scalar, so that, as in PyTorch, `x * np.float64(2)` keeps
-    x's dtype.
-    """
-    if isinstance(other, np.generic):        # before float: np.float64 subclasses float
-        return other.item()
-    if isinstance(other, (Tensor, builtins.int, builtins.float, builtins.bool)):
-        return other
-    return np.asarray(other)
-
-
-def _is_floating(x: Any) -> builtins.bool:
-    if isinstance(x, (Tensor, np.ndarray)):
-        return x.dtype.kind in _FLOAT_KINDS
-    return isinstance(x, (builtins.float, builtins.complex))
-
-
-def _to_float(x: Any, dtype: np.dtype) -> Any:
-    """An integer/bool operand as `dtype` (Python scalars stay: NumPy treats them as weak)."""
-    if isinstance(x, Tensor):
-        return x.array.astype(dtype)          # integer tensors never require grad
-    if isinstance(x, np.ndarray):
-        return x.astype(dtype)
-    return x
-
-
-def _promote(a: Any, b: Any, true_div: builtins.bool = False) -> tuple[Any, Any]:
-    """PyTorch's type promotion where NumPy's differs, for the arithmetic operators.
-
-    An integer or bool operand meeting a floating one takes that floating dtype (the default
-    dtype when the floating one is a Python float): int64 + float32 is float32 (NumPy: float64).
-    True division of two integer operands gives the default dtype (NumPy: float64).
-    """
-    a, b = _operand(a), _operand(b)
-    fa, fb = _is_floating(a), _is_floating(b)
-    if fa and not fb:
-        b = _to_float(b, a.dtype if isinstance(a, (Tensor, np.ndarray))
-                      else dtypes.get_default_dtype())
-    elif fb and not fa:
-        a = _to_float(a, b.dtype if isinstance(b, (Tensor, np.ndarray))
-                      else dtypes.get_default_dtype())
-    elif true_div and not fa:
-        d = dtypes.get_default_dtype()
-        a, b = _to_float(a, d), _to_float(b, d)
-    return a, b
-
-
-def _norm_dim(dim: int, ndim: int) -> int:
-    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
-    if not isinstance(dim, (builtins.int, np.integer)) or isinstance(dim, builtins.bool):
-        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
-    if not lo <= dim <= hi:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
-        )
-    return builtins.int(dim) % builtins.max(ndim, 1)
-
-
-def _norm_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
-    if dim is None:
-        return None
-    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
-    out = tuple(_norm_dim(d, ndim) for d in dims)
-    if len(set(out)) != len(out):
-        raise RuntimeError(f"dim {dim} appears multiple times in the list of dims")
-    return out
 
 
 def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -363,132 +291,169 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    # ----------------------------------------------------------------- arithmetic
-    def __add__(self, other: Any) -> Tensor:
-        return M.Add.apply(*_promote(self, other))
+    # ----------------------------------------------------------------- the method table
+    # Methods that only forward to a torch-level function (`x.exp()` is `numcnn.exp(x)`),
+    # declared once here; the functions live in numcnn/functions/, one module per family.
+    # --- E2: math, reductions, products, creation (functions/math, reduce, blas, creation)
+    add = functions.add
+    sub = subtract = functions.sub
+    mul = multiply = functions.mul
+    div = divide = true_divide = functions.div
+    floor_divide = functions.floor_divide
+    remainder = functions.remainder
+    pow = functions.pow
+    neg = negative = functions.neg
+    abs = absolute = functions.abs
+    square = functions.square
+    sign = functions.sign
+    lerp = functions.lerp
+    exp = functions.exp
+    exp2 = functions.exp2
+    expm1 = functions.expm1
+    log = functions.log
+    log2 = functions.log2
+    log10 = functions.log10
+    log1p = functions.log1p
+    sqrt = functions.sqrt
+    rsqrt = functions.rsqrt
+    reciprocal = functions.reciprocal
+    erf = functions.erf
+    sin = functions.sin
+    cos = functions.cos
+    tan = functions.tan
+    sinh = functions.sinh
+    cosh = functions.cosh
+    asin = arcsin = functions.asin
+    acos = arccos = functions.acos
+    atan = arctan = functions.atan
+    atan2 = arctan2 = functions.atan2
+    floor = functions.floor
+    ceil = functions.ceil
+    trunc = fix = functions.trunc
+    round = functions.round
+    frac = functions.frac
+    clamp = clip = functions.clamp
+    clamp_min = functions.clamp_min
+    clamp_max = functions.clamp_max
+    maximum = functions.maximum
+    minimum = functions.minimum
+    eq = functions.eq
+    ne = not_equal = functions.ne
+    lt = less = functions.lt
+    le = less_equal = functions.le
+    gt = greater = functions.gt
+    ge = greater_equal = functions.ge
+    equal = functions.equal
+    isclose = functions.isclose
+    allclose = functions.allclose
+    isnan = functions.isnan
+    isinf = functions.isinf
+    isfinite = functions.isfinite
+    logical_not = functions.logical_not
+    bitwise_xor = functions.bitwise_xor
+    sum = functions.sum
+    mean = functions.mean
+    prod = functions.prod
+    cumsum = functions.cumsum
+    cumprod = functions.cumprod
+    logsumexp = functions.logsumexp
+    all = functions.all
+    any = functions.any
+    count_nonzero = functions.count_nonzero
+    var = functions.var
+    std = functions.std
+    max = functions.max
+    min = functions.min
+    amax = functions.amax
+    amin = functions.amin
+    argmax = functions.argmax
+    argmin = functions.argmin
+    norm = functions.norm
+    matmul = functions.matmul
+    mm = functions.mm
+    bmm = functions.bmm
+    mv = functions.mv
+    dot = functions.dot
+    outer = ger = functions.outer
+    addmm = functions.addmm
+    baddbmm = functions.baddbmm
+    new_zeros = functions.new_zeros
+    new_ones = functions.new_ones
+    new_empty = functions.new_empty
+    new_full = functions.new_full
+    new_tensor = functions.new_tensor
+    relu = functions.relu
+    sigmoid = functions.sigmoid
+    tanh = functions.tanh
+    softmax = functions.softmax
+    log_softmax = functions.log_softmax
+    # --- E1: indexing, scatter, sorting (functions/indexing, sorting)
+
+    # --- end of the method table
+
+    # ----------------------------------------------------------------- operators
+    # Binary operators promote as PyTorch does (functions/_args.py): a 0-d tensor or a Python
+    # number does not change the dtype of a dimensioned tensor of its category.
+    __add__ = functions.add
+    __sub__ = functions.sub
+    __mul__ = functions.mul
+    __truediv__ = functions.div
+    __floordiv__ = functions.floor_divide
+    __mod__ = functions.remainder
+    __pow__ = functions.pow
+    __matmul__ = functions.matmul
+    __neg__ = functions.neg
+    __abs__ = functions.abs
+    __lt__ = functions.lt
+    __le__ = functions.le
+    __gt__ = functions.gt
+    __ge__ = functions.ge
+    __xor__ = functions.bitwise_xor
 
     def __radd__(self, other: Any) -> Tensor:
-        return M.Add.apply(*_promote(other, self))
-
-    def __sub__(self, other: Any) -> Tensor:
-        return M.Sub.apply(*_promote(self, other))
+        return functions.add(other, self)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return M.Sub.apply(*_promote(other, self))
-
-    def __mul__(self, other: Any) -> Tensor:
-        return M.Mul.apply(*_promote(self, other))
+        return functions.sub(other, self)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return M.Mul.apply(*_promote(other, self))
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return M.Div.apply(*_promote(self, other, true_div=True))
+        return functions.mul(other, self)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return M.Div.apply(*_promote(other, self, true_div=True))
+        return functions.div(other, self)
 
-    def __pow__(self, other: Any) -> Tensor:
-        return M.Pow.apply(*_promote(self, other))
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return functions.floor_divide(other, self)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return functions.remainder(other, self)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return M.Pow.apply(*_promote(other, self))
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return M.MatMul.apply(*_promote(self, other))
+        return functions.pow(other, self)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return M.MatMul.apply(*_promote(other, self))
+        return functions.matmul(Tensor(np.asarray(other)), self)
 
-    def __neg__(self) -> Tensor:
-        return M.Neg.apply(self)
+    def __rxor__(self, other: Any) -> Tensor:
+        return functions.bitwise_xor(self, other)
 
     def __pos__(self) -> Tensor:
         return self
 
-    def __abs__(self) -> Tensor:
-        return self.abs()
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        """Elementwise ==; against a non-number (None, a string) Python's default (False)."""
+        if other is None or isinstance(other, (str, type)):
+            return NotImplemented
+        return functions.eq(self, other)
 
-    def add(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self + (other if alpha == 1 else other * alpha)
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None or isinstance(other, (str, type)):
+            return NotImplemented
+        return functions.ne(self, other)
 
-    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self - (other if alpha == 1 else other * alpha)
-
-    def mul(self, other: Any) -> Tensor:
-        return self * other
-
-    def div(self, other: Any) -> Tensor:
-        return self / other
-
-    def pow(self, exponent: Any) -> Tensor:
-        return self ** exponent
-
-    def neg(self) -> Tensor:
-        return -self
-
-    def matmul(self, other: Any) -> Tensor:
-        return self @ other
-
-    def mm(self, other: Any) -> Tensor:
-        return self @ other
-
-    def square(self) -> Tensor:
-        return self * self
-
-    def exp(self) -> Tensor:
-        return M.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return M.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return M.Sqrt.apply(self)
-
-    def rsqrt(self) -> Tensor:
-        return 1.0 / M.Sqrt.apply(self)
-
-    def abs(self) -> Tensor:
-        return M.Abs.apply(self)
-
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
-        if min is None and max is None:
-            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        return M.Clamp.apply(self, min=min, max=max)
-
-    clip = clamp
-
-    def maximum(self, other: Tensor) -> Tensor:
-        return M.Maximum.apply(self, _operand(other))
-
-    def minimum(self, other: Tensor) -> Tensor:
-        return M.Minimum.apply(self, _operand(other))
-
-    def where(self, condition: Any, other: Any) -> Tensor:
-        return where(condition, self, other)
-
-    def sign(self) -> Tensor:
-        return Tensor(np.sign(self.array))
-
-    def relu(self) -> Tensor:
-        from numcnn.nn import functional as F
-        return F.relu(self)
-
-    def sigmoid(self) -> Tensor:
-        from numcnn.nn import functional as F
-        return F.sigmoid(self)
-
-    def tanh(self) -> Tensor:
-        from numcnn.nn import functional as F
-        return F.tanh(self)
-
-    def softmax(self, dim: builtins.int) -> Tensor:
-        from numcnn.nn import functional as F
-        return F.softmax(self, dim)
-
-    def log_softmax(self, dim: builtins.int) -> Tensor:
-        from numcnn.nn import functional as F
-        return F.log_softmax(self, dim)
+    def where(self, condition: Any, y: Any) -> Tensor:
+        """`x.where(condition, y)` is `numcnn.where(condition, x, y)`."""
+        return functions.where(condition, self, y)
 
     # ----------------------------------------------------------------- in-place (no grad)
     def _check_inplace(self, other: Any = None) -> None:
@@ -569,146 +534,19 @@ class Tensor:
         self._check_inplace(value)
         self.array[_index(index)] = value.array if isinstance(value, Tensor) else value
 
-    # ----------------------------------------------------------------- comparisons (no grad)
-    def _compare(self, ufunc: Any, other: Any) -> Tensor:
-        return Tensor(ufunc(self.array, other.array if isinstance(other, Tensor) else other))
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._compare(np.equal, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._compare(np.not_equal, other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return self._compare(np.less, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return self._compare(np.less_equal, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return self._compare(np.greater, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return self._compare(np.greater_equal, other)
-
+    # ----------------------------------------------------------------- bitwise (no grad)
     def __invert__(self) -> Tensor:
         return Tensor(np.invert(self.array))
 
     def __and__(self, other: Any) -> Tensor:
-        return self._compare(np.logical_and if self.dtype == dtypes.bool else np.bitwise_and,
-                             other)
+        o = other.array if isinstance(other, Tensor) else other
+        return Tensor(np.asarray(np.logical_and(self.array, o) if self.dtype == dtypes.bool
+                                 else np.bitwise_and(self.array, o)))
 
     def __or__(self, other: Any) -> Tensor:
-        return self._compare(np.logical_or if self.dtype == dtypes.bool else np.bitwise_or,
-                             other)
-
-    eq = __eq__
-    ne = __ne__
-    lt = __lt__
-    le = __le__
-    gt = __gt__
-    ge = __ge__
-
-    def equal(self, other: Tensor) -> builtins.bool:
-        return self.shape == other.shape and builtins.bool(np.array_equal(self.array, other.array))
-
-    def allclose(self, other: Tensor, rtol: builtins.float = 1e-5,
-                 atol: builtins.float = 1e-8) -> builtins.bool:
-        return builtins.bool(np.allclose(self.array, other.array, rtol=rtol, atol=atol))
-
-    def isnan(self) -> Tensor:
-        return Tensor(np.isnan(self.array))
-
-    def isfinite(self) -> Tensor:
-        return Tensor(np.isfinite(self.array))
-
-    def all(self) -> Tensor:
-        return Tensor(np.asarray(np.all(self.array)))
-
-    def any(self) -> Tensor:
-        return Tensor(np.asarray(np.any(self.array)))
-
-    # ----------------------------------------------------------------- reductions
-    def sum(self, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
-        x = self if dtype is None else self.to(dtype)
-        if x.dtype == dtypes.bool or x.dtype.kind in "iu":
-            x = x.to(dtypes.int64) if dtype is None else x
-        return R.Sum.apply(x, axis=_norm_dims(dim, self.ndim), keepdim=keepdim)
-
-    def mean(self, dim: Any = None, keepdim: builtins.bool = False, dtype: Any = None) -> Tensor:
-        x = self if dtype is None else self.to(dtype)
-        if x.dtype.kind not in _FLOAT_KINDS:
-            raise RuntimeError(
-                f"mean(): could not infer output dtype. Input dtype must be either a floating "
-                f"point or complex dtype. Got: {x.dtype}"
-            )
-        return R.Mean.apply(x, axis=_norm_dims(dim, self.ndim), keepdim=keepdim)
-
-    def var(self, dim: Any = None, unbiased: builtins.bool | None = None,
-            keepdim: builtins.bool = False, *, correction: Any = None) -> Tensor:
-        if unbiased is not None and correction is not None:
-            raise ValueError("var(): pass either unbiased or correction, not both")
-        corr = correction if correction is not None else (0 if unbiased is False else 1)
-        return R.Var.apply(self, axis=_norm_dims(dim, self.ndim), correction=corr,
-                           keepdim=keepdim)
-
-    def std(self, dim: Any = None, unbiased: builtins.bool | None = None,
-            keepdim: builtins.bool = False, *, correction: Any = None) -> Tensor:
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
-
-    def _maxmin(self, dim: Any, keepdim: builtins.bool, largest: builtins.bool) -> Any:
-        if self.numel() == 0:
-            raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() "
-                               "== 0. Specify the reduction dim with the 'dim' argument.")
-        if dim is None:
-            return R.MaxAll.apply(self, largest=largest)
-        if isinstance(dim, Tensor):  # max(a, b) as in torch.max(input, other)
-            return self.maximum(dim) if largest else self.minimum(dim)
-        values, indices = R.MaxDim.apply(self, axis=_norm_dim(dim, self.ndim), keepdim=keepdim,
-                                         largest=largest)
-        return _ReturnTypes(values, indices)
-
-    def max(self, dim: Any = None, keepdim: builtins.bool = False) -> Any:
-        return self._maxmin(dim, keepdim, True)
-
-    def min(self, dim: Any = None, keepdim: builtins.bool = False) -> Any:
-        return self._maxmin(dim, keepdim, False)
-
-    def _amaxmin(self, dim: Any, keepdim: builtins.bool, largest: builtins.bool) -> Tensor:
-        if self.numel() == 0:
-            raise RuntimeError("amax()/amin(): Expected reduction dim to be specified for "
-                               "input.numel() == 0.")
-        dims = _norm_dims(dim, self.ndim)
-        if dims == ():
-            dims = None                            # torch: dim=() reduces over all dims
-        return R.MaxAll.apply(self, largest=largest, axis=dims, keepdim=keepdim)
-
-    def amax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        """Maximum over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
-        return self._amaxmin(dim, keepdim, True)
-
-    def amin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        """Minimum over `dim` (an int, a tuple, or all); ties share the gradient evenly."""
-        return self._amaxmin(dim, keepdim, False)
-
-    def argmax(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        if dim is None:
-            return Tensor(np.asarray(np.argmax(self.array), dtype=np.int64))
-        d = _norm_dim(dim, self.ndim)
-        return Tensor(np.argmax(self.array, axis=d, keepdims=keepdim).astype(np.int64))
-
-    def argmin(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        if dim is None:
-            return Tensor(np.asarray(np.argmin(self.array), dtype=np.int64))
-        d = _norm_dim(dim, self.ndim)
-        return Tensor(np.argmin(self.array, axis=d, keepdims=keepdim).astype(np.int64))
-
-    def norm(self, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        if p == 2 or p == "fro":
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        o = other.array if isinstance(other, Tensor) else other
+        return Tensor(np.asarray(np.logical_or(self.array, o) if self.dtype == dtypes.bool
+                                 else np.bitwise_or(self.array, o)))
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:
@@ -957,46 +795,3 @@ class Clone(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         return (gy,)
-
-
-# --------------------------------------------------------------------- free functions
-def where(condition: Any, input: Any, other: Any) -> Tensor:
-    """Elements of `input` where `condition`, else of `other` (gradients flow to both)."""
-    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
-    if cond.dtype != np.bool_:
-        raise TypeError(f"where expected condition to be a boolean tensor, but got {cond.dtype}")
-    return M.Where.apply(_operand(input), _operand(other), cond=cond)
-
-
-def cat(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
-    """Concatenate tensors along an existing dimension."""
-    ts = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
-    if not ts:
-        raise ValueError("cat expects a non-empty list of Tensors")
-    ref = ts[0]
-    d = _norm_dim(dim, ref.ndim)
-    for i, t in enumerate(ts):
-        if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape))
-                                     if k != d):
-            raise RuntimeError(
-                f"Sizes of tensors must match except in dimension {dim}. Expected sizes "
-                f"{list(ref.shape)} but got {list(t.shape)} for tensor number {i} in the list."
-            )
-    return S.Cat.apply(*ts, axis=d)
-
-
-concat = cat
-
-
-def stack(tensors: Iterable[Tensor], dim: int = 0) -> Tensor:
-    """Stack equal-shaped tensors along a new dimension."""
-    ts = [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors]
-    if not ts:
-        raise ValueError("stack expects a non-empty TensorList")
-    for i, t in enumerate(ts):
-        if t.shape != ts[0].shape:
-            raise RuntimeError(
-                f"stack expects each tensor to be equal size, but got {list(ts[0].shape)} at "
-                f"entry 0 and {list(t.shape)} at entry {i}"
-            )
-    return S.Stack.apply(*ts, axis=_norm_dim(dim, ts[0].ndim + 1))

@@ -75,4 +75,82 @@ class Bilinear(Function):
         return g1, g2, gw, gb
 
 
-__all__ = ["Bilinear", "Linear"]
+
+
+class Einsum(Function):
+    """y = einsum(subs -> out, *operands): a sum of products over the labels not in `out`.
+
+    `subs` are the operands' label strings (ellipses already spelled out as letters, sizes
+    already broadcast).  The gradient of operand k is again an einsum, of gy with the other
+    operands, onto k's labels:  gk[labels_k] = einsum(out, subs_{j != k} -> labels_k).
+    Labels that appear only in operand k get gy broadcast over them; a label repeated in k
+    (a diagonal or a trace) receives the gradient on that diagonal only.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *operands, subs, out):
+        ctx.save_for_backward(*operands)
+        ctx.subs, ctx.out = subs, out
+        return np.asarray(np.einsum(",".join(subs) + "->" + out, *operands, optimize=True))
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        operands, subs, out = ctx.saved, ctx.subs, ctx.out
+        grads: list[np.ndarray | None] = []
+        for k, (a, sk) in enumerate(zip(operands, subs)):
+            if not ctx.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            others = [s for j, s in enumerate(subs) if j != k]
+            seen = set(out).union(*others)
+            unique = "".join(dict.fromkeys(sk))                # k's labels, once each, in order
+            reach = "".join(c for c in unique if c in seen)      # those the gradient reaches
+            ops = [gy] + [o for j, o in enumerate(operands) if j != k]
+            g = np.einsum(",".join([out] + others) + "->" + reach, *ops, optimize=True)
+            sizes = dict(zip(sk, a.shape))
+            # labels only in operand k: gy does not depend on them; broadcast
+            g = np.broadcast_to(np.expand_dims(g, tuple(i for i, c in enumerate(unique)
+                                                        if c not in seen)),
+                                tuple(sizes[c] for c in unique))
+            if len(unique) == len(sk):
+                ga = np.array(np.transpose(g, [unique.index(c) for c in sk]))
+            else:                                              # a repeated label: a diagonal
+                ga = np.zeros(a.shape, dtype=gy.dtype)
+                diag = np.einsum(sk + "->" + unique, ga)       # a writeable view of ga
+                diag[...] = g
+            grads.append(ga.astype(gy.dtype, copy=False))
+        return tuple(grads)
+
+
+class Baddbmm(Function):
+    """y = beta * c + alpha * (a @ b) for batches of matrices (addmm when a, b are 2-D).
+
+    a: (B, n, k), b: (B, k, m), c broadcasts to (B, n, m).
+    dc = beta gy,  da = alpha gy b^T,  db = alpha a^T gy.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, c, a, b, *, beta, alpha):
+        ctx.save_for_backward(a, b)
+        ctx.beta, ctx.alpha = beta, alpha
+        ab = np.matmul(a, b)
+        if alpha != 1:
+            ab = ab * np.asarray(alpha, dtype=ab.dtype)
+        if beta == 0:                               # as PyTorch: c is ignored (nan included)
+            return np.array(np.broadcast_to(ab, ab.shape))
+        return ab + (c if beta == 1 else c * np.asarray(beta, dtype=ab.dtype))
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        a, b = ctx.saved
+        need = ctx.needs_input_grad
+        dt = gy.dtype
+        gc = gy * np.asarray(ctx.beta, dtype=dt) if need[0] else None
+        ga = np.matmul(gy, np.swapaxes(b, -1, -2)) * np.asarray(ctx.alpha, dtype=dt) \
+            if need[1] else None
+        gb = np.matmul(np.swapaxes(a, -1, -2), gy) * np.asarray(ctx.alpha, dtype=dt) \
+            if need[2] else None
+        return gc, ga, gb
+
+
+__all__ = ["Baddbmm", "Bilinear", "Einsum", "Linear"]

@@ -5,6 +5,8 @@ Gradients may be returned in the broadcast shape: the engine sums them back (aut
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from numcnn.autograd.function import Context, Function
@@ -268,3 +270,381 @@ class Minimum(Function):
         ga = gy * share if ctx.needs_input_grad[0] else None
         gb = gy * (1 - share) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+# ----------------------------------------------------------------------------- unary math
+class Sin(Function):
+    """y = sin a;  da = gy cos a."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (gy * np.cos(a),)
+
+
+class Cos(Function):
+    """y = cos a;  da = -gy sin a."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (-gy * np.sin(a),)
+
+
+class Tan(Function):
+    """y = tan a;  da = gy (1 + y^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        y = np.tan(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (y,) = ctx.saved
+        return (gy * (1 + y * y),)
+
+
+class Sinh(Function):
+    """y = sinh a;  da = gy cosh a."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return np.sinh(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (gy * np.cosh(a),)
+
+
+class Cosh(Function):
+    """y = cosh a;  da = gy sinh a."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return np.cosh(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (gy * np.sinh(a),)
+
+
+class Asin(Function):
+    """y = arcsin a;  da = gy / sqrt(1 - a^2)  (nan outside [-1, 1], inf at the ends)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return np.arcsin(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (gy / np.sqrt(1 - a * a),)
+
+
+class Acos(Function):
+    """y = arccos a;  da = -gy / sqrt(1 - a^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return np.arccos(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (-gy / np.sqrt(1 - a * a),)
+
+
+class Atan(Function):
+    """y = arctan a;  da = gy / (1 + a^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return np.arctan(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (gy / (1 + a * a),)
+
+
+class Atan2(Function):
+    """y = atan2(a, b) (the angle of the point (b, a));
+    da = gy b / (a^2 + b^2),  db = -gy a / (a^2 + b^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return np.arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        a, b = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = gy / (a * a + b * b)
+        ga = r * b if ctx.needs_input_grad[0] else None
+        gb = -r * a if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class LogBase(Function):
+    """y = log_base a = ln a / ln base (base 2 or 10);  da = gy / (a ln base)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, *, base):
+        ctx.save_for_backward(a)
+        ctx.ln_base = np.log(base)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(a) if base == 2 else np.log10(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (gy / (a * np.asarray(ctx.ln_base, dtype=a.dtype)),)
+
+
+class Log1p(Function):
+    """y = ln(1 + a) (accurate for small a);  da = gy / (1 + a)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (gy / (1 + a),)
+
+
+class Expm1(Function):
+    """y = e^a - 1 (accurate for small a);  da = gy (y + 1)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        y = np.expm1(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (y,) = ctx.saved
+        return (gy * (y + 1),)
+
+
+class Exp2(Function):
+    """y = 2^a;  da = gy y ln 2."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        y = np.exp2(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (y,) = ctx.saved
+        return (gy * y * np.asarray(np.log(2.0), dtype=y.dtype),)
+
+
+_STEPS: dict[str, Any] = {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "sign": np.sign,
+          "round": np.round}
+
+
+class Step(Function):
+    """y = floor / ceil / trunc / round / sign of a: piecewise constant, so da = 0 (as PyTorch).
+
+    `round` rounds halves to even (as PyTorch), after scaling by 10^decimals.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a, *, kind, decimals=0):
+        ctx.shape = a.shape
+        if kind == "round" and decimals:
+            return np.round(a, decimals)
+        return _STEPS[kind](a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (np.zeros(ctx.shape, dtype=gy.dtype),)
+
+
+class Frac(Function):
+    """y = a - trunc(a);  da = gy."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        return a - np.trunc(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (gy,)
+
+
+class Reciprocal(Function):
+    """y = 1 / a;  da = -gy y^2."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        with np.errstate(divide="ignore"):
+            y = np.reciprocal(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (y,) = ctx.saved
+        return (-gy * y * y,)
+
+
+def _erf(a: np.ndarray) -> np.ndarray:
+    """erf a, to full floating precision: the Maclaurin series
+    erf x = 2/sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n+1)) for |x| < 1/2 (where 1 - erfc loses
+    relative accuracy), else sign(x) (1 - erfc|x|) with ops.activation's erfc."""
+    from numcnn.ops.activation import erfc_nonneg
+
+    z = np.abs(a)
+    far = np.sign(a) * (1 - erfc_nonneg(z)[0])
+    x2, term, near = a * a, a.copy(), a.copy()
+    for n in range(1, 16):                  # |x| < 1/2: term 16 < 1e-23 relative
+        term = term * -x2 / n
+        near = near + term / (2 * n + 1)
+    near = near * np.asarray(2 / np.sqrt(np.pi), dtype=a.dtype)
+    return np.where(z < 0.5, near, far).astype(a.dtype, copy=False)
+
+
+class Erf(Function):
+    """y = erf a = 2/sqrt(pi) int_0^a e^(-t^2) dt;  da = gy 2/sqrt(pi) e^(-a^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return _erf(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (gy * np.asarray(2 / np.sqrt(np.pi), dtype=a.dtype) * np.exp(-(a * a)),)
+
+
+class Square(Function):
+    """y = a^2;  da = 2 a gy."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return a * a
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (2 * a * gy,)
+
+
+class Rsqrt(Function):
+    """y = 1 / sqrt a;  da = -gy y^3 / 2."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = 1 / np.sqrt(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (y,) = ctx.saved
+        return (-0.5 * gy * y * y * y,)
+
+
+class FloorDivide(Function):
+    """y = floor(a / b) (PyTorch's `//`, and `div(rounding_mode='floor')`);  piecewise constant,
+    so da = db = 0.  Integer division by zero raises in the public layer."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return tuple(np.zeros(s, dtype=gy.dtype) for s in ctx.shapes)
+
+
+class TruncDivide(Function):
+    """y = trunc(a / b) (`div(rounding_mode='trunc')`);  da = db = 0."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        if np.result_type(a, b).kind in "iub":
+            q = np.floor_divide(a, b)          # exact integer quotient, then towards zero
+            return q + ((q < 0) & (q * b != a))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.trunc(np.true_divide(a, b))
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return tuple(np.zeros(s, dtype=gy.dtype) for s in ctx.shapes)
+
+
+class Remainder(Function):
+    """y = a - floor(a / b) b (the sign of the divisor, PyTorch's `%`);
+    da = gy, db = -gy floor(a / b)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        a, b = ctx.saved
+        gb = None
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = -gy * np.floor_divide(a, b)
+        return gy, gb
+
+
+class Lerp(Function):
+    """y = a + w (b - a);  da = gy (1 - w), db = gy w, dw = gy (b - a)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b, w):
+        ctx.save_for_backward(a, b, w)
+        return a + w * (b - a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        a, b, w = ctx.saved
+        need = ctx.needs_input_grad
+        return (gy * (1 - w) if need[0] else None, gy * w if need[1] else None,
+                gy * (b - a) if need[2] else None)

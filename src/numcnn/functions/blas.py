@@ -1,0 +1,232 @@
+"""Products of matrices and vectors with PyTorch's signatures: matmul, mm, bmm, mv, dot, outer,
+addmm, baddbmm and einsum.
+
+As in PyTorch, matrix products do not promote: both operands must share a dtype (float32 @
+float64 raises RuntimeError).  Shapes: mm (n, k) @ (k, m) -> (n, m); bmm (B, n, k) @ (B, k, m)
+-> (B, n, m); mv (n, k) @ (k,) -> (n,); dot (k,) . (k,) -> ().
+"""
+
+from __future__ import annotations
+
+import string
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from numcnn.functions._args import cast, check_tensor, result_dtype
+from numcnn.ops import linear as L
+from numcnn.ops import math as M
+
+if TYPE_CHECKING:
+    from numcnn.tensor import Tensor
+
+
+def _same_dtype(a: Tensor, b: Tensor, what: str) -> None:
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{what}, but got: {a.dtype} != {b.dtype}")
+
+
+def _ndim(x: Tensor, n: int, fn: str, name: str) -> None:
+    if x.ndim != n:
+        raise RuntimeError(f"{name} must be a {n}D tensor" if fn != "dot" else
+                           f"1D tensors expected, but got {x.ndim}D and tensors")
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """The matrix product with NumPy/PyTorch broadcasting: 1-D operands are vectors, leading
+    dimensions are batch dimensions."""
+    a, b = check_tensor(input, "matmul"), check_tensor(other, "matmul", "other", 2)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    _same_dtype(a, b, "expected m1 and m2 to have the same dtype")
+    k_a, k_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if k_a != k_b:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                           f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})")
+    return M.MatMul.apply(a, b)
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """(n, k) @ (k, m) -> (n, m), no broadcasting."""
+    a, b = check_tensor(input, "mm"), check_tensor(mat2, "mm", "mat2", 2)
+    _ndim(a, 2, "mm", "self")
+    _ndim(b, 2, "mm", "mat2")
+    return matmul(a, b)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """(B, n, k) @ (B, k, m) -> (B, n, m): one matrix product per batch entry, no broadcasting."""
+    a, b = check_tensor(input, "bmm"), check_tensor(mat2, "bmm", "mat2", 2)
+    _ndim(a, 3, "bmm", "batch1")
+    _ndim(b, 3, "bmm", "batch2")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
+    _same_dtype(a, b, "expected scalar type to match")
+    return M.MatMul.apply(a, b)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """(n, k) @ (k,) -> (n,)."""
+    a, v = check_tensor(input, "mv"), check_tensor(vec, "mv", "vec", 2)
+    if a.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {a.ndim}, {v.ndim}")
+    return matmul(a, v)
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """sum_i input_i * tensor_i of two 1-D tensors of one dtype and length."""
+    a, b = check_tensor(input, "dot"), check_tensor(tensor, "dot", "tensor", 2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{a.dtype} and {b.dtype}")
+    if a.shape != b.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
+                           f"[{b.shape[0]}] to have the same number of elements, but got "
+                           f"{a.shape[0]} and {b.shape[0]} elements respectively")
+    return M.MatMul.apply(a, b)
+
+
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """y[i, j] = input[i] * vec2[j] (promoted as multiplication)."""
+    a, b = check_tensor(input, "outer"), check_tensor(vec2, "outer", "vec2", 2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D tensors, got {a.ndim}D and {b.ndim}D")
+    d = result_dtype(a, b)
+    return M.Mul.apply(cast(a, d).reshape(-1, 1), cast(b, d).reshape(1, -1))
+
+
+ger = outer
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2); input broadcasts to (n, m)."""
+    c, a, b = (check_tensor(input, "addmm"), check_tensor(mat1, "addmm", "mat1", 2),
+               check_tensor(mat2, "addmm", "mat2", 3))
+    _ndim(a, 2, "addmm", "mat1")
+    _ndim(b, 2, "addmm", "mat2")
+    return _baddbmm(c, a, b, beta, alpha, "addmm")
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1,
+            alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (batch1 @ batch2) per batch entry; input broadcasts to (B, n, m)."""
+    c, a, b = (check_tensor(input, "baddbmm"), check_tensor(batch1, "baddbmm", "batch1", 2),
+               check_tensor(batch2, "baddbmm", "batch2", 3))
+    _ndim(a, 3, "baddbmm", "batch1")
+    _ndim(b, 3, "baddbmm", "batch2")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"batch1 and batch2 must have same number of batches, got "
+                           f"{a.shape[0]} and {b.shape[0]}")
+    return _baddbmm(c, a, b, beta, alpha, "baddbmm")
+
+
+def _baddbmm(c: Tensor, a: Tensor, b: Tensor, beta: Any, alpha: Any, name: str) -> Tensor:
+    if a.shape[-1] != b.shape[-2]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                           f"({a.shape[-2]}x{a.shape[-1]} and {b.shape[-2]}x{b.shape[-1]})")
+    if not (c.dtype == a.dtype == b.dtype):
+        raise RuntimeError(f"{name}: expected self, mat1 and mat2 to have the same dtype, got "
+                           f"{c.dtype}, {a.dtype} and {b.dtype}")
+    out_shape = a.shape[:-1] + b.shape[-1:]
+    try:
+        if np.broadcast_shapes(c.shape, out_shape) != out_shape:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(f"The expanded size of the tensor must match the existing size: "
+                           f"input {list(c.shape)} does not broadcast to "
+                           f"{list(out_shape)}") from None
+    return L.Baddbmm.apply(c, a, b, beta=beta, alpha=alpha)
+
+
+def _parse_einsum(equation: str, operands: list[Tensor]) -> tuple[list[str], str]:
+    """Spell out '...' as letters and find the output labels (implicit mode: the ellipsis,
+    then the labels used once, in alphabetical order)."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(operands):
+        raise ValueError("einsum(): more operands were provided than specified in the equation"
+                         if len(operands) > len(subs) else
+                         "einsum(): fewer operands were provided than specified in the equation")
+    for s in subs + ([rhs] if arrow else []):
+        body = s.replace("...", "")
+        if "." in body or not all(c in string.ascii_letters for c in body):
+            raise ValueError(f"einsum(): invalid subscript given at index in the equation "
+                             f"string {equation!r}: subscripts must be letters a-z, A-Z "
+                             f"or '...'")
+    free = [c for c in string.ascii_letters if c not in eq]
+    n_ell = 0
+    for s, x in zip(subs, operands):
+        named = len(s.replace("...", ""))
+        if "..." in s:
+            n_ell = max(n_ell, x.ndim - named)
+            if x.ndim < named:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation "
+                                   f"({named}) is more than the number of dimensions "
+                                   f"({x.ndim}) for operand")
+        elif named != x.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) "
+                               f"does not match the number of dimensions ({x.ndim}) for "
+                               f"operand and no ellipsis was given")
+    ell = "".join(free[:n_ell])
+    spelled = []
+    for s, x in zip(subs, operands):
+        k = x.ndim - len(s.replace("...", ""))
+        spelled.append(s.replace("...", ell[n_ell - k:] if k else ""))
+    if arrow:
+        out = rhs.replace("...", ell)
+        for c in out:
+            if out.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in "
+                                   f"the output")
+            if not any(c in s for s in spelled):
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   f"equation for any input operand")
+    else:
+        joined = "".join(spelled)
+        out = ell + "".join(sorted((c for c in set(joined) if joined.count(c) == 1
+                                    and c not in ell),
+                                   key=lambda c: (c.islower(), c)))
+    return spelled, out
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Sums of products named by subscripts, e.g. 'bij,bjk->bik' (bmm), 'ii->' (trace),
+    'nchw,oc->nohw'.  Supports '...', implicit output, repeated labels (diagonals, traces)
+    and size-1 broadcasting; all operands must share a dtype.  Differentiable in every operand.
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): argument 'equation' must be str, not "
+                        f"{type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ops = [check_tensor(x, "einsum", "operands", i + 2) for i, x in enumerate(operands)]
+    if not ops:
+        raise RuntimeError("einsum(): must provide at least one operand")
+    if any(x.dtype != ops[0].dtype for x in ops):
+        raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got "
+                           f"{[str(x.dtype) for x in ops]}")
+    subs, out = _parse_einsum(equation, ops)
+    sizes: dict[str, int] = {}
+    for s, x in zip(subs, ops):
+        for c, n in zip(s, x.shape):
+            if sizes.get(c, 1) not in (1, n) and n != 1:
+                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
+                                   f"(original->remapped): subscript {c} has size {n} for one "
+                                   f"operand and {sizes[c]} for another")
+            sizes[c] = max(sizes.get(c, 1), n)
+    expanded = []
+    for s, x in zip(subs, ops):
+        target = tuple(sizes[c] for c in s)
+        if target != x.shape:
+            if len(set(s)) != len(s):
+                raise RuntimeError("einsum(): a repeated subscript cannot also be broadcast")
+            x = x.expand(target)
+        expanded.append(x)
+    return L.Einsum.apply(*expanded, subs=subs, out=out)

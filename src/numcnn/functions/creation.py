@@ -1,0 +1,143 @@
+"""Tensors made from others: `meshgrid`, `normal` (PyTorch's four forms) and the `new_*`
+methods (`x.new_zeros(2, 3)` has x's dtype unless one is given)."""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from numcnn import dtypes
+from numcnn.functions._args import check_tensor
+
+# the module, not the `numcnn.tensor` factory that `numcnn` exports under that name
+_t = importlib.import_module("numcnn.tensor")
+
+if TYPE_CHECKING:
+    from numcnn.tensor import Tensor
+
+_MESHGRID_WARNED = [False]
+
+
+def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors x_1..x_n of lengths s_1..s_n.
+
+    indexing 'ij': output k has shape (s_1, ..., s_n) and varies along dim k;
+    'xy' swaps the first two dims (shape (s_2, s_1, ...)), as NumPy's default.
+    PyTorch's default is 'ij' and it warns when `indexing` is not given; so does numcnn.
+    The outputs are differentiable (expanded views of the inputs).
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    ts = [check_tensor(x, "meshgrid", "tensors", 1) for x in tensors]
+    if not ts:
+        raise RuntimeError("torch.meshgrid: expects a non-empty TensorList")
+    if indexing is None:
+        if not _MESHGRID_WARNED[0]:
+            warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass "
+                          "the indexing argument.", UserWarning, stacklevel=2)
+            _MESHGRID_WARNED[0] = True
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    if any(x.ndim > 1 for x in ts):
+        raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
+    if any(x.dtype != ts[0].dtype for x in ts):
+        raise RuntimeError("torch.meshgrid: Expected all tensors to have the same dtype")
+    ts = [x.reshape(-1) for x in ts]
+    swap = indexing == "xy" and len(ts) >= 2
+    order = [1, 0] + list(range(2, len(ts))) if swap else list(range(len(ts)))
+    shape = tuple(ts[i].shape[0] for i in order)
+    out = []
+    for k, x in enumerate(ts):
+        pos = order.index(k)                   # the output dim along which x varies
+        view = [1] * len(ts)
+        view[pos] = x.shape[0]
+        out.append(x.reshape(view).expand(shape))
+    return tuple(out)
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None,
+           dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """Normal samples N(mean, std^2), in PyTorch's forms:
+    normal(mean: Tensor, std: Tensor) (broadcast), normal(mean: Tensor, std=1.0),
+    normal(mean: float, std: Tensor), normal(mean: float, std: float, size).
+    The result has the floating dtype of the tensor arguments (default dtype for numbers);
+    std must be >= 0.  Draws from the global generator (numcnn.manual_seed)."""
+    from numcnn.random import generator as global_generator
+
+    if generator is not None:
+        raise NotImplementedError("normal(generator=...): numcnn draws from the global "
+                                  "generator; seed it with numcnn.manual_seed")
+    m_t, s_t = isinstance(mean, _t.Tensor), isinstance(std, _t.Tensor)
+    if not (m_t or s_t) and size is None:
+        raise TypeError("normal() with float mean and std needs a size: normal(mean, std, size)")
+    if (m_t or s_t) and size is not None:
+        raise TypeError("normal(): size is only accepted when mean and std are numbers")
+    for v, name in ((mean, "mean"), (std, "std")):
+        if isinstance(v, _t.Tensor) and v.dtype.kind != "f":
+            raise RuntimeError(f"normal expects floating-point {name} tensor, got {v.dtype}")
+    m = mean.array if m_t else np.asarray(mean, dtype=np.float64)
+    s = std.array if s_t else np.asarray(std, dtype=np.float64)
+    if np.any(s < 0):
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {s.min()}")
+    if dtype is not None:
+        d = dtypes.as_dtype(dtype)
+    elif m_t or s_t:
+        d = mean.dtype if m_t else std.dtype
+    else:
+        d = dtypes.get_default_dtype()
+    if size is not None:
+        shape = _t._shape_args((size,) if not isinstance(size, (tuple, list)) else tuple(size))
+    else:
+        shape = np.broadcast_shapes(m.shape, s.shape)
+    z = global_generator().standard_normal(shape)
+    out = (m + s * z).astype(d)
+    return _t.Tensor(out, requires_grad=requires_grad)
+
+
+# ------------------------------------------------------------------------- new_* methods
+def _new(self: Tensor, fill: Any, size: tuple[Any, ...], dtype: Any,
+         requires_grad: builtins.bool, name: str) -> Tensor:
+    x = check_tensor(self, name, "self")
+    d = x.dtype if dtype is None else dtypes.as_dtype(dtype)
+    shape = _t._shape_args(size)
+    arr = np.empty(shape, dtype=d) if fill is None else np.full(shape, fill, dtype=d)
+    return _t.Tensor(arr, requires_grad=requires_grad)
+
+
+def new_zeros(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: builtins.bool = False) -> Tensor:
+    """Zeros of `size` with self's dtype (unless `dtype` is given)."""
+    return _new(self, 0, size, dtype, requires_grad, "new_zeros")
+
+
+def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+             requires_grad: builtins.bool = False) -> Tensor:
+    """Ones of `size` with self's dtype (unless `dtype` is given)."""
+    return _new(self, 1, size, dtype, requires_grad, "new_ones")
+
+
+def new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: builtins.bool = False) -> Tensor:
+    """An uninitialised tensor of `size` with self's dtype (unless `dtype` is given)."""
+    return _new(self, None, size, dtype, requires_grad, "new_empty")
+
+
+def new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+             requires_grad: builtins.bool = False) -> Tensor:
+    """`fill_value` everywhere in `size`, with self's dtype (unless `dtype` is given)."""
+    return _new(self, fill_value, (size,), dtype, requires_grad, "new_full")
+
+
+def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None,
+               requires_grad: builtins.bool = False) -> Tensor:
+    """A copy of `data` with self's dtype (unless `dtype` is given), outside any graph."""
+    x = check_tensor(self, "new_tensor", "self")
+    d = x.dtype if dtype is None else dtypes.as_dtype(dtype)
+    src = data.array if isinstance(data, _t.Tensor) else data
+    return _t.Tensor(np.array(src, dtype=d), requires_grad=requires_grad)
