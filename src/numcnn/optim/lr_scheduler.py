@@ -14,15 +14,20 @@ PyTorch's deprecated API) jumps to an epoch through the closed form where one ex
 from __future__ import annotations
 
 import math
+import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from typing import Any, Iterable, Literal, SupportsFloat
+from typing import Any, Callable, Iterable, Literal, Sequence, SupportsFloat, Union
 
 from numcnn.optim.optimizer import Optimizer
 
-__all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-           "LinearLR", "OneCycleLR", "SequentialLR", "ReduceLROnPlateau"]
+__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+           "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "SequentialLR",
+           "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR", "CosineAnnealingWarmRestarts",
+           "OneCycleLR"]
+
+LRLambda = Callable[[int], float]
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
@@ -46,6 +51,38 @@ def _format_param(name: str, optimizer: Optimizer, param: Any) -> list[Any]:
             )
         return list(param)
     return [param] * len(optimizer.param_groups)
+
+
+def _callable_state(fn: Any) -> dict[str, Any] | None:
+    """What a state dict keeps of a user function: a callable object's attributes (a copy of
+    its `__dict__`), nothing (None) for a plain function or lambda, as PyTorch does."""
+    if fn is None or isinstance(fn, types.FunctionType):
+        return None
+    return dict(fn.__dict__)
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+
+
+def _check_schedulers(owner: str, optimizer: Optimizer, schedulers: Sequence[Any]) -> None:
+    """SequentialLR's and ChainedScheduler's checks of the schedulers they drive."""
+    for i, scheduler in enumerate(schedulers):
+        if not hasattr(scheduler, "optimizer"):
+            raise TypeError(f"{owner} at index {i} should have `optimizer` as its attribute.")
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(
+                f"{owner} does not support `ReduceLROnPlateau` scheduler as it requires "
+                "additional kwargs to be specified when calling `step`, but got one at "
+                f"index {i} in the given schedulers sequence."
+            )
+        if optimizer is not scheduler.optimizer:
+            raise ValueError(
+                f"{owner} expects all schedulers to belong to the same optimizer, but got "
+                f"scheduler {type(scheduler).__name__} at index {i} has {scheduler.optimizer}, "
+                f"which is different from {type(optimizer).__name__}."
+            )
 
 
 class LRScheduler:
@@ -140,6 +177,98 @@ class LRScheduler:
                           "`get_last_lr()`.", UserWarning, stacklevel=3)
 
 
+def _lr_lambdas(optimizer: Optimizer, lr_lambda: LRLambda | Sequence[LRLambda]) -> list[Any]:
+    """One function per param group: a list/tuple is checked for length, one function repeated."""
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * len(optimizer.param_groups)
+    if len(lr_lambda) != len(optimizer.param_groups):
+        raise ValueError(
+            f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
+        )
+    return list(lr_lambda)
+
+
+class _LambdaScheduler(LRScheduler):
+    """The state dict of the lambda schedulers: `lr_lambdas` holds, for each group, a copy of a
+    callable object's `__dict__` or None for a plain function or lambda (which cannot be
+    saved); loading updates the attributes of this scheduler's own callable objects."""
+
+    lr_lambdas: list[LRLambda]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute but the optimizer; the lambdas as their saveable attributes."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [_callable_state(fn) for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the attributes; callable objects get their saved `__dict__` back."""
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        for fn, attrs in zip(self.lr_lambdas, saved):
+            if attrs is not None:
+                fn.__dict__.update(attrs)
+
+
+class LambdaLR(_LambdaScheduler):
+    """Set each group's lr to its initial lr times a function of the epoch.
+
+        lr_e = base_lr · λ(e)
+
+    Args:
+        optimizer: the wrapped optimizer.
+        lr_lambda: λ, a function of the epoch index (an int) giving the factor, or a list of
+            such functions, one per param group.
+        last_epoch: index of the last epoch (default -1).
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: LRLambda | Sequence[LRLambda],
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas,
+                                                                     self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """Multiply each group's lr by a function of the epoch, every epoch after the first.
+
+        lr_e = lr_{e-1} · λ(e)   (e > 0);   lr_0 = base_lr
+
+    Args:
+        optimizer: the wrapped optimizer.
+        lr_lambda: λ, a function of the epoch index giving the factor, or a list of such
+            functions, one per param group.
+        last_epoch: index of the last epoch (default -1).
+
+    Raises:
+        TypeError: if some λ is not callable.
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: LRLambda | Sequence[LRLambda],
+                 last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        if self._is_initial:
+            return _group_values(self.optimizer, "lr")
+        return [group["lr"] * fn(self.last_epoch)
+                for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
+
+
 class StepLR(LRScheduler):
     """Multiply every group's lr by `gamma` every `step_size` epochs.
 
@@ -202,6 +331,42 @@ class MultiStepLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
+class ConstantLR(LRScheduler):
+    """Multiply every group's lr by a constant `factor` until epoch `total_iters`.
+
+        lr_0 = lr_{-1} · factor;  lr_e = lr_{e-1} / factor at e = total_iters;  otherwise
+        lr_e = lr_{e-1}   (closed form: base_lr · (factor if e < total_iters else 1))
+
+    Args:
+        optimizer: the wrapped optimizer.
+        factor: the factor, in [0, 1] (default 1/3).
+        total_iters: the epoch at which the factor is removed (default 5).
+        last_epoch: index of the last epoch (default -1).
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if factor > 1.0 or factor < 0:
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1, "
+                             f"got factor={factor}.")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in groups]
+        if self.last_epoch != self.total_iters:
+            return _group_values(self.optimizer, "lr")
+        return [group["lr"] * (1.0 / self.factor) for group in groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base_lr * (self.factor + (self.last_epoch >= self.total_iters)
+                           * (1 - self.factor)) for base_lr in self.base_lrs]
+
+
 class ExponentialLR(LRScheduler):
     """Multiply every group's lr by `gamma` every epoch: lr_e = lr_{e-1} · γ (= base_lr · γ^e).
 
@@ -223,6 +388,40 @@ class ExponentialLR(LRScheduler):
 
     def _get_closed_form_lr(self) -> list[float]:
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay every group's lr polynomially to zero over `total_iters` epochs.
+
+        lr_e = base_lr · (1 - min(e, total_iters) / total_iters)^power, applied recursively as
+        lr_e = lr_{e-1} · ((1 - e / total_iters) / (1 - (e - 1) / total_iters))^power
+        for 0 < e ≤ total_iters (unchanged afterwards)
+
+    Args:
+        optimizer: the wrapped optimizer.
+        total_iters: the number of epochs of the decay (default 5).
+        power: the power of the polynomial (default 1.0).
+        last_epoch: index of the last epoch (default -1).
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return _group_values(self.optimizer, "lr")
+        e, n = self.last_epoch, self.total_iters
+        decay = ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** self.power
+        return [group["lr"] * decay for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        n = self.total_iters
+        return [base_lr * (1.0 - min(n, self.last_epoch) / n) ** self.power
+                for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -333,20 +532,7 @@ class SequentialLR(LRScheduler):
         name = type(self).__name__
         if len(schedulers) < 1:
             raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
-        for i, scheduler in enumerate(schedulers):
-            if not hasattr(scheduler, "optimizer"):
-                raise TypeError(f"{name} at index {i} should have `optimizer` as its attribute.")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
-                    f"{name} does not support `ReduceLROnPlateau` scheduler as it requires "
-                    "additional kwargs to be specified when calling `step`, but got one at "
-                    f"index {i} in the given schedulers sequence."
-                )
-            if optimizer is not scheduler.optimizer:
-                raise ValueError(
-                    f"{name} expects all schedulers to belong to the same optimizer, but got "
-                    f"scheduler {type(scheduler).__name__} at index {i} with a different one."
-                )
+        _check_schedulers(name, optimizer, schedulers)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 "Sequential Schedulers expects number of schedulers provided to be one more than "
@@ -390,6 +576,49 @@ class SequentialLR(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore this scheduler and the wrapped ones."""
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        self.__dict__.update(state)
+        for s, sd in zip(self._schedulers, inner):
+            s.load_state_dict(sd)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers together: each `step()` calls every scheduler's `step()` in order,
+    so their (chainable) changes compose on the same learning rates.
+
+    Args:
+        schedulers: the schedulers, all on one optimizer.
+        optimizer: that optimizer (default: the first scheduler's).
+    """
+
+    def __init__(self, schedulers: Sequence[LRScheduler],
+                 optimizer: Optimizer | None = None) -> None:
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise ValueError(
+                f"{name} expects at least one scheduler to be chained, but got no scheduler."
+            )
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_schedulers(name, optimizer, schedulers)
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
+
+    def step(self) -> None:  # type: ignore[override]
+        """Step every scheduler, in order."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
+
+    def state_dict(self) -> dict[str, Any]:
+        """This scheduler's attributes, with `_schedulers` as the list of their state dicts."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore this scheduler and the chained ones."""
         state = dict(state_dict)
         inner = state.pop("_schedulers")
         self.__dict__.update(state)
@@ -672,3 +901,220 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = momentum
         return lrs
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith, 2017): the lr moves between `base_lr` and `max_lr`.
+
+    A cycle has `step_size_up` steps up and `step_size_down` down (N = up + down steps).  At
+    step e (call `step()` after every batch):
+
+        cycle = ⌊1 + e / N⌋,   x = 1 + e / N - cycle               (position in the cycle)
+        s = x / r  if x ≤ r  else (x - 1) / (r - 1)                 (r = up / N)
+        lr = base_lr + (max_lr - base_lr) · s · f(k)
+
+    with the amplitude scale f(k) of the mode, k = cycle (scale_mode "cycle") or e
+    ("iterations"):
+
+        triangular: f = 1;  triangular2: f(k) = 1 / 2^(k-1);  exp_range: f(k) = γ^k (iterations)
+
+    or a user's `scale_fn` (then `mode` is ignored).  With `cycle_momentum` the momentum (SGD's
+    `momentum`, or β1 of Adam-like optimizers) moves the other way:
+    momentum = max_momentum - (max_momentum - base_momentum) · s · f(k).
+
+    Args:
+        optimizer: the wrapped optimizer.
+        base_lr: the lower lr bound, one for all groups or one per group (it becomes the
+            groups' lr at construction).
+        max_lr: the upper lr bound, one for all groups or one per group.
+        step_size_up: steps in the increasing half of a cycle (default 2000).
+        step_size_down: steps in the decreasing half (default: step_size_up).
+        mode: "triangular" (default), "triangular2" or "exp_range".
+        gamma: γ of exp_range (default 1.0).
+        scale_fn: a custom f(k) with 0 ≤ f ≤ 1; it replaces `mode`.
+        scale_mode: "cycle" (default) or "iterations": what a custom scale_fn is given.
+        cycle_momentum: cycle the momentum inversely to the lr (default True).
+        base_momentum: the lower momentum bound (default 0.8), one or one per group.
+        max_momentum: the upper momentum bound (default 0.9), one or one per group.
+        last_epoch: index of the last batch (default -1).
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | list[float],
+                 max_lr: float | list[float], step_size_up: int = 2000,
+                 step_size_down: int | None = None,
+                 mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+                 scale_mode: Literal["cycle", "iterations"] = "cycle",
+                 cycle_momentum: bool = True, base_momentum: float | list[float] = 0.8,
+                 max_momentum: float | list[float] = 0.9, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None (allowed modes: "
+                             f"'triangular', 'triangular2', 'exp_range'; got {mode!r})")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with "
+                                 "`cycle_momentum` option enabled")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for m_max, m_base, group in zip(self.max_momentums, self.base_momentums,
+                                                optimizer.param_groups):
+                    self._set_momentum(group, m_max)
+                    group["max_momentum"] = m_max
+                    group["base_momentum"] = m_base
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        """A built-in mode fixes what its scale is a function of (PyTorch overrides
+        `scale_mode` the same way)."""
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude scale f(x) of the mode (or the user's scale_fn)."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def _set_momentum(self, group: dict[str, Any], momentum: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * scale_factor * scale
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, m_base, m_max in zip(self.optimizer.param_groups, self.base_momentums,
+                                            self.max_momentums):
+                self._set_momentum(group, m_max - (m_max - m_base) * scale_factor * scale)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute but the optimizer; a custom scale_fn as its saveable attributes
+        (a callable object's `__dict__`, None for a function or lambda)."""
+        state = super().state_dict()
+        state["_scale_fn_custom"] = _callable_state(self._scale_fn_custom)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the attributes; this scheduler's own scale_fn object gets its saved
+        attributes back."""
+        state = dict(state_dict)
+        attrs = state.pop("_scale_fn_custom")
+        super().load_state_dict(state)
+        if attrs is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(attrs)
+        self._init_scale_fn()
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter, 2017).
+
+        lr = η_min + ½ (base_lr - η_min) (1 + cos(π T_cur / T_i))
+
+    T_cur counts the epochs since the last restart; a restart happens when it reaches T_i, and
+    each restart multiplies T_i by T_mult (T_0 first).  `step(epoch)` jumps to any epoch,
+    fractional ones included (call it per batch as `step(epoch + i / iters)`): with T_mult = 1,
+    T_cur = epoch mod T_0; otherwise the restart n = ⌊log_{T_mult}(epoch / T_0 · (T_mult - 1)
+    + 1)⌋ holds it, T_cur = epoch - T_0 (T_mult^n - 1) / (T_mult - 1), T_i = T_0 · T_mult^n.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        T_0: the number of epochs until the first restart (a positive int).
+        T_mult: the growth factor of T_i after each restart (an int ≥ 1, default 1).
+        eta_min: the minimum learning rate η_min (default 0).
+        last_epoch: index of the last epoch (default -1).
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        if T_0 <= 0 or not isinstance(T_0, int):
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if T_mult < 1 or not isinstance(T_mult, int):
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(
+                f"Expected float or int eta_min, but got {eta_min} of type {type(eta_min)}"
+            )
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        self._warn_outside_step()
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch: Union[int, float, None] = None) -> None:  # type: ignore[override]
+        """Advance one epoch, or jump to `epoch` (which may be fractional; no deprecation
+        warning here, as in PyTorch).
+
+        Raises:
+            ValueError: if epoch is negative.
+        """
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:                     # restart
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult ** n
+        else:
+            self.T_i = self.T_0
+            self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._get_lr_called_within_step = True
+        try:
+            values = self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = _group_values(self.optimizer, "lr")
