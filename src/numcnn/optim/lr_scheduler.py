@@ -1,14 +1,15 @@
 """Learning-rate schedulers: change each parameter group's `lr` as training proceeds.
 
-Call `scheduler.step()` once per epoch (or per batch for `OneCycleLR`), after
+Call `scheduler.step()` once per epoch (or per batch for `OneCycleLR` and `CyclicLR`), after
 `optimizer.step()`.  Construction performs step 0: it records `initial_lr` in every group and
 sets the first learning rate.  Like PyTorch, the schedulers are *chainable*: most compute the
 next rate from the group's current `lr` (the recursive form), so two schedulers on one
 optimizer compose, and the sequences equal PyTorch's number for number.  `step(epoch)` (from
 PyTorch's deprecated API) jumps to an epoch through the closed form where one exists.
 
-`state_dict()` is every attribute but the optimizer (plain numbers, lists and strings);
-`load_state_dict()` restores them.
+`state_dict()` is every attribute but the optimizer (plain numbers, lists and strings; a user's
+function is kept only as a callable object's attributes, as in PyTorch); `load_state_dict()`
+restores them.
 """
 
 from __future__ import annotations
