@@ -388,6 +388,39 @@ class Tensor:
     softmax = functions.softmax
     log_softmax = functions.log_softmax
     # --- E1: indexing, scatter, sorting (functions/indexing, sorting)
+    gather = functions.gather
+    scatter = functions.scatter
+    scatter_add = functions.scatter_add
+    scatter_reduce = functions.scatter_reduce
+    index_select = functions.index_select
+    index_add = functions.index_add
+    index_copy = functions.index_copy
+    masked_fill = functions.masked_fill
+    masked_select = functions.masked_select
+    nonzero = functions.nonzero
+    argwhere = functions.argwhere
+    take = functions.take
+    roll = functions.roll
+    narrow = functions.narrow
+    unbind = functions.unbind
+    repeat_interleave = functions.repeat_interleave
+    flip = functions.flip
+    fliplr = functions.fliplr
+    flipud = functions.flipud
+    tril = functions.tril
+    triu = functions.triu
+    diag = functions.diag
+    sort = functions.sort
+    argsort = functions.argsort
+    msort = functions.msort
+    topk = functions.topk
+    # in-place forms: the out-of-place result written back (in-place autograd: issue 11 core)
+    scatter_ = functions.scatter_
+    scatter_add_ = functions.scatter_add_
+    scatter_reduce_ = functions.scatter_reduce_
+    index_add_ = functions.index_add_
+    index_copy_ = functions.index_copy_
+    masked_fill_ = functions.masked_fill_
 
     # --- end of the method table
 
@@ -650,9 +683,6 @@ class Tensor:
             inter += [1, s]
         y = x.reshape(inter).expand([v for r, s in zip(reps, x.shape) for v in (r, s)])
         return y.reshape(tuple(r * s for r, s in zip(reps, x.shape)))
-
-    def flip(self, dims: Any) -> Tensor:
-        return S.Flip.apply(self, axes=_norm_dims(dims, self.ndim))
 
     def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         d = _norm_dim(dim, self.ndim)
