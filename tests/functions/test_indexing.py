@@ -486,3 +486,36 @@ def test_inplace_forms_match_torch(name, args):
     assert getattr(NF, name)(n, *n_args) is n
     getattr(t, name)(*t_args)
     assert_close(n, t)
+
+
+# ----------------------------------------------------------------------------- API surface
+NAMES = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
+         "index_copy", "masked_fill", "masked_select", "nonzero", "argwhere", "take", "roll",
+         "narrow", "unbind", "repeat_interleave", "flip", "fliplr", "flipud", "tril", "triu",
+         "diag", "scatter_", "scatter_add_", "scatter_reduce_", "index_add_", "index_copy_",
+         "masked_fill_"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_top_level_and_method_forms_exist_as_in_torch(name):
+    assert getattr(numcnn, name) is getattr(NF, name)
+    assert callable(getattr(numcnn.Tensor, name)) and hasattr(torch.Tensor, name)
+    if not name.endswith("_"):
+        assert hasattr(torch, name)
+
+
+def test_method_forms_match_torch():
+    x = random_array((3, 4), seed=37)
+    i = ints([[0, 3], [1, 1], [2, 0]])
+    m = x > 0
+    compare(lambda F, x, i: x.gather(1, i), [x, i])
+    compare(lambda F, x, i, s: x.scatter_add(1, i, s), [x, i, random_array((3, 2), seed=38)])
+    compare(lambda F, x, i: x.index_select(0, i), [x, ints([2, 2, 0])])
+    compare(lambda F, x, m: x.masked_fill(m, 0.5), [x, m])
+    compare(lambda F, x, m: x.masked_select(m), [x, m])
+    compare(lambda F, x: x.roll(1, 0).flip(0, 1).tril(1).narrow(1, 1, 2), [x])
+    compare(lambda F, x: x.repeat_interleave(2, dim=1).unbind(1), [x])
+    compare(lambda F, x: (x.fliplr().flipud(), x.diag(1), x.take(x.nonzero()[:, 0])), [x])
+    # where(condition) alone is nonzero(as_tuple=True)
+    for a, b in zip(numcnn.where(numcnn.tensor(m)), torch.where(torch.tensor(m))):
+        assert_close(a, b)

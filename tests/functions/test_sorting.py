@@ -137,3 +137,10 @@ def test_topk_errors_like_torch(arr, k):
         torch.topk(torch.tensor(arr), k)
     with pytest.raises(RuntimeError):
         NF.topk(numcnn.tensor(arr), k)
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort", "msort", "topk"])
+def test_top_level_and_method_forms(name):
+    assert getattr(numcnn, name) is getattr(NF, name)
+    x = random_array((3, 4), seed=8)
+    compare(lambda F, x: getattr(x, name)(*([2] if name == "topk" else [])), [x])

@@ -125,9 +125,9 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Tensor | builtins.float
     if reduce is not None:
         if reduce not in ("add", "multiply"):
             raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
-        if not isinstance(src, _t.Tensor):
-            src = _t.Tensor(np.full(np.shape(index), src, dtype=input.dtype))
-        return scatter_reduce(input, dim, index, src, "sum" if reduce == "add" else "prod")
+        full: Tensor = src if isinstance(src, _t.Tensor) \
+            else _t.Tensor(np.full(np.shape(index), src, dtype=input.dtype))
+        return scatter_reduce(input, dim, index, full, "sum" if reduce == "add" else "prod")
     tsrc = src if isinstance(src, _t.Tensor) else None
     x, d, idx = _scatter_args(input, dim, index, tsrc, "scatter")
     if tsrc is not None:
