@@ -29,8 +29,8 @@ Sampling at u (one axis shown; 2-D and 3-D take products of the 1-D weights):
                             W(s) = A|s|^3 - 5A|s|^2 + 8A|s| - 4A      for 1 < |s| < 2
                w_a(t) = W(t + 1 - a)
 
-Backward: the input gradient scatters gy * weight onto the taps (`np.bincount` over flat
-indices: one vectorised scatter-add, no `np.add.at`); the grid gradient is
+Backward: the input gradient scatters gy * weight onto the taps (one `np.bincount` per tap over
+flat (pixel, channel) indices: a vectorised scatter-add, no `np.add.at`); the grid gradient is
 sum_c gy * sum_taps x[tap] * d(weight)/dt, times du/dc.  Every loop runs over the 2^d corners or
 the 4 x 4 bicubic taps (a kernel's offsets), never over points or batch items.
 """
@@ -178,107 +178,93 @@ def cubic_weight_slopes(t: np.ndarray) -> list[np.ndarray]:
     return [far(t + 1), near(t), -near(1 - t), -far(2 - t)]
 
 
-# ----------------------------------------------------------------------------- gather/scatter
-class _Taps:
-    """Flat tap indices into x viewed as (N, C, S) with S = prod(spatial): index arithmetic and
-    the gather/scatter shared by the three modes."""
+# ----------------------------------------------------------------------------- taps
+class _Sampler:
+    """Where every output point reads x, for one call: the taps of `mode` and their weights.
 
-    def __init__(self, spatial: Sequence[int]) -> None:
-        self.spatial = tuple(spatial)                         # (H, W) or (D, H, W)
-        self.d = len(spatial)
-        self.size = [self.spatial[self.d - 1 - k] for k in range(self.d)]   # x, y, z order
-        strides = np.cumprod((1,) + self.spatial[::-1])[:-1]              # W-stride first
-        self.stride = [int(s) for s in strides]                            # x, y, z order
-        self.numel = int(np.prod(self.spatial, dtype=np.int64))
-
-    def flat(self, pos: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Float tap positions per coordinate (each (N, P)) -> (flat index (N, P) int64, valid
-        (N, P) bool); invalid taps get index 0 (their value is masked to 0 by the caller)."""
-        valid = in_bounds(pos[0], self.size[0])
-        for k in range(1, self.d):
-            valid &= in_bounds(pos[k], self.size[k])
-        idx = np.zeros(valid.shape, dtype=np.int64)
-        for k in range(self.d):
-            idx += np.where(valid, pos[k], 0).astype(np.int64) * self.stride[k]
-        return idx, valid
-
-    @staticmethod
-    def gather(xf: np.ndarray, idx: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """v[n, c, p] = x[n, c, idx[n, p]] where valid, else 0.   xf: (N, C, S) -> (N, C, P)."""
-        v = np.take_along_axis(xf, idx[:, None, :], axis=2)
-        return np.where(valid[:, None, :], v, xf.dtype.type(0))
-
-    def scatter(self, weighted: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                n: int, c: int, dtype: np.dtype) -> np.ndarray:
-        """gx[n, c, s] = sum over taps and points with idx[n, p] == s of g[n, c, p] (valid taps
-        only).  `weighted` holds (idx, valid, g) per tap with g: (N, C, P).  One np.bincount
-        over flat (n, c, s) indices does the scatter-add."""
-        if n * c == 0 or not weighted:
-            return np.zeros((n, c, self.numel), dtype=dtype)
-        rows = (np.arange(n * c, dtype=np.int64) * self.numel).reshape(n, c, 1)
-        keys = []
-        vals = []
-        for idx, valid, g in weighted:
-            keys.append((rows + idx[:, None, :]).reshape(-1))
-            vals.append(np.where(valid[:, None, :], g, 0).reshape(-1))
-        gx = np.bincount(np.concatenate(keys), weights=np.concatenate(vals),
-                         minlength=n * c * self.numel)
-        return gx.astype(dtype, copy=False).reshape(n, c, self.numel)
-
-
-# ----------------------------------------------------------------------------- grid sample
-class GridSample(Function):
-    """y[n, c, p] = x[n, c] sampled at grid[n, p] (see the module docstring for the formulas).
-
-    x: (N, C, *spatial) with spatial = (H, W) or (D, H, W);  grid: (N, *out, d), d = len(spatial)
-    -> y: (N, C, *out).  Bicubic is 2-D only.
+    x is read channels-last as rows: `rows(x)` is (N*S + 1, C) with S = prod(spatial), row
+    n*S + s holding x[n, :, s] and a last row of zeros that every out-of-bounds tap reads (so a
+    nan weight still gives nan, as in PyTorch, while a masked tap never reads x).  A tap is
+    (weight (N, P) or None for nearest, row index (N, P), d weight / d t_k per coordinate); the
+    chain factors d t_k / d grid_k (unnormalising slope times padding slope) are `dt_dc`.
     """
 
-    @staticmethod
-    def forward(ctx: Context, x, grid, *, mode: str, padding_mode: str, align_corners: bool):
-        n, c = x.shape[:2]
-        taps = _Taps(x.shape[2:])
-        out = grid.shape[1:-1]
-        xf = x.reshape(n, c, taps.numel)
-        coords = _points(grid)                                              # (N, P, d)
-        y = np.zeros((n, c, coords.shape[1]), dtype=x.dtype)
-        with np.errstate(invalid="ignore"):      # nan/inf points give nan as in PyTorch
-            for weight, idx, valid in _taps_of(coords, taps, mode, padding_mode, align_corners):
-                v = taps.gather(xf, idx, valid)                             # (N, C, P)
-                y += v if weight is None else weight[:, None, :] * v
-        ctx.save_for_backward(x, grid)
-        ctx.params = (mode, padding_mode, align_corners)
-        return y.reshape((n, c) + tuple(out))
+    def __init__(self, x_shape: Sequence[int], grid: np.ndarray, mode: str, padding_mode: str,
+                 align_corners: bool) -> None:
+        self.n, self.c = int(x_shape[0]), int(x_shape[1])
+        spatial = tuple(int(v) for v in x_shape[2:])                    # (H, W) or (D, H, W)
+        self.d = d = len(spatial)
+        self.size = [spatial[d - 1 - k] for k in range(d)]              # x, y, z order
+        self.stride = [int(np.prod(spatial[d - k:], dtype=np.int64)) for k in range(d)]
+        self.numel = int(np.prod(spatial, dtype=np.int64))
+        self.mode = mode
+        coords = _points(grid)                                          # (N, P, d)
+        self.p = coords.shape[1]
+        self.base = (np.arange(self.n, dtype=np.intp) * self.numel)[:, None]
+        self.dt_dc: list[np.ndarray | float] = []
+        us = []
+        for k in range(d):
+            u, scale = unnormalize(coords[..., k], self.size[k], align_corners)
+            if mode != "bicubic":                 # bicubic pads each tap, not the point
+                u, slope = apply_padding(u, self.size[k], padding_mode, align_corners)
+                if slope is not None:
+                    self.dt_dc.append(slope * u.dtype.type(scale))
+                    us.append(u)
+                    continue
+            self.dt_dc.append(scale)
+            us.append(u)
+        if mode == "nearest":
+            self.pos = [np.rint(u) for u in us]
+            return
+        self.lo = [np.floor(u) for u in us]
+        self.t = [u - f for u, f in zip(us, self.lo)]
+        if mode == "bicubic":
+            self.cubic_pos = [[apply_padding(f + (a - 1), self.size[k], padding_mode,
+                                             align_corners)[0] for a in range(4)]
+                              for k, f in enumerate(self.lo)]
 
-    @staticmethod
-    def backward(ctx: Context, gy):
-        with np.errstate(invalid="ignore"):
-            return GridSample._backward(ctx, gy)
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, *spatial) -> (N*S + 1, C): channels-last rows plus one row of zeros."""
+        r = np.empty((self.n * self.numel + 1, self.c), dtype=x.dtype)
+        r[:-1] = np.moveaxis(x.reshape(self.n, self.c, self.numel), 1, 2).reshape(
+            self.n * self.numel, self.c)
+        r[-1] = 0
+        return r
 
-    @staticmethod
-    def _backward(ctx: Context, gy):
-        x, grid = ctx.saved
-        mode, padding_mode, align_corners = ctx.params
-        n, c = x.shape[:2]
-        taps = _Taps(x.shape[2:])
-        coords = _points(grid)
-        p = coords.shape[1]
-        g = gy.reshape(n, c, p)
-        need_x, need_grid = ctx.needs_input_grad
-        gx = ggrid = None
-        if need_x:
-            weighted = [(idx, valid, g if w is None else g * w[:, None, :])
-                        for w, idx, valid in _taps_of(coords, taps, mode, padding_mode,
-                                                      align_corners)]
-            gx = taps.scatter(weighted, n, c, x.dtype).reshape(x.shape)
-        if need_grid:
-            if mode == "nearest":                 # piecewise constant: zero, as PyTorch
-                ggrid = np.zeros_like(grid)
-            else:
-                xf = x.reshape(n, c, taps.numel)
-                gu = _coordinate_grad(xf, g, coords, taps, mode, padding_mode, align_corners)
-                ggrid = gu.reshape(grid.shape)
-        return gx, ggrid
+    def index(self, pos: Sequence[np.ndarray]) -> np.ndarray:
+        """Integer-valued float positions (x, y[, z]), each (N, P) -> row index (N, P); a tap
+        outside the input (or at nan/inf) gets the zero row N*S."""
+        idx = self.base.copy()
+        valid = None
+        for k, q in enumerate(pos):
+            ok = (q >= 0) & (q <= self.size[k] - 1)        # False for nan
+            valid = ok if valid is None else valid & ok
+            idx = idx + np.where(ok, q, 0).astype(np.intp) * self.stride[k]
+        return np.where(valid, idx, self.n * self.numel) if valid is not None else idx
+
+    def taps(self, slopes: bool = False):
+        """Yield (weight, row index, [d weight / d t_k for k < d] if slopes else None)."""
+        if self.mode == "nearest":
+            yield None, self.index(self.pos), None
+        elif self.mode == "bilinear":
+            for bits in itertools.product((0, 1), repeat=self.d):
+                f = [tk if b else 1 - tk for tk, b in zip(self.t, bits)]   # per-axis factors
+                w = _product(f)
+                idx = self.index([lo + b for lo, b in zip(self.lo, bits)])
+                dw = None
+                if slopes:      # d/dt_k: the other factors, signed by the corner's side
+                    dw = [_product(f[:k] + f[k + 1:]) * (1 if b else -1)
+                          for k, b in enumerate(bits)]
+                yield w, idx, dw
+        else:
+            wx, wy = (cubic_weights(t) for t in self.t)
+            sx, sy = (cubic_weight_slopes(t) for t in self.t) if slopes else ([], [])
+            px, py = self.cubic_pos
+            for b in range(4):
+                for a in range(4):
+                    idx = self.index([px[a], py[b]])
+                    yield wx[a] * wy[b], idx, [sx[a] * wy[b], wx[a] * sy[b]] if slopes \
+                        else None
 
 
 def _points(grid: np.ndarray) -> np.ndarray:
@@ -287,100 +273,73 @@ def _points(grid: np.ndarray) -> np.ndarray:
                         grid.shape[-1])
 
 
-def _sample_positions(coords: np.ndarray, taps: _Taps, padding_mode: str,
-                      align_corners: bool) -> tuple[list[np.ndarray], list[np.ndarray | None],
-                                                    list[float]]:
-    """Per coordinate k: the padded pixel coordinate u_k (N, P), its padding slope (None for
-    zeros) and the unnormalising slope du/dc."""
-    us, slopes, scales = [], [], []
-    for k in range(taps.d):
-        u, scale = unnormalize(coords[..., k], taps.size[k], align_corners)
-        u, slope = apply_padding(u, taps.size[k], padding_mode, align_corners)
-        us.append(u)
-        slopes.append(slope)
-        scales.append(scale)
-    return us, slopes, scales
-
-
-def _taps_of(coords: np.ndarray, taps: _Taps, mode: str, padding_mode: str,
-             align_corners: bool):
-    """Yield (weight (N, P) or None, flat index (N, P), valid (N, P)) for every tap of `mode`."""
-    if mode == "bicubic":
-        yield from _cubic_taps(coords, taps, padding_mode, align_corners)
-        return
-    us, _, _ = _sample_positions(coords, taps, padding_mode, align_corners)
-    if mode == "nearest":
-        idx, valid = taps.flat([np.rint(u) for u in us])
-        yield None, idx, valid
-        return
-    lo = [np.floor(u) for u in us]
-    t = [u - f for u, f in zip(us, lo)]
-    for bits in itertools.product((0, 1), repeat=taps.d):
-        weight = _corner_weight(t, bits)
-        idx, valid = taps.flat([f + b for f, b in zip(lo, bits)])
-        yield weight, idx, valid
-
-
-def _corner_weight(t: list[np.ndarray], bits: Sequence[int], skip: int = -1) -> np.ndarray:
-    """prod_k (t_k if bit_k else 1 - t_k), leaving out factor `skip`."""
-    factors = [tk if b else 1 - tk for k, (tk, b) in enumerate(zip(t, bits)) if k != skip]
-    w = factors[0]
+def _product(factors: Sequence[np.ndarray]) -> np.ndarray:
+    out = factors[0]
     for f in factors[1:]:
-        w = w * f
-    return w
+        out = out * f
+    return out
 
 
-def _cubic_taps(coords: np.ndarray, taps: _Taps, padding_mode: str, align_corners: bool):
-    """The 16 bicubic taps (2-D): weight w_a(t_x) w_b(t_y) at (i_x - 1 + a, i_y - 1 + b), each
-    tap position padded on its own."""
-    us = [unnormalize(coords[..., k], taps.size[k], align_corners)[0] for k in range(2)]
-    lo = [np.floor(u) for u in us]
-    wx, wy = (cubic_weights(u - f) for u, f in zip(us, lo))
-    px = [apply_padding(lo[0] + (a - 1), taps.size[0], padding_mode, align_corners)[0]
-          for a in range(4)]
-    py = [apply_padding(lo[1] + (b - 1), taps.size[1], padding_mode, align_corners)[0]
-          for b in range(4)]
-    for b in range(4):
-        for a in range(4):
-            idx, valid = taps.flat([px[a], py[b]])
-            yield wx[a] * wy[b], idx, valid
+# ----------------------------------------------------------------------------- grid sample
+class GridSample(Function):
+    """y[n, c, p] = sum over the taps of weight * x[n, c, tap]  (module docstring: the taps).
 
+    x: (N, C, *spatial) with spatial = (H, W) or (D, H, W);  grid: (N, *out, d), d = len(spatial)
+    -> y: (N, C, *out) (a channels-last view).  Bicubic is 2-D only.
+    gx[n, c, s] = sum over taps reading s of weight * gy[n, c, p];
+    ggrid[n, p, k] = sum_c gy[n, c, p] sum_taps x[n, c, tap] d weight/d t_k * d t_k/d grid_k.
+    """
 
-def _coordinate_grad(xf: np.ndarray, g: np.ndarray, coords: np.ndarray, taps: _Taps,
-                     mode: str, padding_mode: str, align_corners: bool) -> np.ndarray:
-    """d loss / d grid, (N, P, d): sum_c g * sum_taps x[tap] dw/dt_k, times du_k/dc_k."""
-    n, p = coords.shape[:2]
-    gu = np.zeros((n, p, taps.d), dtype=coords.dtype)
-    if mode == "bicubic":
-        us, scales = [], []
-        for k in range(2):
-            u, scale = unnormalize(coords[..., k], taps.size[k], align_corners)
-            us.append(u)
-            scales.append(scale)
-        t = [u - np.floor(u) for u in us]
-        wx, wy = cubic_weights(t[0]), cubic_weights(t[1])
-        sx, sy = cubic_weight_slopes(t[0]), cubic_weight_slopes(t[1])
-        for k_tap, (_, idx, valid) in enumerate(_cubic_taps(coords, taps, padding_mode,
-                                                            align_corners)):
-            b, a = divmod(k_tap, 4)
-            s = np.einsum("ncp,ncp->np", g, taps.gather(xf, idx, valid))   # (N, P)
-            gu[..., 0] += s * sx[a] * wy[b]
-            gu[..., 1] += s * wx[a] * sy[b]
-        for k in range(2):
-            gu[..., k] *= gu.dtype.type(scales[k])
-        return gu
-    us, slopes, scales = _sample_positions(coords, taps, padding_mode, align_corners)
-    lo = [np.floor(u) for u in us]
-    t = [u - f for u, f in zip(us, lo)]
-    for bits in itertools.product((0, 1), repeat=taps.d):
-        idx, valid = taps.flat([f + b for f, b in zip(lo, bits)])
-        s = np.einsum("ncp,ncp->np", g, taps.gather(xf, idx, valid))        # (N, P)
-        for k in range(taps.d):
-            dw = _corner_weight(t, bits, skip=k)
-            gu[..., k] += s * dw if bits[k] else -(s * dw)
-    for k in range(taps.d):
-        gu[..., k] *= gu.dtype.type(scales[k])
-        slope = slopes[k]
-        if slope is not None:
-            gu[..., k] *= slope
-    return gu
+    @staticmethod
+    def forward(ctx: Context, x, grid, *, mode: str, padding_mode: str, align_corners: bool):
+        ctx.save_for_backward(x, grid)
+        ctx.params = (mode, padding_mode, align_corners)
+        with np.errstate(invalid="ignore"):      # nan/inf points give nan as in PyTorch
+            sampler = _Sampler(x.shape, grid, mode, padding_mode, align_corners)
+            xr = sampler.rows(x)                                            # (N*S + 1, C)
+            y = np.zeros((sampler.n, sampler.p, sampler.c), dtype=x.dtype)  # (N, P, C)
+            for w, idx, _ in sampler.taps():
+                v = np.take(xr, idx, axis=0)                                # (N, P, C)
+                if w is not None:
+                    np.multiply(v, w[..., None], out=v)
+                y += v
+        out = y.reshape((sampler.n,) + grid.shape[1:-1] + (sampler.c,))
+        return np.moveaxis(out, -1, 1)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        x, grid = ctx.saved
+        mode, padding_mode, align_corners = ctx.params
+        need_x, need_grid = ctx.needs_input_grad
+        need_grid = need_grid and mode != "nearest"   # piecewise constant: zero, as PyTorch
+        with np.errstate(invalid="ignore"):
+            sampler = _Sampler(x.shape, grid, mode, padding_mode, align_corners)
+            n, c, p = sampler.n, sampler.c, sampler.p
+            g = np.ascontiguousarray(np.moveaxis(gy.reshape(n, c, p), 1, 2))   # (N, P, C)
+            xr = sampler.rows(x) if need_grid else None
+            # gx as channels-last rows (N*S + 1, C), flattened: row r, channel k at r*C + k
+            rows = np.zeros((n * sampler.numel + 1) * c) if need_x else None
+            channel = np.arange(c, dtype=np.intp)
+            gt = [np.zeros((n, p), dtype=grid.dtype) for _ in range(sampler.d)]
+            for w, idx, dw in sampler.taps(slopes=need_grid):
+                if rows is not None:     # scatter-add gy * w onto the tap's rows: one bincount
+                    keys = (idx * c)[..., None] + channel                   # (N, P, C)
+                    vals = g if w is None else g * w[..., None]
+                    rows += np.bincount(keys.reshape(-1), weights=vals.reshape(-1),
+                                        minlength=rows.size)
+                if need_grid and xr is not None and dw is not None:
+                    v = np.take(xr, idx, axis=0)                            # (N, P, C)
+                    s = np.einsum("npc,npc->np", g, v)                      # (N, P)
+                    for k in range(sampler.d):
+                        gt[k] += s * dw[k]
+        gx = ggrid = None
+        if rows is not None:
+            rows = rows.reshape(n * sampler.numel + 1, c)[:-1].astype(x.dtype, copy=False)
+            gx = np.moveaxis(rows.reshape((n,) + x.shape[2:] + (c,)), -1, 1)
+        if ctx.needs_input_grad[1]:
+            if need_grid:
+                ggrid = np.stack([gt[k] * sampler.dt_dc[k] for k in range(sampler.d)], axis=-1)
+                ggrid = ggrid.astype(grid.dtype, copy=False).reshape(grid.shape)
+            else:
+                ggrid = np.zeros_like(grid)
+        return gx, ggrid
