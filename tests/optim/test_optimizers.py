@@ -279,7 +279,7 @@ def test_loaded_state_dtypes_match_torch(name: str, capturable: bool) -> None:
         assert set(n_state[k]) == set(ts)
         for key, tv in ts.items():
             want = str(tv.dtype).removeprefix("torch.")
-            assert str(n_state[k][key].dtype) == want, (k, key)
+            assert n_state[k][key].array.dtype.name == want, (k, key)
             if key == "step":
                 assert want == ("float32" if capturable else "float64")
             elif key in ("mu_product", "exp_avg", "sum"):
@@ -515,3 +515,143 @@ def test_float32_stays_float32_and_in_place() -> None:
         for v in opt.state[p].values():
             if v.ndim:
                 assert v.dtype == np.float32
+
+
+# ------------------------------------------------------------------ naive references
+# The algorithm boxes written element by element with Python floats: a third oracle, independent
+# of both libraries' array code.  One parameter vector, 25 steps of random gradients.
+
+def _naive_adadelta(theta: list[float], grads: list[list[float]], lr: float, rho: float,
+                    eps: float, wd: float, maximize: bool) -> list[float]:
+    v = [0.0] * len(theta)
+    u = [0.0] * len(theta)
+    for g_row in grads:
+        for i, g in enumerate(g_row):
+            g = (-g if maximize else g) + wd * theta[i]
+            v[i] = rho * v[i] + (1 - rho) * g * g
+            dx = math.sqrt(u[i] + eps) / math.sqrt(v[i] + eps) * g
+            u[i] = rho * u[i] + (1 - rho) * dx * dx
+            theta[i] -= lr * dx
+    return theta
+
+
+def _naive_adamax(theta: list[float], grads: list[list[float]], lr: float, b1: float, b2: float,
+                  eps: float, wd: float, maximize: bool) -> list[float]:
+    m = [0.0] * len(theta)
+    u = [0.0] * len(theta)
+    for t, g_row in enumerate(grads, 1):
+        for i, g in enumerate(g_row):
+            g = (-g if maximize else g) + wd * theta[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            u[i] = max(b2 * u[i], abs(g) + eps)
+            theta[i] -= lr / (1 - b1 ** t) * m[i] / u[i]
+    return theta
+
+
+def _naive_nadam(theta: list[float], grads: list[list[float]], lr: float, b1: float, b2: float,
+                 eps: float, wd: float, psi: float, decoupled: bool,
+                 maximize: bool) -> list[float]:
+    m = [0.0] * len(theta)
+    v = [0.0] * len(theta)
+    prod = 1.0                                   # Π_{i ≤ t} μ_i
+    for t, g_row in enumerate(grads, 1):
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        prod *= mu
+        for i, g in enumerate(g_row):
+            g = -g if maximize else g
+            if decoupled:
+                theta[i] *= 1 - lr * wd
+            else:
+                g += wd * theta[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            m_bar = mu_next * m[i] / (1 - prod * mu_next) + (1 - mu) * g / (1 - prod)
+            theta[i] -= lr * m_bar / (math.sqrt(v[i] / (1 - b2 ** t)) + eps)
+    return theta
+
+
+def _naive_radam(theta: list[float], grads: list[list[float]], lr: float, b1: float, b2: float,
+                 eps: float, wd: float, decoupled: bool, maximize: bool) -> list[float]:
+    m = [0.0] * len(theta)
+    v = [0.0] * len(theta)
+    rho_inf = 2 / (1 - b2) - 1
+    for t, g_row in enumerate(grads, 1):
+        rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+        for i, g in enumerate(g_row):
+            g = -g if maximize else g
+            if decoupled:
+                theta[i] *= 1 - lr * wd
+            else:
+                g += wd * theta[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            m_hat = m[i] / (1 - b1 ** t)
+            if rho_t > 5:
+                r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                              / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                l_t = math.sqrt(1 - b2 ** t) / (math.sqrt(v[i]) + eps)
+                theta[i] -= lr * m_hat * r * l_t
+            else:
+                theta[i] -= lr * m_hat
+    return theta
+
+
+NAIVE: list[tuple[str, dict[str, Any], Any]] = [
+    ("Adadelta", {"lr": 0.9, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.1, "maximize": True},
+     lambda th, gs: _naive_adadelta(th, gs, 0.9, 0.8, 1e-4, 0.1, True)),
+    ("Adadelta", {}, lambda th, gs: _naive_adadelta(th, gs, 1.0, 0.9, 1e-6, 0.0, False)),
+    ("Adamax", {"lr": 0.05, "betas": (0.7, 0.9), "weight_decay": 0.2},
+     lambda th, gs: _naive_adamax(th, gs, 0.05, 0.7, 0.9, 1e-8, 0.2, False)),
+    ("NAdam", {"lr": 0.03, "momentum_decay": 0.2, "weight_decay": 0.1, "maximize": True},
+     lambda th, gs: _naive_nadam(th, gs, 0.03, 0.9, 0.999, 1e-8, 0.1, 0.2, False, True)),
+    ("NAdam", {"lr": 0.03, "weight_decay": 0.1, "decoupled_weight_decay": True},
+     lambda th, gs: _naive_nadam(th, gs, 0.03, 0.9, 0.999, 1e-8, 0.1, 4e-3, True, False)),
+    ("RAdam", {"lr": 0.03, "betas": (0.8, 0.9), "weight_decay": 0.1},
+     lambda th, gs: _naive_radam(th, gs, 0.03, 0.8, 0.9, 1e-8, 0.1, False, False)),
+    ("RAdam", {"lr": 0.03, "betas": (0.9, 0.7), "weight_decay": 0.1, "maximize": True,
+               "decoupled_weight_decay": True},
+     lambda th, gs: _naive_radam(th, gs, 0.03, 0.9, 0.7, 1e-8, 0.1, True, True)),
+]
+
+
+@pytest.mark.parametrize("name,opts,naive", NAIVE, ids=[f"{n}-{i}" for i, (n, _, _) in
+                                                         enumerate(NAIVE)])
+def test_new_optimizers_match_naive_loops(name: str, opts: dict[str, Any], naive: Any) -> None:
+    """float64 default dtype, so NAdam's mu_product is float64 like the reference's product."""
+    rng = np.random.default_rng(3)
+    theta0 = rng.standard_normal(5)
+    grads = rng.standard_normal((25, 5))
+    before = numcnn.get_default_dtype()
+    numcnn.set_default_dtype(numcnn.float64)
+    try:
+        p = numcnn.nn.Parameter(numcnn.tensor(theta0.copy()))
+        opt = getattr(NO, name)([p], **opts)
+        for g in grads:
+            p.grad = numcnn.tensor(g.copy())
+            opt.step()
+    finally:
+        numcnn.set_default_dtype(before)
+    want = naive([float(x) for x in theta0], [[float(x) for x in row] for row in grads])
+    np.testing.assert_allclose(p.array, want, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(p.array, theta0)
+
+
+@pytest.mark.parametrize("name", list(GROUPS))
+def test_empty_parameter_matches_torch(name: str) -> None:
+    """A 0-element parameter next to a real one: no error, empty state of torch's shape."""
+    out = []
+    for lib, mod, mk in [("nc", numcnn, numcnn.nn.Parameter), ("torch", torch, torch.nn.Parameter)]:
+        e = mk(mod.tensor(np.zeros((0, 3))))
+        w = mk(mod.tensor(np.array([1.0, -2.0])))
+        opts = {"lr": 0.1} if name == "SGD" else {}
+        opt = _make(lib, name, [e, w], opts)
+        for _ in range(3):
+            e.grad = mod.tensor(np.zeros((0, 3)))
+            w.grad = mod.tensor(np.array([0.5, -0.25]))
+            opt.step()
+        sd = opt.state_dict()["state"]
+        out.append((w.detach().numpy().copy(),
+                    {k: tuple(v.shape) for k, v in sd.get(0, {}).items()}))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12)
+    assert out[0][1] == out[1][1]
