@@ -573,3 +573,16 @@ def test_polynomial_and_constant_closed_forms() -> None:
         const.step()
         lrs.append(const.get_last_lr()[0])
     assert lrs == pytest.approx([0.02, 0.02, 0.02, 0.1, 0.1, 0.1], rel=1e-12)
+
+
+def _signature(f: Any) -> list[tuple[str, Any, Any]]:
+    import inspect
+    return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+
+@pytest.mark.parametrize("name", NS.__all__)
+def test_signature_matches_torch(name: str) -> None:
+    """Constructor and step() argument names, order, defaults and kinds are torch's."""
+    ours, theirs = getattr(NS, name), getattr(TS, name)
+    assert _signature(ours) == _signature(theirs)
+    assert _signature(ours.step) == _signature(theirs.step)

@@ -655,3 +655,14 @@ def test_empty_parameter_matches_torch(name: str) -> None:
                     {k: tuple(v.shape) for k, v in sd.get(0, {}).items()}))
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12)
     assert out[0][1] == out[1][1]
+
+
+def _signature(f: Any) -> list[tuple[str, Any, Any]]:
+    import inspect
+    return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+
+@pytest.mark.parametrize("name", list(GROUPS))
+def test_signature_matches_torch(name: str) -> None:
+    """Argument names, order, defaults and keyword-only markers are torch's."""
+    assert _signature(getattr(NO, name)) == _signature(getattr(TO, name))
