@@ -19,7 +19,7 @@ import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from typing import Any, Callable, Iterable, Literal, Sequence, SupportsFloat, Union
+from typing import Any, Callable, Iterable, Literal, Sequence, SupportsFloat
 
 from numcnn.optim.optimizer import Optimizer
 
@@ -1083,7 +1083,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base_lr in self.base_lrs]
 
-    def step(self, epoch: Union[int, float, None] = None) -> None:  # type: ignore[override]
+    def step(self, epoch: float | None = None) -> None:  # type: ignore[override]
         """Advance one epoch, or jump to `epoch` (which may be fractional; no deprecation
         warning here, as in PyTorch).
 
