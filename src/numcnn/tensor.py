@@ -82,8 +82,8 @@ class Tensor:
         return self.array.ndim
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.array.dtype
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.of(self.array.dtype)
 
     @property
     def is_leaf(self) -> builtins.bool:
@@ -113,6 +113,35 @@ class Tensor:
 
     def element_size(self) -> int:
         return self.array.itemsize
+
+    def nelement(self) -> int:
+        """The number of elements (`numel`)."""
+        return builtins.int(self.array.size)
+
+    def ndimension(self) -> int:
+        """The number of dimensions (`dim`)."""
+        return self.array.ndim
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Steps in elements (not bytes) between neighbours along each dim, from the ndarray's
+        strides (0 along broadcast dims, as an expanded torch tensor)."""
+        steps = tuple(builtins.int(b) // self.array.itemsize for b in self.array.strides)
+        return steps if dim is None else steps[_norm_dim(dim, self.ndim)]
+
+    def is_contiguous(self, memory_format: Any = None) -> builtins.bool:
+        """True when the elements lie in memory in row-major order without gaps."""
+        return builtins.bool(self.array.flags.c_contiguous)
+
+    def data_ptr(self) -> int:
+        """The address of the first element."""
+        return builtins.int(self.array.__array_interface__["data"][0])
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (`f"{loss:.4f}"`); others as `object` does, so a
+        format spec raises TypeError (as PyTorch)."""
+        if self.ndim == 0:
+            return builtins.format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
 
     def __len__(self) -> int:
         if self.ndim == 0:

@@ -91,7 +91,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return _binary(M.Div, a, b, to_float=True)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found '{rounding_mode}'")
     d = result_dtype(a, b)
     _check_int_divisor(b, d)
@@ -104,8 +104,12 @@ true_divide = div
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
-    """floor(input / other), PyTorch's `//` (Python's rounding: towards minus infinity)."""
-    return div(input, other, rounding_mode="floor")
+    """floor(input / other), PyTorch's `//` (Python's rounding: towards minus infinity).  As
+    in PyTorch it has no derivative (backward raises); `div(rounding_mode='floor')` has 0."""
+    a, b = as_operand(input, "floor_divide", "input", 1), as_operand(other, "floor_divide")
+    d = result_dtype(a, b)
+    _check_int_divisor(b, d)
+    return M.FloorDivide.apply(cast(a, d), cast(b, d), differentiable=False)
 
 
 def remainder(input: Any, other: Any) -> Tensor:
@@ -114,7 +118,8 @@ def remainder(input: Any, other: Any) -> Tensor:
     a, b = as_operand(input, "remainder", "input", 1), as_operand(other, "remainder")
     d = result_dtype(a, b)
     _check_int_divisor(b, d)
-    return M.Remainder.apply(cast(a, d), cast(b, d))
+    return M.Remainder.apply(cast(a, d), cast(b, d),
+                             differentiable=isinstance(a, (_t.Tensor, np.ndarray)))
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001

@@ -487,6 +487,8 @@ class Step(Function):
         ctx.shape = a.shape
         if kind == "round" and decimals:
             return np.round(a, decimals)
+        if kind == "sign":                     # as PyTorch: sign(nan) = 0
+            return np.where(np.isnan(a), 0, np.sign(a)).astype(a.dtype, copy=False)
         return _STEPS[kind](a)
 
     @staticmethod
@@ -529,13 +531,16 @@ def _erf(a: np.ndarray) -> np.ndarray:
     from numcnn.ops.activation import erfc_nonneg
 
     z = np.abs(a)
-    far = np.sign(a) * (1 - erfc_nonneg(z)[0])
-    x2, term, near = a * a, a.copy(), a.copy()
+    small = z < 0.5
+    with np.errstate(invalid="ignore"):     # erfc(inf): inf / inf; set to 0 below
+        far = np.sign(a) * (1 - np.where(np.isinf(z), 0, erfc_nonneg(z)[0]))
+    x = np.where(small, a, 0)
+    x2, term, near = x * x, x.copy(), x.copy()
     for n in range(1, 16):                  # |x| < 1/2: term 16 < 1e-23 relative
         term = term * -x2 / n
         near = near + term / (2 * n + 1)
     near = near * np.asarray(2 / np.sqrt(np.pi), dtype=a.dtype)
-    return np.where(z < 0.5, near, far).astype(a.dtype, copy=False)
+    return np.where(small, near, far).astype(a.dtype, copy=False)
 
 
 class Erf(Function):
@@ -583,17 +588,21 @@ class Rsqrt(Function):
 
 
 class FloorDivide(Function):
-    """y = floor(a / b) (PyTorch's `//`, and `div(rounding_mode='floor')`);  piecewise constant,
-    so da = db = 0.  Integer division by zero raises in the public layer."""
+    """y = floor(a / b) (`div(rounding_mode='floor')`, and PyTorch's `//`);  piecewise constant,
+    so da = db = 0.  As in PyTorch, `//` (floor_divide) has no derivative: its backward raises.
+    Integer division by zero raises in the public layer."""
 
     @staticmethod
-    def forward(ctx: Context, a, b):
-        ctx.shapes = (np.shape(a), np.shape(b))
+    def forward(ctx: Context, a, b, *, differentiable=True):
+        ctx.shapes, ctx.differentiable = (np.shape(a), np.shape(b)), differentiable
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.floor_divide(a, b)
 
     @staticmethod
     def backward(ctx: Context, gy):
+        if not ctx.differentiable:
+            raise RuntimeError("derivative for floor_divide is not implemented (as in PyTorch); "
+                               "use div(a, b, rounding_mode='floor'), whose gradient is 0")
         return tuple(np.zeros(s, dtype=gy.dtype) for s in ctx.shapes)
 
 
@@ -616,16 +625,20 @@ class TruncDivide(Function):
 
 class Remainder(Function):
     """y = a - floor(a / b) b (the sign of the divisor, PyTorch's `%`);
-    da = gy, db = -gy floor(a / b)."""
+    da = gy, db = -gy floor(a / b).  As in PyTorch, `number % tensor` has no derivative."""
 
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Context, a, b, *, differentiable=True):
         ctx.save_for_backward(a, b)
+        ctx.differentiable = differentiable
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.remainder(a, b)
 
     @staticmethod
     def backward(ctx: Context, gy):
+        if not ctx.differentiable:
+            raise RuntimeError("derivative for remainder(Number, Tensor) is not implemented "
+                               "(as in PyTorch)")
         a, b = ctx.saved
         gb = None
         if ctx.needs_input_grad[1]:
