@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import warnings
@@ -455,3 +456,11 @@ def test_affine_grid_errors():
                         ((1, 1, 2, 2, 2), [np.eye(2, 3)[None]]),
                         ((1, 1, 2, 0), [np.eye(2, 3)[None]])]:
         assert raises_like_torch(lambda F, t, s=bad: F.affine_grid(t, s, False), arrays)
+
+
+@pytest.mark.parametrize("name", ["grid_sample", "affine_grid"])
+def test_signatures_match_torch(name):
+    def params(fn):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert params(getattr(NF, name)) == params(getattr(TF, name))
