@@ -69,6 +69,19 @@ def test_load_state_dict_errors_like_torch():
 
 
 # ----------------------------------------------------------------------------- name clashes
+def _clash(what, m, N, L):
+    if what == "buffer_over_param":
+        m.register_buffer("weight", L.zeros(1))
+    elif what == "param_over_buffer":
+        m.register_parameter("buf", N.Parameter(L.zeros(1)))
+    elif what == "module_over_param":
+        m.add_module("weight", N.ReLU())
+    elif what == "buffer_over_module":
+        m.register_buffer("sub", L.zeros(1))
+    else:
+        m.register_parameter("plain", N.Parameter(L.zeros(1)))
+
+
 @pytest.mark.parametrize("what", ["buffer_over_param", "param_over_buffer", "module_over_param",
                                   "buffer_over_module", "param_over_attr"])
 def test_register_with_another_kinds_name_raises_key_error(what):
@@ -77,15 +90,8 @@ def test_register_with_another_kinds_name_raises_key_error(what):
         m.register_buffer("buf", L.zeros(1))
         m.sub = N.ReLU()
         m.plain = 3
-        call = {
-            "buffer_over_param": lambda: m.register_buffer("weight", L.zeros(1)),
-            "param_over_buffer": lambda: m.register_parameter("buf", N.Parameter(L.zeros(1))),
-            "module_over_param": lambda: m.add_module("weight", N.ReLU()),
-            "buffer_over_module": lambda: m.register_buffer("sub", L.zeros(1)),
-            "param_over_attr": lambda: m.register_parameter("plain", N.Parameter(L.zeros(1))),
-        }[what]
         with pytest.raises(KeyError, match="already exists"):
-            call()
+            _clash(what, m, N, L)
         assert sorted(m.state_dict()) == ["bias", "buf", "weight"]
 
 

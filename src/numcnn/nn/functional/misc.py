@@ -280,7 +280,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype != np.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     x = tensor.array
-    if n == -1 and x.size == 0:
+    if n <= 0 and x.size == 0:
         raise RuntimeError("Can not infer total number of classes from empty tensor.")
     if x.size and int(x.min()) < 0:
         raise RuntimeError("Class values must be non-negative.")
@@ -364,7 +364,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: Any = 1, eps: float = 1e-12) -
         input (*) -> output (*), the same shape.
 
     Raises:
-        RuntimeError: for an integer tensor.  IndexError: for a dim out of range.
+        RuntimeError: for an integer tensor, or p = +-inf over an empty dim.
+        IndexError: for a dim out of range.
     """
     check_tensor(input, "input", "normalize")
     p = check_number(p, "p", "normalize")
@@ -375,4 +376,9 @@ def normalize(input: Tensor, p: float = 2.0, dim: Any = 1, eps: float = 1e-12) -
     axes = _norm_dims(dim, input.ndim)
     if input.ndim == 0:
         axes = None
+    if math.isinf(p) and axes is not None and any(input.shape[a] == 0 for a in axes):
+        empty = next(a for a in axes if input.shape[a] == 0)
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on the dimension "
+                           f"{empty} because this dimension is empty and the operation does not "
+                           "have an identity")
     return _Normalize.apply(input, p=p, axes=axes, eps=eps)
