@@ -193,6 +193,13 @@ def test_deepcopy_keeps_shared_parameters_shared_and_works_on_the_zoo():
         np.testing.assert_array_equal(net(x).detach().numpy(), twin(x).detach().numpy())
 
 
+def test_shallow_copy_shares_state_as_torch():
+    for N in (nn, torch.nn):
+        m = N.Linear(2, 2)
+        c = copy.copy(m)
+        assert c is not m and c.weight is m.weight and c._parameters is m._parameters
+
+
 def test_ema_update_through_data():
     """The EMA idiom: ema = deepcopy(model); ema_p.data.mul_(d).add_(p.data, alpha=1-d)."""
     m = nn.Linear(2, 2)

@@ -479,6 +479,14 @@ class Module:
             )
         return _IncompatibleKeys(missing, unexpected)
 
+    def __copy__(self) -> Module:
+        """A shallow copy (as `copy.copy` of a torch module): the same parameter, buffer and
+        submodule dicts."""
+        cls = type(self)
+        new = cls.__new__(cls)
+        new.__dict__.update(self.__dict__)
+        return new
+
     def __deepcopy__(self, memo: dict[int, Any]) -> Module:
         """An independent copy: new parameters (values copied, gradients not, as PyTorch),
         new buffers, submodules and hook dicts; the hook functions themselves are shared."""
