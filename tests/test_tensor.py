@@ -155,7 +155,7 @@ def test_properties() -> None:
         w.numpy()
     assert w.detach().numpy().shape == (2,)
     assert float(numcnn.tensor(1.5)) == 1.5 and int(numcnn.tensor(3)) == 3
-    assert x.is_leaf and not x.requires_grad and x.grad is None and x.device == "cpu"
+    assert x.is_leaf and not x.requires_grad and x.grad is None and x.device == numcnn.device("cpu")
 
 
 def test_dtype_conversions() -> None:

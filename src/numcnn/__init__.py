@@ -75,3 +75,20 @@ def __getattr__(name: str) -> object:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"numcnn.{name}")
     raise AttributeError(f"module 'numcnn' has no attribute {name!r}")
+
+# devices and dtype objects as torch's (numcnn runs on the CPU only; see docs/compat.md)
+from numcnn import accelerator, backends, cuda  # noqa: E402
+from numcnn.devices import device  # noqa: E402
+from numcnn.dtypes import (  # noqa: E402
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
+    dtype,
+    finfo,
+    iinfo,
+    uint16,
+    uint32,
+    uint64,
+)
+from numcnn.tensor import Size  # noqa: E402

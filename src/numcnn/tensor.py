@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import builtins
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from numcnn import dtypes, functions
 from numcnn.autograd import engine, grad_mode
+from numcnn.devices import CPU, check_device
+from numcnn.devices import device as _device
 from numcnn.functions._args import norm_dim as _norm_dim
 from numcnn.functions._args import norm_dims as _norm_dims
 from numcnn.ops import shape as S
@@ -36,6 +38,97 @@ def _as_array(value: Any, dtype: Any = None) -> np.ndarray:
         elif arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
     return arr
+
+
+class Size(tuple):
+    """A tensor's shape, as `torch.Size`: a tuple of ints (equal to the plain tuple) that
+    prints as `numcnn.Size([2, 3])`; slicing and `+` give a Size, `numel()` the product."""
+
+    def __new__(cls, sizes: Iterable[Any] = ()) -> Size:
+        items = []
+        for i, s in enumerate(sizes):
+            if isinstance(s, builtins.bool) or not isinstance(s, (builtins.int, np.integer)):
+                if not (isinstance(s, Tensor) and s.ndim == 0 and s.array.dtype.kind in "iu"):
+                    raise TypeError(f"numcnn.Size() takes an iterable of 'int' (item {i} is "
+                                    f"'{type(s).__name__}')")
+            items.append(builtins.int(s))
+        return super().__new__(cls, items)
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds (1 for `Size([])`)."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, index: Any) -> Any:
+        item = super().__getitem__(index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other: Any) -> Size:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple(self) + other)
+
+    def __radd__(self, other: Any) -> Size:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(other + tuple(self))
+
+    def __mul__(self, n: Any) -> Size:
+        return Size(tuple(self) * n)
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"numcnn.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        return (Size, (tuple(self),))
+
+
+def _to_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, builtins.bool]:
+    """(device, np.dtype or None, copy) from the arguments of one of `Tensor.to`'s forms."""
+
+    def bad() -> TypeError:
+        got = ", ".join([type(a).__name__ for a in args]
+                        + [f"{k}={type(v).__name__}" for k, v in kwargs.items()])
+        return TypeError(f"to() received an invalid combination of arguments - got ({got}), "
+                         f"but expected one of: (device device=None, dtype dtype=None, "
+                         f"bool non_blocking=False, bool copy=False), (dtype dtype, bool "
+                         f"non_blocking=False, bool copy=False), (Tensor other, bool "
+                         f"non_blocking=False, bool copy=False)")
+
+    if set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}:
+        raise bad()
+    if args and isinstance(args[0], Tensor):            # to(other, non_blocking, copy)
+        names: tuple[str, ...] = ("other", "non_blocking", "copy")
+    elif args and dtypes.is_dtype(args[0]):             # to(dtype, non_blocking, copy)
+        names = ("dtype", "non_blocking", "copy")
+    else:                                               # to(device, dtype, non_blocking, copy)
+        names = ("device", "dtype", "non_blocking", "copy")
+    if len(args) > len(names):
+        raise bad()
+    given = dict(zip(names, args))
+    if set(given) & set(kwargs) or ("other" in given and {"device", "dtype"} & set(kwargs)):
+        raise bad()
+    given.update(kwargs)
+    if "other" in given:
+        other = given.pop("other")
+        given["device"], given["dtype"] = other.device, other.dtype
+    device, dtype = given.get("device"), given.get("dtype")
+    if dtype is not None and not dtypes.is_dtype(dtype):
+        raise bad()
+    if device is not None and (isinstance(device, builtins.bool)
+                               or not isinstance(device, (str, builtins.int, _device))):
+        raise bad()
+    if any(not isinstance(given.get(f, False), (builtins.bool, np.bool_))
+           for f in ("non_blocking", "copy")):
+        raise bad()
+    return (device, None if dtype is None else dtypes.as_dtype(dtype),
+            builtins.bool(given.get("copy", False)))
 
 
 def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
@@ -74,8 +167,8 @@ class Tensor:
         self.array = value.array if isinstance(value, Tensor) else np.asarray(value)
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.array.shape
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     @property
     def ndim(self) -> int:
@@ -90,19 +183,23 @@ class Tensor:
         return self.grad_fn is None
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device:
+        """Always `numcnn.device("cpu")` (which, as in PyTorch, is not equal to the string
+        "cpu": compare `x.device.type == "cpu"`)."""
+        return CPU
 
     @property
     def is_floating_point_(self) -> builtins.bool:
         return self.array.dtype.kind in _FLOAT_KINDS
 
     def is_floating_point(self) -> builtins.bool:
+        """Whether the dtype is a floating one (float16/32/64; complex is not)."""
         return self.array.dtype.kind == "f"
 
     def size(self, dim: int | None = None) -> Any:
+        """The shape as a `numcnn.Size`, or, given `dim`, that dimension's length (an int)."""
         if dim is None:
-            return self.array.shape
+            return Size(self.array.shape)
         return self.array.shape[_norm_dim(dim, self.ndim)]
 
     def dim(self) -> int:
@@ -271,24 +368,26 @@ class Tensor:
 
     # ----------------------------------------------------------------- dtype
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """`t.to(dtype)`; a device argument "cpu" is accepted and ignored."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str) and a == "cpu":
-                continue
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            else:
-                dtype = a
-        if dtype is None:
-            return self
-        dtype = dtypes.as_dtype(dtype)
-        if dtype == self.dtype:
-            return self
+        """This tensor with another dtype (and device, which must be the CPU), in PyTorch's
+        three forms: `to(dtype, non_blocking=False, copy=False)`, `to(device=None, dtype=None,
+        non_blocking=False, copy=False)` and `to(other, non_blocking=False, copy=False)` (other's
+        dtype), plus the keyword `memory_format` (accepted, ignored).  A device is a string
+        ("cpu", "cpu:0"), a `numcnn.device` or an index; a string is always a device, as in
+        PyTorch.  Returns `self` when nothing changes and `copy` is False, else a new tensor
+        (differentiable, like any cast).
+
+        Raises:
+            RuntimeError: for a device other than the CPU (e.g. "cuda").
+            TypeError: for arguments that match none of the forms.
+        """
+        device, dtype, copy = _to_args(args, kwargs)
+        check_device(device)
+        if dtype is None or dtype == self.array.dtype:
+            return Clone.apply(self) if copy else self
         return Cast.apply(self, dtype=dtype)
 
     def type(self, dtype: Any) -> Tensor:
-        return self.to(dtype)
+        return self.to(dtypes.as_dtype(dtype))
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -311,8 +410,15 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(dtypes.bool)
 
-    def cpu(self) -> Tensor:
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """`self`: every numcnn tensor is on the CPU."""
         return self
+
+    def cuda(self, device: Any = None, non_blocking: builtins.bool = False,
+             memory_format: Any = None) -> Tensor:
+        """Raises RuntimeError: numcnn runs on the CPU only (use `.cpu()` or `.to("cpu")`)."""
+        check_device(f"cuda:{device}" if isinstance(device, builtins.int) else device or "cuda")
+        return self                          # reached only for device="cpu": nothing to do
 
     def clone(self) -> Tensor:
         return Clone.apply(self)

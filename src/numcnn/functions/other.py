@@ -100,7 +100,7 @@ def _tensor_list(tensors: Any, name: str) -> list[Tensor]:
 
 def _promoted(ts: list[Tensor]) -> list[Tensor]:
     """cat/stack promote as arithmetic does, but every tensor counts as dimensioned."""
-    d = ts[0].dtype
+    d = ts[0].array.dtype
     for x in ts[1:]:
         d = result_dtype(np.empty((1,), d), np.empty((1,), x.dtype))
     return [cast(x, d) for x in ts]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from numcnn import dtypes
-from numcnn.tensor import Tensor
+from numcnn.tensor import Size, Tensor
 
 # the slot that holds a tensor's ndarray (read and written around the guard below)
 _ARRAY: Any = Tensor.__dict__["array"]
@@ -63,11 +63,11 @@ class _UninitializedMixin:
         _ARRAY.__set__(self, value)
 
     @property
-    def dtype(self) -> np.dtype:
-        return _ARRAY.__get__(self).dtype
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.of(_ARRAY.__get__(self).dtype)
 
     @property
-    def shape(self) -> tuple[int, ...]:
+    def shape(self) -> Size:
         raise RuntimeError(
             "Can't access the shape of an uninitialized parameter or buffer. This error usually "
             "happens in `load_state_dict` when trying to load an uninitialized parameter into an "
