@@ -246,8 +246,8 @@ def test_state_dict_validation_and_finished_epoch():
 
 def test_argument_errors():
     d = ds(4)
-    with pytest.raises(NotImplementedError, match="prefetch"):
-        DataLoader(d, num_workers=2)
+    with pytest.raises(ValueError, match="num_workers option should be non-negative"):
+        DataLoader(d, num_workers=-2)
     with pytest.raises(ValueError, match="mutually exclusive with shuffle"):
         DataLoader(d, sampler=SequentialSampler(d), shuffle=True)
     with pytest.raises(ValueError, match="batch_sampler"):

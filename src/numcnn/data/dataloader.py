@@ -27,18 +27,21 @@ epoch (then later epochs continue as they would have, given the same generator s
 from __future__ import annotations
 
 import collections.abc
+import multiprocessing
 import queue
 import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from numcnn.data._worker import _ERR as _WORKER_ERR
+from numcnn.data._worker import WorkerPool, get_worker_info, raise_worker_error
 from numcnn.data.dataset import Dataset, GeneratorLike, as_generator, has_get_batch
 from numcnn.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 from numcnn.data.transforms.batch import using_generator
 from numcnn.tensor import Tensor
 
-__all__ = ["DataLoader", "default_collate", "default_convert"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
 
 
 # ----------------------------------------------------------------------------- collation
@@ -166,8 +169,9 @@ class _Fetcher:
         self.dataset, self.collate_fn, self.fast = dataset, collate_fn, fast
         self.auto_batch, self.base_seed = auto_batch, base_seed
 
-    def __call__(self, k: int, idx: Any) -> Any:
-        with using_generator(_batch_generator(self.base_seed, k)):
+    def __call__(self, k: int, idx: Any, base_seed: int | None = None) -> Any:
+        seed = self.base_seed if base_seed is None else base_seed
+        with using_generator(_batch_generator(seed, k)):
             if not self.auto_batch:
                 return self.collate_fn(self.dataset[int(idx)])
             if self.fast:
@@ -258,9 +262,110 @@ class _DataLoaderIter:
             pass
 
 
+class _WorkerIter:
+    """One pass over the remaining batches of an epoch, loaded by worker processes.
+
+    Job j (the j-th remaining batch, batch number k) goes to worker j % num_workers; up to
+    `window` jobs are in flight; results may arrive in any order and are handed out in the
+    sampler's order. Results of an earlier, abandoned pass (persistent workers) are dropped.
+    """
+
+    def __init__(self, loader: DataLoader, jobs: list[tuple[int, Any]], pool: WorkerPool,
+                 iteration: int, base_seed: int, token: object, owns_pool: bool) -> None:
+        self._loader, self._jobs, self._pool = loader, jobs, pool
+        self._iteration, self._base_seed, self._token = iteration, base_seed, token
+        self._owns_pool = owns_pool
+        self._window = max(loader.prefetch_factor * pool.num_workers, loader.prefetch)  # type: ignore[operator]
+        self._sent = self._next = 0
+        self._ready: dict[int, Any] = {}                 # batch number k -> batch
+        self._done = False
+        while self._sent < min(self._window, len(jobs)):
+            self._submit()
+
+    def __iter__(self) -> _WorkerIter:
+        return self
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+    def _submit(self) -> None:
+        k, idx = self._jobs[self._sent]
+        self._pool.submit(self._sent % self._pool.num_workers,
+                          (self._iteration, k, idx, self._base_seed))
+        self._sent += 1
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        if self._next >= len(self._jobs):
+            self.close()
+            raise StopIteration
+        want = self._jobs[self._next][0]
+        while want not in self._ready:
+            try:
+                iteration, k, worker_id, kind, value = self._pool.get(self._loader.timeout)
+            except RuntimeError:                          # a worker died, or timeout
+                self.close(broken=True)
+                raise
+            if kind == _WORKER_ERR and k < 0:                    # worker_init_fn failed
+                self.close(broken=True)
+                raise_worker_error(value, worker_id, k)
+            if iteration != self._iteration:              # from an abandoned pass
+                continue
+            if kind == _WORKER_ERR:
+                self.close()
+                raise_worker_error(value, worker_id, k)
+            self._ready[k] = value
+        batch = self._ready.pop(want)
+        self._next += 1
+        if self._sent < len(self._jobs):
+            self._submit()
+        if self._loader._token is self._token:
+            self._loader._consumed += 1
+        return batch
+
+    def close(self, broken: bool = False) -> None:
+        """End the pass; its own (non-persistent) workers are stopped, and persistent ones
+        too when `broken` (a worker died): the next epoch then starts fresh ones."""
+        if self._done:
+            return
+        self._done = True
+        self._ready.clear()
+        if self._owns_pool or broken:
+            self._pool.shutdown()
+            if self._loader._pool is self._pool:
+                self._loader._pool = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:     # interpreter shutdown: nothing left to clean
+            pass
+
+
+def _context(context: Any) -> Any:
+    """multiprocessing_context -> a multiprocessing context (None: the default one)."""
+    if context is None:
+        return multiprocessing.get_context()
+    if isinstance(context, str):
+        methods = multiprocessing.get_all_start_methods()
+        if context not in methods:
+            raise ValueError(
+                f"multiprocessing_context option should specify a valid start method in "
+                f"{methods!r}, but got multiprocessing_context={context!r}"
+            )
+        return multiprocessing.get_context(context)
+    if not hasattr(context, "Process") or not hasattr(context, "get_start_method"):
+        raise TypeError(
+            f"multiprocessing_context option should be a valid context object or a string "
+            f"specifying the start method, but got multiprocessing_context={context!r}"
+        )
+    return context
+
+
 # ----------------------------------------------------------------------------- the loader
 class DataLoader:
-    """Iterate over a dataset in batches.
+    """Iterate over a dataset in batches (torch.utils.data.DataLoader's arguments).
 
     Args:
         dataset: a map-style dataset (`__getitem__`, `__len__`; optionally `get_batch`).
@@ -269,31 +374,74 @@ class DataLoader:
         sampler: the order of indices (excludes `shuffle`).
         batch_sampler: yields lists of indices (excludes batch_size, shuffle, sampler,
             drop_last).
-        num_workers: only 0 is supported (no worker processes); use `prefetch` for a
-            background loading thread.
+        num_workers: worker processes that load batches (0: load in this process). The
+            batches, and their order, are exactly those of num_workers=0 with the same seed
+            (see the module docstring).
         collate_fn: list of samples -> batch (default `default_collate`). Giving one turns off
             the `get_batch` fast path.
+        pin_memory: accepted for PyTorch compatibility; numcnn runs on the CPU, where pinned
+            memory means nothing, so it changes nothing.
         drop_last: drop the last, incomplete batch.
+        timeout: with workers, seconds to wait for a batch before raising RuntimeError
+            (0: no limit; a dead worker is reported within 0.1 s either way).
+        worker_init_fn: called with the worker id in each worker, after its seeding.
+        multiprocessing_context: 'fork', 'spawn', 'forkserver' or a multiprocessing context
+            (default: multiprocessing's default; 'spawn' and 'forkserver' need a picklable
+            dataset, collate_fn and worker_init_fn, and a script guarded by
+            `if __name__ == "__main__":`).
         generator: np.random.Generator or int seed for the shuffling and the augmentation
             seeds (default numcnn.random.generator()).
-        prefetch: how many batches a background thread prepares ahead (0: none).
+        prefetch_factor: batches in flight per worker (default 2 with workers; must be None
+            without).
+        persistent_workers: keep the worker processes from one epoch to the next.
+        pin_memory_device: accepted and ignored (see pin_memory).
+        in_order: accepted; batches always come in the sampler's order.
+        prefetch: numcnn: without workers, how many batches a background thread prepares
+            ahead (0: none); with workers, the least number of batches in flight.
     """
 
     def __init__(self, dataset: Dataset[Any], batch_size: int | None = 1,
                  shuffle: bool | None = None, sampler: Sampler[Any] | None = None,
                  batch_sampler: Any = None, num_workers: int = 0,
-                 collate_fn: Callable[[Any], Any] | None = None, drop_last: bool = False,
-                 generator: GeneratorLike = None, prefetch: int = 0) -> None:
-        if not isinstance(num_workers, int) or num_workers < 0:
+                 collate_fn: Callable[[Any], Any] | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable[[int], None] | None = None,
+                 multiprocessing_context: Any = None, generator: GeneratorLike = None, *,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True, prefetch: int = 0
+                 ) -> None:
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
             raise ValueError(
                 "num_workers option should be non-negative; use num_workers=0 to disable "
                 "multiprocessing."
             )
-        if num_workers > 0:
-            raise NotImplementedError(
-                f"num_workers={num_workers}: numcnn has no worker processes; use prefetch=k "
-                f"for a background thread that prepares k batches ahead"
-            )
+        if not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0:
+            if prefetch_factor is not None:
+                raise ValueError(
+                    "prefetch_factor option could only be specified in multiprocessing. Let "
+                    "num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor "
+                    "to None."
+                )
+            if persistent_workers:
+                raise ValueError("persistent_workers option needs num_workers > 0")
+            if multiprocessing_context is not None:
+                raise ValueError(
+                    f"multiprocessing_context can only be used with multi-process loading "
+                    f"(num_workers > 0), but got num_workers={num_workers}"
+                )
+        else:
+            if prefetch_factor is None:
+                prefetch_factor = 2
+            if not isinstance(prefetch_factor, int) or isinstance(prefetch_factor, bool) \
+                    or prefetch_factor < 1:
+                raise ValueError(
+                    f"prefetch_factor should be a positive int, got {prefetch_factor!r}"
+                )
+            multiprocessing_context = _context(multiprocessing_context)
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(f"worker_init_fn should be callable, got {worker_init_fn!r}")
         if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
             raise ValueError(f"prefetch must be a non-negative int, got {prefetch!r}")
         if sampler is not None and shuffle:
@@ -320,6 +468,13 @@ class DataLoader:
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.batch_size, self.drop_last = batch_size, drop_last
         self.num_workers, self.prefetch = num_workers, prefetch
+        self.pin_memory, self.pin_memory_device = bool(pin_memory), pin_memory_device
+        self.timeout, self.worker_init_fn = float(timeout), worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, bool(persistent_workers)
+        self.in_order = in_order
+        self._pool: WorkerPool | None = None       # persistent workers, between epochs
+        self._iteration = 0
         self._auto_batch = batch_sampler is not None
         if collate_fn is None:
             collate_fn = default_collate if self._auto_batch else default_convert
@@ -357,7 +512,7 @@ class DataLoader:
             batches = iter(self.sampler)
         return list(enumerate(batches))
 
-    def __iter__(self) -> _DataLoaderIter:
+    def __iter__(self) -> _DataLoaderIter | _WorkerIter:
         resume, self._resume = self._resume, None
         seeded = self._seeded_sampler()
         if resume is not None:
@@ -373,7 +528,25 @@ class DataLoader:
         self._base_seed, self._sampler_seed = base_seed, sampler_seed
         self._token = object()
         fetch = _Fetcher(self.dataset, self.collate_fn, self._fast, self._auto_batch, base_seed)
-        return _DataLoaderIter(self, jobs, fetch, self._token)
+        if self.num_workers == 0:
+            return _DataLoaderIter(self, jobs, fetch, self._token)
+        self._iteration += 1
+        pool = self._pool
+        if pool is None or pool.closed:
+            pool = WorkerPool(self.num_workers, fetch, self.worker_init_fn, base_seed,
+                              self.multiprocessing_context)
+            if self.persistent_workers:
+                self._pool = pool
+        return _WorkerIter(self, jobs, pool, self._iteration, base_seed, self._token,
+                           owns_pool=not self.persistent_workers)
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            try:
+                pool.shutdown()
+            except Exception:     # interpreter shutdown: nothing left to clean
+                pass
 
     # ------------------------------------------------------------------ checkpointing
     def state_dict(self) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def _array(t: Any) -> np.ndarray:
     raise TypeError(f"TensorDataset expects Tensors or ndarrays, got {type(t).__name__}")
 
 
-def _apply_transform(transform: Callable[[Any], Any], x: np.ndarray) -> Any:
+def _apply_transform(transform: Callable[[Any], Any], x: np.ndarray | Tensor) -> Any:
     """A transform on a batch: its vectorised `batch` if it has one, else item by item."""
     vec = getattr(transform, "batch", None)
     if vec is not None and getattr(transform, "has_batch", True):
