@@ -19,6 +19,19 @@ One epoch, from the start of iteration:
    exception in it is re-raised in the consumer, the original exception object with its
    original traceback, plus a note naming the batch.
 
+With `num_workers=w > 0`, step 2 runs in w worker processes (`numcnn.data._worker`): the
+main process still draws the seeds and lays out the batches, sends batch k's indices to worker
+k mod w (counting from the first batch still to load), keeps `prefetch_factor * w` batches in
+flight and hands them out in order. Since batch k's augmentation depends only on
+(base_seed, k), the batches are exactly those of num_workers=0, whatever w. Each worker also
+seeds its global generators as torch's do (`random` and `numcnn.random` with base_seed + i,
+NumPy's legacy global state from (base_seed, i)) for code that draws from them directly;
+such draws, and a transform given its own `generator=` (each worker has a copy), do depend on
+w, as in torch. A worker's exception is re-raised in the consumer (same type and message, with
+a note naming the worker and holding its traceback); a worker that dies, or (with `timeout`)
+no batch in time, is a RuntimeError, never a hang. `pin_memory` is accepted and does nothing
+(there is no GPU to pin for).
+
 `state_dict()` records the epoch's seeds and how many batches the consumer has received;
 after `load_state_dict()`, the next iteration yields exactly the remaining batches of that
 epoch (then later epochs continue as they would have, given the same generator state).
