@@ -24,9 +24,9 @@ _t = importlib.import_module("numcnn.tensor")
 if TYPE_CHECKING:
     from numcnn.tensor import Tensor
 
-# the (values, indices) pairs of torch.return_types
-max_result = namedtuple("max_result", ["values", "indices"])
-min_result = namedtuple("min_result", ["values", "indices"])
+# the (values, indices) pairs, named as torch.return_types.max / .min
+_MaxResult = namedtuple("max", ["values", "indices"])  # type: ignore[name-match]
+_MinResult = namedtuple("min", ["values", "indices"])  # type: ignore[name-match]
 
 
 def _accumulate_dtype(x: Tensor, dtype: Any) -> Tensor:
@@ -127,7 +127,8 @@ def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
 
 def _correction(unbiased: Any, correction: Any, name: str) -> Any:
     if unbiased is not None and correction is not None:
-        raise RuntimeError(f"{name}: can't specify both unbiased and correction")
+        raise TypeError(f"{name}() received an invalid combination of arguments: pass either "
+                        f"unbiased or correction, not both")
     if correction is not None:
         return correction
     return 0 if unbiased is False else 1
@@ -194,7 +195,7 @@ def _maxmin(input: Tensor, dim: Any, keepdim: builtins.bool, largest: builtins.b
     if x.ndim and x.shape[axis] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
     values, indices = R.MaxDim.apply(x, axis=axis, keepdim=keepdim, largest=largest)
-    return (max_result if largest else min_result)(values, indices)
+    return (_MaxResult if largest else _MinResult)(values, indices)
 
 
 @numpy_names
@@ -281,4 +282,8 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: builtins.bool 
     axis = norm_dims(dim, x.ndim)
     if axis == ():
         axis = None
+    reduced = x.shape if axis is None else [x.shape[d] for d in axis]
+    if builtins.float(p) in (np.inf, -np.inf) and 0 in reduced:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty tensor "
+                           f"because the operation does not have an identity")
     return R.Norm.apply(x, p=builtins.float(p), axis=axis, keepdim=keepdim)
