@@ -61,7 +61,9 @@ def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None
 
 
 def _wrapped_dtype(x: Any) -> np.dtype:
-    if isinstance(x, (builtins.bool, np.bool_)):
+    """A Python number's dtype for promotion (a NumPy bool scalar counts as a float, as torch
+    reads it)."""
+    if isinstance(x, builtins.bool):
         return dtypes.bool
     if isinstance(x, (builtins.int, np.integer)):
         return dtypes.int64

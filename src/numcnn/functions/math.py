@@ -45,12 +45,20 @@ def _unary_float(fn: Any, input: Any, name: str, **params: Any) -> Tensor:
     return fn.apply(x.to(float_dtype(x.dtype)), **params)
 
 
-def _check_int_divisor(b: Any, d: np.dtype) -> None:
+def _check_int_divisor(b: Any, d: np.dtype, name: str = "div_floor") -> None:
+    if d == dtypes.bool:
+        raise RuntimeError(f"\"{name}_cpu\" not implemented for 'Bool'")
     if d.kind in "iub" and not np.all(b.array if isinstance(b, _t.Tensor) else np.asarray(b)):
         raise RuntimeError("ZeroDivisionError")
 
 
 # ------------------------------------------------------------------------- arithmetic
+def _is_bool(x: Any) -> builtins.bool:
+    if isinstance(x, (_t.Tensor, np.ndarray)):
+        return builtins.bool(x.dtype == dtypes.bool)
+    return isinstance(x, builtins.bool)
+
+
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """input + alpha * other, broadcast, with PyTorch's type promotion."""
     other = as_operand(other, "add")
@@ -62,8 +70,7 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """input - alpha * other, broadcast, with PyTorch's type promotion."""
     other = as_operand(other, "sub")
-    if isinstance(input, _t.Tensor) and input.dtype == dtypes.bool or \
-            isinstance(other, _t.Tensor) and other.dtype == dtypes.bool:
+    if _is_bool(input) or _is_bool(other):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or "
                            "`logical_not()` operator instead.")
@@ -117,7 +124,7 @@ def remainder(input: Any, other: Any) -> Tensor:
     and PyTorch's `%`)."""
     a, b = as_operand(input, "remainder", "input", 1), as_operand(other, "remainder")
     d = result_dtype(a, b)
-    _check_int_divisor(b, d)
+    _check_int_divisor(b, d, "remainder")
     return M.Remainder.apply(cast(a, d), cast(b, d),
                              differentiable=isinstance(a, (_t.Tensor, np.ndarray)))
 
@@ -126,10 +133,14 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
     """input ** exponent, broadcast; an integer tensor to a negative integer power raises."""
     a, b = as_operand(input, "pow", "input", 1), as_operand(exponent, "pow", "exponent")
     d = result_dtype(a, b)
+    if d == dtypes.bool and isinstance(b, (_t.Tensor, np.ndarray)):
+        raise RuntimeError("\"pow\" not implemented for 'Bool'")
     if d.kind in "iu":
         e = b.array if isinstance(b, _t.Tensor) else np.asarray(b)
         if np.any(e < 0):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if d == dtypes.bool:                        # x ** True / x ** False of a bool tensor
+        return _t.Tensor(np.asarray(np.power(cast(a, d).array, cast(b, d))).astype(d))
     return M.Pow.apply(cast(a, d), cast(b, d))
 
 
@@ -283,7 +294,7 @@ arcsin, arccos, arctan = asin, acos, atan
 
 def atan2(input: Tensor, other: Any) -> Tensor:
     """The angle of the point (other, input): atan(input / other) in the right quadrant."""
-    return _binary(M.Atan2, check_tensor(input, "atan2"), as_operand(other, "atan2"),
+    return _binary(M.Atan2, check_tensor(input, "atan2"), _tensor_like(other, "atan2"),
                    to_float=True)
 
 
@@ -378,14 +389,17 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """The larger of input and other, elementwise (ties share the gradient evenly)."""
-    return _binary(M.Maximum, check_tensor(input, "maximum"),
-                   check_tensor(other, "maximum", "other", 2))
+    return _binary(M.Maximum, check_tensor(input, "maximum"), _tensor_like(other, "maximum"))
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """The smaller of input and other, elementwise (ties share the gradient evenly)."""
-    return _binary(M.Minimum, check_tensor(input, "minimum"),
-                   check_tensor(other, "minimum", "other", 2))
+    return _binary(M.Minimum, check_tensor(input, "minimum"), _tensor_like(other, "minimum"))
+
+
+def _tensor_like(x: Any, fn: str) -> Any:
+    """A tensor, or an ndarray (which counts as one); numbers are refused, as in PyTorch."""
+    return x if isinstance(x, np.ndarray) else check_tensor(x, fn, "other", 2)
 
 
 def where(condition: Any, input: Any = None, other: Any = None) -> Any:
