@@ -464,3 +464,27 @@ def test_signatures_match_torch(name):
         return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
 
     assert params(getattr(NF, name)) == params(getattr(TF, name))
+
+
+@pytest.mark.parametrize("spread", [1, 3, 40, 5000])
+def test_segment_sum_against_add_at(spread):
+    # the input gradient's scatter-add: short runs (direct offsets) and long ones (reduceat),
+    # keys past the end dropped (the zero row of out-of-bounds taps)
+    from numcnn.ops.grid import _segment_sum
+
+    rng = np.random.default_rng(spread)
+    keys = rng.integers(0, spread + 1, 3000)
+    vals = rng.standard_normal((3000, 3))
+    ref = np.zeros((spread + 1, 3))
+    np.add.at(ref, keys, vals)
+    np.testing.assert_allclose(_segment_sum(keys, vals, spread), ref[:-1], rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_output_is_contiguous_like_torch():
+    # PyTorch code views the result directly (x.view(N, -1)); that needs a contiguous result
+    x = numcnn.tensor(random_array((2, 3, 4, 5)))
+    g = numcnn.tensor(random_array((2, 6, 7, 2), low=-1, high=1))
+    y = NF.grid_sample(x, g, align_corners=False)
+    assert y.array.flags.c_contiguous
+    assert y.view(2, -1).shape == (2, 3 * 6 * 7)

@@ -29,8 +29,8 @@ Sampling at u (one axis shown; 2-D and 3-D take products of the 1-D weights):
                             W(s) = A|s|^3 - 5A|s|^2 + 8A|s| - 4A      for 1 < |s| < 2
                w_a(t) = W(t + 1 - a)
 
-Backward: the input gradient scatters gy * weight onto the taps (one `np.bincount` per tap over
-flat (pixel, channel) indices: a vectorised scatter-add, no `np.add.at`); the grid gradient is
+Backward: the input gradient scatters gy * weight onto the taps (sorted by pixel, then summed
+run by run: a vectorised scatter-add, no `np.add.at`, see `_segment_sum`); the grid gradient is
 sum_c gy * sum_taps x[tap] * d(weight)/dt, times du/dc.  Every loop runs over the 2^d corners or
 the 4 x 4 bicubic taps (a kernel's offsets), never over points or batch items.
 """
@@ -226,8 +226,8 @@ class _Sampler:
     def rows(self, x: np.ndarray) -> np.ndarray:
         """(N, C, *spatial) -> (N*S + 1, C): channels-last rows plus one row of zeros."""
         r = np.empty((self.n * self.numel + 1, self.c), dtype=x.dtype)
-        r[:-1] = np.moveaxis(x.reshape(self.n, self.c, self.numel), 1, 2).reshape(
-            self.n * self.numel, self.c)
+        np.copyto(r[:-1].reshape(self.n, self.numel, self.c),
+                  x.reshape(self.n, self.c, self.numel).transpose(0, 2, 1))
         r[-1] = 0
         return r
 
@@ -280,12 +280,44 @@ def _product(factors: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _segment_sum(keys: np.ndarray, vals: np.ndarray, size: int, direct: int = 8) -> np.ndarray:
+    """out[k] = sum of the rows vals[j] with keys[j] == k, for k < size (larger keys dropped).
+
+    keys: (M,), vals: (M, C) -> (size, C).  After sorting, equal keys form runs; the first
+    `direct` rows of every run are added with one vectorised step per offset (a loop over the
+    offsets, never the elements, as `resample._scatter_sorted`), and whatever is left of longer
+    runs (many points on one pixel: a clamped border, a strong zoom-out) with one
+    np.add.reduceat.  A scatter-add with no np.add.at, ~4x faster here than np.bincount.
+    """
+    out = np.zeros((size, vals.shape[1]), dtype=vals.dtype)
+    if keys.size == 0:
+        return out
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    starts = np.flatnonzero(np.diff(k, prepend=-1))            # first row of each run
+    lengths = np.diff(starts, append=k.size)
+    acc = np.take(vals, order[starts], axis=0)                  # (runs, C)
+    longest = int(lengths.max())
+    for j in range(1, min(longest, direct)):
+        longer = np.flatnonzero(lengths > j)
+        acc[longer] += np.take(vals, order[starts[longer] + j], axis=0)
+    if longest > direct:                                        # the tails of the long runs
+        longer = np.flatnonzero(lengths > direct)
+        count = lengths[longer] - direct
+        first = np.cumsum(count) - count                        # each tail's start in `pos`
+        pos = np.repeat(starts[longer] + direct - first, count) + np.arange(count.sum())
+        acc[longer] += np.add.reduceat(np.take(vals, order[pos], axis=0), first, axis=0)
+    keep = k[starts] < size
+    out[k[starts][keep]] = acc[keep]
+    return out
+
+
 # ----------------------------------------------------------------------------- grid sample
 class GridSample(Function):
     """y[n, c, p] = sum over the taps of weight * x[n, c, tap]  (module docstring: the taps).
 
     x: (N, C, *spatial) with spatial = (H, W) or (D, H, W);  grid: (N, *out, d), d = len(spatial)
-    -> y: (N, C, *out) (a channels-last view).  Bicubic is 2-D only.
+    -> y: (N, C, *out).  Bicubic is 2-D only.
     gx[n, c, s] = sum over taps reading s of weight * gy[n, c, p];
     ggrid[n, p, k] = sum_c gy[n, c, p] sum_taps x[n, c, tap] d weight/d t_k * d t_k/d grid_k.
     """
@@ -304,7 +336,8 @@ class GridSample(Function):
                     np.multiply(v, w[..., None], out=v)
                 y += v
         out = y.reshape((sampler.n,) + grid.shape[1:-1] + (sampler.c,))
-        return np.moveaxis(out, -1, 1)
+        # contiguous NC(D)HW as PyTorch's, so that `.view` on the result works as there
+        return np.ascontiguousarray(np.moveaxis(out, -1, 1))
 
     @staticmethod
     def backward(ctx: Context, gy):
@@ -317,24 +350,20 @@ class GridSample(Function):
             n, c, p = sampler.n, sampler.c, sampler.p
             g = np.ascontiguousarray(np.moveaxis(gy.reshape(n, c, p), 1, 2))   # (N, P, C)
             xr = sampler.rows(x) if need_grid else None
-            # gx as channels-last rows (N*S + 1, C), flattened: row r, channel k at r*C + k
-            rows = np.zeros((n * sampler.numel + 1) * c) if need_x else None
-            channel = np.arange(c, dtype=np.intp)
+            keys, vals = [], []                   # per tap: row index (N*P,), gy * w (N*P, C)
             gt = [np.zeros((n, p), dtype=grid.dtype) for _ in range(sampler.d)]
             for w, idx, dw in sampler.taps(slopes=need_grid):
-                if rows is not None:     # scatter-add gy * w onto the tap's rows: one bincount
-                    keys = (idx * c)[..., None] + channel                   # (N, P, C)
-                    vals = g if w is None else g * w[..., None]
-                    rows += np.bincount(keys.reshape(-1), weights=vals.reshape(-1),
-                                        minlength=rows.size)
+                if need_x:
+                    keys.append(idx.reshape(-1))
+                    vals.append((g if w is None else g * w[..., None]).reshape(n * p, c))
                 if need_grid and xr is not None and dw is not None:
                     v = np.take(xr, idx, axis=0)                            # (N, P, C)
                     s = np.einsum("npc,npc->np", g, v)                      # (N, P)
                     for k in range(sampler.d):
                         gt[k] += s * dw[k]
         gx = ggrid = None
-        if rows is not None:
-            rows = rows.reshape(n * sampler.numel + 1, c)[:-1].astype(x.dtype, copy=False)
+        if need_x:       # scatter-add onto channels-last rows; the zero row's share dropped
+            rows = _segment_sum(np.concatenate(keys), np.concatenate(vals), n * sampler.numel)
             gx = np.moveaxis(rows.reshape((n,) + x.shape[2:] + (c,)), -1, 1)
         if ctx.needs_input_grad[1]:
             if need_grid:
