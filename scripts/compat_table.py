@@ -97,14 +97,15 @@ EXCLUDED: list[tuple[str, str]] = [
     ("complex numbers", r"complex|conj|^real$|^imag$|^isreal$|^angle$|^polar$|^chalf$|"
                         r"^cfloat$|^cdouble$|^is_neg$|^resolve_neg$|^sgn_?$"),
     ("sub-byte, float8 and bit dtypes", r"^u?int[1-7]$|^float8|^float4|^bits|^bit$"),
-    ("accelerator back ends (but `cuda()`/`is_cuda`)", r"^(?!(is_)?cuda$).*cuda|cudnn|miopen|mkldnn|fbgemm|vulkan|xla|ipu|xpu|mtia|hpu|"
-                              r"^mps$|^is_mps$|^is_meta$|^is_maia$|^maia$|nested|^is_vulkan|"
-                              r"pin_memory|^is_pinned$|^share_memory_|^is_shared$|"
-                              r"get_device|^has_(lapack|mkl|openmp|spectral)$|"
-                              r"^(get|set)_autocast|^is_autocast|autocast_|^clear_autocast|"
-                              r"^record_stream$|^Event$|^Stream$|^AcceleratorError$|"
-                              r"^OutOfMemoryError$|^ipc|storage_offset|^untyped_storage$|"
-                              r"^data_ptr$|^new_(empty_strided)$"),
+    ("accelerator back ends (but `cuda()`/`is_cuda`)",
+     r"^(?!(is_)?cuda$).*cuda|cudnn|miopen|mkldnn|fbgemm|vulkan|xla|ipu|xpu|mtia|hpu|"
+     r"^mps$|^is_mps$|^is_meta$|^is_maia$|^maia$|nested|^is_vulkan|"
+     r"pin_memory|^is_pinned$|^share_memory_|^is_shared$|"
+     r"get_device|^has_(lapack|mkl|openmp|spectral)$|"
+     r"^(get|set)_autocast|^is_autocast|autocast_|^clear_autocast|"
+     r"^record_stream$|^Event$|^Stream$|^AcceleratorError$|"
+     r"^OutOfMemoryError$|^ipc|storage_offset|^untyped_storage$|"
+     r"^data_ptr$|^new_(empty_strided)$"),
     ("TorchScript, compile, export, tracing", r"^Script|^compile$|^export$|^sym_|^Sym|^vmap$|"
                                               r"^cond$|^fork$|^wait$|^import_ir|^parse_|"
                                               r"^merge_type|^unify_type|^typename$|^Tag$|"
@@ -401,12 +402,10 @@ def rows(namespace: str, ours_paths: tuple[str, ...]) -> list[Row]:
 
 
 def _has(ns: Any, name: str) -> bool:
+    """Whether numcnn defines name there (on a class: itself or a base other than `object`,
+    so that `object`'s default `__eq__` or `__repr__` does not count as numcnn's)."""
     if inspect.isclass(ns):
-        return any(name in vars(k) for k in ns.__mro__ if k is not object) or (
-            name in TENSOR_DUNDERS and name in vars(object) and name not in
-            ("__reduce_ex__", "__format__", "__repr__", "__hash__", "__eq__", "__ne__",
-             "__lt__", "__le__", "__gt__", "__ge__")
-        )
+        return any(name in vars(k) for k in ns.__mro__ if k is not object)
     return hasattr(ns, name)
 
 
