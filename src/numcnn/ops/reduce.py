@@ -252,8 +252,8 @@ class Norm(Function):
     """y = (sum |a|^p)^(1/p) over `axis`; p = inf: max |a|, -inf: min |a|, 0: count of a != 0.
 
     da = gy sign(a) |a|^(p-1) / y^(p-1)   (p = 2: gy a / y;  p = 1: gy sign(a)),
-    0 where y = 0 (as PyTorch);  p = +-inf: gy sign(a) shared evenly by the |a| equal to y;
-    p = 0: da = 0.
+    0 where y = 0 or a = 0 (as PyTorch);  p = +-inf: gy sign(a) shared evenly by the |a|
+    equal to y;  p = 0: da = 0.
     """
 
     @staticmethod
@@ -270,7 +270,8 @@ class Norm(Function):
         elif p == 2:
             y = np.sqrt(np.sum(z * z, axis=axis, keepdims=True))
         else:
-            y = np.sum(z ** p, axis=axis, keepdims=True) ** (1.0 / p)
+            with np.errstate(divide="ignore"):     # p < 0 with a zero: |0|^p = inf, y = 0
+                y = np.sum(z ** p, axis=axis, keepdims=True) ** (1.0 / p)
         ctx.save_for_backward(a, y)
         ctx.p, ctx.axis, ctx.keepdim = p, axis, keepdim
         if not keepdim:
@@ -293,7 +294,7 @@ class Norm(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             if p == 2:
                 scale = a / y
-            else:
-                scale = np.sign(a) * np.abs(a) ** (p - 1) / y ** (p - 1)
+            else:                                  # 0 at a = 0, also for p < 1 (as PyTorch)
+                scale = np.where(a == 0, 0, np.sign(a) * np.abs(a) ** (p - 1) / y ** (p - 1))
             ga = np.where(y == 0, 0, g * scale)
         return (ga.astype(gy.dtype, copy=False),)
