@@ -63,6 +63,27 @@ def test_device_equality_and_hash_as_torch() -> None:
     assert len({numcnn.device("cpu"), numcnn.device("cpu"), numcnn.device("cpu:0")}) == 2
 
 
+def test_other_libraries_devices_are_read_by_type_and_index() -> None:
+    assert numcnn.device(torch.device("cuda:1")) == numcnn.device("cuda:1")
+    n, _ = _pair()
+    assert n.to(torch.device("cpu")) is n
+    assert n.to(torch.device("cpu"), numcnn.float64).dtype is numcnn.float64
+    with pytest.raises(RuntimeError, match="CPU only"):
+        n.to(torch.device("cuda"))
+    with pytest.raises(TypeError):
+        numcnn.device(torch.device("cpu"), 0)
+
+
+def test_modules_use_the_same_device_check() -> None:
+    m = numcnn.nn.Linear(2, 2)
+    assert m.to(numcnn.device("cpu")) is m and m.cuda("cpu") is m
+    for call in (lambda: m.cuda(), lambda: m.cuda(1), lambda: m.to("cuda:0"),
+                 lambda: m.to(numcnn.device("mps")), lambda: m.cuda(numcnn.device("cuda"))):
+        with pytest.raises(RuntimeError, match="numcnn runs on the CPU only: device 'cuda"
+                           "|numcnn runs on the CPU only: device 'mps'"):
+            call()
+
+
 def test_device_pickles_and_copies() -> None:
     d = numcnn.device("cuda:1")
     assert pickle.loads(pickle.dumps(d)) == d and copy.deepcopy(d) == d

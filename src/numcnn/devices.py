@@ -23,9 +23,10 @@ class device:  # noqa: N801  (PyTorch's name)
     """A device: a type ("cpu", "cuda", ...) and an optional index.
 
     Constructed as `device("cpu")`, `device("cuda:1")`, `device("cuda", 1)`,
-    `device(type="cpu", index=0)` or `device(other_device)`.  Two devices are equal when type
-    and index are (so `device("cpu") != device("cpu:0")`), and, as in PyTorch, a device never
-    equals a string: compare `x.device.type == "cpu"` or `str(x.device) == "cpu"`.
+    `device(type="cpu", index=0)` or `device(other_device)` (also a `torch.device`).  Two
+    devices are equal when type and index are (so `device("cpu") != device("cpu:0")`), and, as
+    in PyTorch, a device never equals a string: compare `x.device.type == "cpu"` or
+    `str(x.device) == "cpu"`.
 
     Attributes:
         type: the device type, e.g. "cpu".
@@ -35,11 +36,11 @@ class device:  # noqa: N801  (PyTorch's name)
     __slots__ = ("_type", "_index")
 
     def __init__(self, type: Any, index: builtins.int | None = None) -> None:  # noqa: A002
-        if isinstance(type, device):
+        if isinstance(type, device) or isinstance(getattr(type, "type", None), str):
+            # a numcnn device, or one of another library's (e.g. a torch.device)
             if index is not None:
                 raise TypeError("device(): an index cannot be given with a device object")
-            self._type, self._index = type.type, type.index
-            return
+            type, index = type.type, getattr(type, "index", None)
         if isinstance(type, builtins.int) and not isinstance(type, builtins.bool):
             # PyTorch: a bare index means the current accelerator, and numcnn has none
             raise RuntimeError("Cannot access accelerator device when none is available.")
@@ -107,6 +108,15 @@ class device:  # noqa: N801  (PyTorch's name)
 DeviceLike = Union[device, str, builtins.int, None]
 
 CPU = device("cpu")
+
+
+def is_device(dev: Any) -> bool:
+    """Whether `dev` names a device as an argument of `to`: a string, a `device` (or an object
+    with a string `.type`, such as a `torch.device`) or an index."""
+    if isinstance(dev, builtins.bool):
+        return False
+    return (isinstance(dev, (str, builtins.int, device))
+            or isinstance(getattr(dev, "type", None), str))
 
 
 def check_device(dev: Any) -> device:

@@ -16,7 +16,7 @@ import numpy as np
 
 from numcnn import dtypes, functions
 from numcnn.autograd import engine, grad_mode
-from numcnn.devices import CPU, check_device
+from numcnn.devices import CPU, check_device, is_device
 from numcnn.devices import device as _device
 from numcnn.functions._args import norm_dim as _norm_dim
 from numcnn.functions._args import norm_dims as _norm_dims
@@ -121,8 +121,7 @@ def _to_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, b
     device, dtype = given.get("device"), given.get("dtype")
     if dtype is not None and not dtypes.is_dtype(dtype):
         raise bad()
-    if device is not None and (isinstance(device, builtins.bool)
-                               or not isinstance(device, (str, builtins.int, _device))):
+    if device is not None and not is_device(device):
         raise bad()
     if any(not isinstance(given.get(f, False), (builtins.bool, np.bool_))
            for f in ("non_blocking", "copy")):
@@ -168,7 +167,7 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return Size(self.array.shape)
+        return tuple.__new__(Size, self.array.shape)     # ndarray shapes hold ints already
 
     @property
     def ndim(self) -> int:
@@ -199,7 +198,7 @@ class Tensor:
     def size(self, dim: int | None = None) -> Any:
         """The shape as a `numcnn.Size`, or, given `dim`, that dimension's length (an int)."""
         if dim is None:
-            return Size(self.array.shape)
+            return tuple.__new__(Size, self.array.shape)
         return self.array.shape[_norm_dim(dim, self.ndim)]
 
     def dim(self) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 from numcnn import dtypes
 from numcnn.autograd.function import Context, Function
 from numcnn.autograd.grad_mode import is_grad_enabled
+from numcnn.devices import check_device
 from numcnn.nn.parameter import Parameter, is_lazy
 from numcnn.tensor import Tensor, _RemovableHandle
 
@@ -307,14 +308,14 @@ class Module:
             raise TypeError(f"to() got an unexpected keyword argument '{sorted(unknown)[0]}'")
         dtype = kwargs.get("dtype")
         if kwargs.get("device") is not None:
-            _check_device(kwargs["device"])
+            check_device(kwargs["device"])
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
             elif isinstance(a, bool):
                 continue                            # non_blocking given positionally
             elif _is_device(a):
-                _check_device(a)
+                check_device(a)
             else:
                 dtype = a
         if dtype is not None:
@@ -344,7 +345,8 @@ class Module:
 
     def cuda(self, device: Any = None) -> Module:
         """numcnn has no CUDA backend: always raises RuntimeError (use `.cpu()` or `.to("cpu")`)."""
-        raise RuntimeError(_NO_DEVICE.format("cuda" if device is None else f"cuda:{device}"))
+        check_device(f"cuda:{device}" if isinstance(device, int) else device or "cuda")
+        return self                          # reached only for device="cpu": nothing to do
 
     def share_memory(self) -> Module:
         """A no-op: numcnn tensors live in ordinary process memory."""
@@ -673,9 +675,6 @@ class Module:
         raise TypeError("numcnn modules are saved with numcnn.save (safetensors), not pickle")
 
 
-_NO_DEVICE = "numcnn runs on the CPU only: device {!r} is not available (use 'cpu')"
-
-
 def _is_device(value: Any) -> bool:
     """A device argument of `to`: a device string or index, or an object with a `.type` string
     (a dtype name such as "float64" is a dtype)."""
@@ -688,15 +687,6 @@ def _is_device(value: Any) -> bool:
     if isinstance(value, int):
         return True
     return isinstance(getattr(value, "type", None), str)
-
-
-def _check_device(device: Any) -> None:
-    """Accept the CPU ("cpu", "cpu:0", or a device object with `.type == "cpu"`); anything
-    else (e.g. "cuda") raises RuntimeError saying that numcnn runs on the CPU."""
-    kind = getattr(device, "type", device)
-    if isinstance(kind, str) and kind.split(":")[0] == "cpu":
-        return
-    raise RuntimeError(_NO_DEVICE.format(str(device)))
 
 
 def _check_name(module: Module, name: str, what: str, own: Mapping[str, Any]) -> None:
