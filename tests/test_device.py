@@ -189,6 +189,15 @@ FACTORIES = [
 ]
 
 
+FACTORIES += [
+    lambda lib, **kw: lib.ones(2).new_zeros(3, **kw),
+    lambda lib, **kw: lib.ones(2).new_ones(3, **kw),
+    lambda lib, **kw: lib.ones(2).new_empty(3, **kw),
+    lambda lib, **kw: lib.ones(2).new_full((3,), 2.0, **kw),
+    lambda lib, **kw: lib.ones(2).new_tensor([1.0, 2.0], **kw),
+]
+
+
 @pytest.mark.parametrize("make", FACTORIES)
 def test_factories_accept_cpu_devices(make: Any) -> None:
     for dev in ("cpu", "cpu:0", None):

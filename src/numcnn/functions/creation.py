@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from numcnn import dtypes
+from numcnn.devices import check_device
 from numcnn.functions._args import check_tensor
 
 # the module, not the `numcnn.tensor` factory that `numcnn` exports under that name
@@ -113,24 +114,28 @@ def _new(self: Tensor, fill: Any, size: tuple[Any, ...], dtype: Any,
 def new_zeros(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
               requires_grad: builtins.bool = False) -> Tensor:
     """Zeros of `size` with self's dtype (unless `dtype` is given)."""
+    check_device(device)
     return _new(self, 0, size, dtype, requires_grad, "new_zeros")
 
 
 def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
              requires_grad: builtins.bool = False) -> Tensor:
     """Ones of `size` with self's dtype (unless `dtype` is given)."""
+    check_device(device)
     return _new(self, 1, size, dtype, requires_grad, "new_ones")
 
 
 def new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
               requires_grad: builtins.bool = False) -> Tensor:
     """An uninitialised tensor of `size` with self's dtype (unless `dtype` is given)."""
+    check_device(device)
     return _new(self, None, size, dtype, requires_grad, "new_empty")
 
 
 def new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
              requires_grad: builtins.bool = False) -> Tensor:
     """`fill_value` everywhere in `size`, with self's dtype (unless `dtype` is given)."""
+    check_device(device)
     return _new(self, fill_value, (size,), dtype, requires_grad, "new_full")
 
 
@@ -138,6 +143,7 @@ def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None
                requires_grad: builtins.bool = False) -> Tensor:
     """A copy of `data` with self's dtype (unless `dtype` is given), outside any graph."""
     x = check_tensor(self, "new_tensor", "self")
+    check_device(device)
     d = x.dtype if dtype is None else dtypes.as_dtype(dtype)
     src = data.array if isinstance(data, _t.Tensor) else data
     return _t.Tensor(np.array(src, dtype=d), requires_grad=requires_grad)
