@@ -574,7 +574,7 @@ def _pair(case: Case, dtype: Any) -> tuple[Any, Any]:
 
 def _structure(m: Any) -> dict[str, list[tuple[str, tuple[int, ...], str]]]:
     def rows(items: Any) -> list[tuple[str, tuple[int, ...], str]]:
-        return [(k, tuple(v.shape), str(v.dtype).replace("torch.", "")) for k, v in items]
+        return [(k, tuple(v.shape), str(v.dtype).split(".")[-1]) for k, v in items]
     return {"parameters": rows(m.named_parameters()), "buffers": rows(m.named_buffers()),
             "state_dict": rows(m.state_dict().items())}
 
