@@ -107,6 +107,7 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
             if t is not None:
                 t.grad = Tensor(np.array(g, copy=True)) if t.grad is None \
                     else Tensor(t.grad.array + g)
+        node.check_versions()
         input_grads = node.fn.backward(node.ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)

@@ -67,6 +67,51 @@ class Context:
         def __setattr__(self, name: str, value: Any) -> None: ...
 
 
+class Version:
+    """A storage's version counter, shared by a tensor and every view of it; each in-place
+    write adds one (PyTorch's `tensor._version`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class SavedVersion:
+    """A saved array that lives in some tensor's storage: that storage's counter, its value at
+    save time, and how to name the tensor in an error."""
+
+    __slots__ = ("counter", "version", "what", "made_by", "index")
+
+    def __init__(self, counter: Version, what: str, made_by: str | None, index: int) -> None:
+        self.counter, self.version = counter, counter.value
+        self.what, self.made_by, self.index = what, made_by, index
+
+
+def _describe(t: Tensor) -> str:
+    return f"numcnn.{t.array.dtype.name} {list(t.array.shape)}"
+
+
+def record_saved_versions(node: Node, args: tuple[Any, ...], out: Tensor) -> None:
+    """Note, for each array `forward` saved, which input's or output's storage it lives in."""
+    from numcnn.tensor import Tensor
+
+    saved = node.ctx.saved_tensors_
+    if not saved:
+        return
+    owners = [(a, a.grad_fn.name() if a.grad_fn is not None else None)
+              for a in args if isinstance(a, Tensor)]
+    owners.append((out, node.name()))
+    for i, s in enumerate(saved):
+        if not isinstance(s, np.ndarray):
+            continue
+        for t, made_by in owners:
+            if np.may_share_memory(s, t.array):
+                node.saved_versions.append(SavedVersion(t._version_counter, _describe(t),
+                                                        made_by, i))
+                break
+
+
 class Node:
     """A recorded call of a `Function`: the edge list the engine walks backwards.
 
@@ -75,7 +120,7 @@ class Node:
     """
 
     __slots__ = ("fn", "ctx", "inputs", "shapes", "dtypes", "released", "retained", "hooks",
-                 "__weakref__")
+                 "saved_versions", "__weakref__")
 
     def __init__(self, fn: type[Function], ctx: Context, inputs: tuple[Any, ...],
                  shapes: tuple[tuple[int, ...] | None, ...], dtypes: tuple[Any, ...]) -> None:
@@ -88,6 +133,26 @@ class Node:
         # non-leaf tensors that asked for .retain_grad(), and tensor hooks on this output
         self.retained: list[weakref.ref[Tensor]] = []
         self.hooks: list[Callable[[Any], Any]] = []
+        # one SavedVersion per saved array that lives in a tensor's storage (see check_versions)
+        self.saved_versions: list[SavedVersion] = []
+
+    def check_versions(self) -> None:
+        """Raise if a tensor whose storage backward reads was modified in place since forward.
+
+        Each tensor storage carries a version counter that every in-place write bumps; the
+        version seen when the array was saved must still be the current one (PyTorch's rule).
+        """
+        for sv in self.saved_versions:
+            if sv.counter.value != sv.version:
+                of = f", which is output 0 of {sv.made_by}," if sv.made_by else ""
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{sv.what}]{of} is at version {sv.counter.value}; "
+                    f"expected version {sv.version} instead. The saved value was needed by "
+                    f"{self.name()}. Hint: enable anomaly detection to find the operation that "
+                    "failed to compute its gradient, with "
+                    "numcnn.autograd.set_detect_anomaly(True)."
+                )
 
     def name(self) -> str:
         return self.fn.__name__ + "Backward"
@@ -97,7 +162,14 @@ class Node:
 
 
 class Function:
-    """Base class of every differentiable primitive.  Subclasses define `forward`/`backward`."""
+    """Base class of every differentiable primitive.  Subclasses define `forward`/`backward`.
+
+    `may_return_view = True` marks ops whose result can be a view of their first input's array
+    (reshape, permute, basic indexing ...): when it is, the output tensor shares the input's
+    storage and version counter, as PyTorch's views do.
+    """
+
+    may_return_view = False
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
@@ -124,6 +196,9 @@ class Function:
             result, *rest = result
             extras = tuple(Tensor(np.asarray(e)) for e in rest)
         out = Tensor(result)
+        if cls.may_return_view and args and isinstance(args[0], Tensor) \
+                and np.may_share_memory(result, arrays[0]):
+            out._become_view_of(args[0], cls, kwargs)
         if record and out.array.dtype.kind in "fc":   # integer/bool results carry no gradient
             edges: list[Any] = []
             for a, need in zip(args, needs):
@@ -139,6 +214,7 @@ class Function:
                 tuple(a.array.dtype if isinstance(a, Tensor) else None for a in args),
             )
             out.requires_grad = True
+            record_saved_versions(out.grad_fn, args, out)
         if extras:
             return (out, *extras)
         return out

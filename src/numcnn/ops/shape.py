@@ -13,6 +13,8 @@ from numcnn.autograd.function import Context, Function
 class Reshape(Function):
     """y = a viewed with a new shape;  da = gy reshaped back."""
 
+    may_return_view = True
+
     @staticmethod
     def forward(ctx: Context, a, *, shape):
         ctx.shape = a.shape
@@ -26,6 +28,8 @@ class Reshape(Function):
 class Permute(Function):
     """y = a with axes reordered by `dims`;  da = gy with the inverse permutation."""
 
+    may_return_view = True
+
     @staticmethod
     def forward(ctx: Context, a, *, dims):
         ctx.dims = dims
@@ -38,6 +42,8 @@ class Permute(Function):
 
 class Expand(Function):
     """y = a broadcast to `shape` (a view);  da = gy summed over the broadcast axes (engine)."""
+
+    may_return_view = True
 
     @staticmethod
     def forward(ctx: Context, a, *, shape):
@@ -61,11 +67,18 @@ class Index(Function):
 
     Basic indexing never repeats an element, so a plain assignment suffices; integer-array
     indexing may repeat elements, whose gradients must add up (np.add.at, off the hot path).
+    Basic indexing gives a view of `a` (even down to one element), as in PyTorch.
     """
+
+    may_return_view = True
 
     @staticmethod
     def forward(ctx: Context, a, *, index):
         ctx.shape, ctx.index = a.shape, index
+        if _is_basic(index):
+            items = index if isinstance(index, tuple) else (index,)
+            if Ellipsis not in items:
+                return a[items + (Ellipsis,)]      # a 0-d view, not a NumPy scalar
         return np.asarray(a[index])
 
     @staticmethod
@@ -107,12 +120,12 @@ class Stack(Function):
 
 
 class Flip(Function):
-    """y = a reversed along `axes`;  da = gy reversed along the same axes."""
+    """y = a reversed along `axes` (a copy, as PyTorch's flip);  da = gy reversed back."""
 
     @staticmethod
     def forward(ctx: Context, a, *, axes):
         ctx.axes = axes
-        return np.flip(a, axes)
+        return np.flip(a, axes).copy()
 
     @staticmethod
     def backward(ctx: Context, gy):
