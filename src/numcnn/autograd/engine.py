@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from numcnn.autograd import anomaly_mode
 from numcnn.autograd.function import Node
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                 t.grad = Tensor(np.array(g, copy=True)) if t.grad is None \
                     else Tensor(t.grad.array + g)
         node.check_versions()
-        input_grads = node.fn.backward(node.ctx, g)
+        input_grads = (anomaly_mode.checked_backward(node, g)    # anomaly hook: NaN check
+                       if anomaly_mode.is_anomaly_enabled() else node.fn.backward(node.ctx, g))
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from numcnn.autograd import grad_mode
+from numcnn.autograd import anomaly_mode, grad_mode
 
 if TYPE_CHECKING:
     from numcnn.tensor import Tensor
@@ -215,6 +215,8 @@ class Function:
             )
             out.requires_grad = True
             record_saved_versions(out.grad_fn, args, out)
+            if anomaly_mode.is_anomaly_enabled():   # anomaly hook: keep the forward call stack
+                anomaly_mode.record_forward(out.grad_fn)
         if extras:
             return (out, *extras)
         return out

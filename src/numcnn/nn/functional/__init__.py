@@ -15,3 +15,4 @@ from numcnn.nn.functional.norm import *  # noqa: F401,F403
 from numcnn.nn.functional.padding import *  # noqa: F401,F403
 from numcnn.nn.functional.pool import *  # noqa: F401,F403
 from numcnn.nn.functional.stochastic import *  # noqa: F401,F403
+from numcnn.nn.functional.vision import *  # noqa: F401,F403
