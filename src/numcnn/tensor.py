@@ -329,28 +329,13 @@ class Tensor:
         return _RemovableHandle(hooks, hook)
 
     def backward(self, gradient: Any = None, retain_graph: builtins.bool | None = None,
-                 create_graph: builtins.bool = False) -> None:
-        """Accumulate d(self)/d(leaf) · gradient into every leaf's `.grad`."""
-        if create_graph:
-            raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
-        if not self.requires_grad:
-            raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn"
-            )
-        if gradient is None:
-            if self.array.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = np.ones(self.shape, dtype=self.dtype)
-        else:
-            g = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if g.shape != self.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and "
-                    f"output[0] has a shape of {tuple(self.shape)}."
-                )
-            g = g.astype(self.dtype, copy=False)
-        with grad_mode.no_grad():
-            engine.run_backward(self, g, retain_graph=builtins.bool(retain_graph))
+                 create_graph: builtins.bool = False, inputs: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) · gradient into every leaf's `.grad` (or only into
+        `inputs`' `.grad`); with `create_graph` the gradients are recorded, so they can be
+        differentiated again (see `numcnn.autograd.grad`)."""
+        from numcnn.autograd.api import backward
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                 inputs=inputs)
 
     # ----------------------------------------------------------------- dtype
     def to(self, *args: Any, **kwargs: Any) -> Tensor:

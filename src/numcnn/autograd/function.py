@@ -99,16 +99,18 @@ def record_saved_versions(node: Node, args: tuple[Any, ...], out: Tensor) -> Non
     saved = node.ctx.saved_tensors_
     if not saved:
         return
-    owners = [(a, a.grad_fn.name() if a.grad_fn is not None else None)
-              for a in args if isinstance(a, Tensor)]
-    owners.append((out, node.name()))
+    owners = [(a, a.grad_fn.name() if a.grad_fn is not None else None, j)
+              for j, a in enumerate(args) if isinstance(a, Tensor)]
+    owners.append((out, node.name(), -1))
     for i, s in enumerate(saved):
         if not isinstance(s, np.ndarray):
             continue
-        for t, made_by in owners:
+        for t, made_by, j in owners:
             if np.may_share_memory(s, t.array):
                 node.saved_versions.append(SavedVersion(t._version_counter, _describe(t),
                                                         made_by, i))
+                if s is t.array:
+                    node.saved_sources[i] = j
                 break
 
 
@@ -120,7 +122,7 @@ class Node:
     """
 
     __slots__ = ("fn", "ctx", "inputs", "shapes", "dtypes", "released", "retained", "hooks",
-                 "saved_versions", "__weakref__")
+                 "saved_versions", "saved_sources", "__weakref__")
 
     def __init__(self, fn: type[Function], ctx: Context, inputs: tuple[Any, ...],
                  shapes: tuple[tuple[int, ...] | None, ...], dtypes: tuple[Any, ...]) -> None:
@@ -135,6 +137,9 @@ class Node:
         self.hooks: list[Callable[[Any], Any]] = []
         # one SavedVersion per saved array that lives in a tensor's storage (see check_versions)
         self.saved_versions: list[SavedVersion] = []
+        # saved index -> input position (or -1: the output) for arrays saved exactly as they
+        # came in or went out, so a differentiable backward can give them their history
+        self.saved_sources: dict[int, int] = {}
 
     def check_versions(self) -> None:
         """Raise if a tensor whose storage backward reads was modified in place since forward.

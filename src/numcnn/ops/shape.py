@@ -24,6 +24,11 @@ class Reshape(Function):
     def backward(ctx: Context, gy):
         return (np.reshape(gy, ctx.shape),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy.reshape(ctx.shape),)
+
+
 
 class Permute(Function):
     """y = a with axes reordered by `dims`;  da = gy with the inverse permutation."""
@@ -39,6 +44,11 @@ class Permute(Function):
     def backward(ctx: Context, gy):
         return (np.transpose(gy, np.argsort(ctx.dims)),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy.permute(*np.argsort(ctx.dims).tolist()),)
+
+
 
 class Expand(Function):
     """y = a broadcast to `shape` (a view);  da = gy summed over the broadcast axes (engine)."""
@@ -53,6 +63,11 @@ class Expand(Function):
     def backward(ctx: Context, gy):
         return (gy,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy,)
+
+
 
 def _is_basic(index) -> bool:
     """True when `index` selects by slices/ints/None/Ellipsis only (no element repeats)."""
@@ -60,6 +75,16 @@ def _is_basic(index) -> bool:
     return all(
         i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items
     )
+
+
+def _place(gy: np.ndarray, shape: tuple[int, ...], index) -> np.ndarray:
+    """zeros of `shape` with gy added at `index` (repeated elements add up)."""
+    ga = np.zeros(shape, dtype=gy.dtype)
+    if _is_basic(index):
+        ga[index] = gy
+    else:
+        np.add.at(ga, index, gy)
+    return ga
 
 
 class Index(Function):
@@ -83,12 +108,30 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx: Context, gy):
-        ga = np.zeros(ctx.shape, dtype=gy.dtype)
-        if _is_basic(ctx.index):
-            ga[ctx.index] = gy
-        else:
-            np.add.at(ga, ctx.index, gy)
-        return (ga,)
+        return (_place(gy, ctx.shape, ctx.index),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (IndexBackward.apply(gy, shape=ctx.shape, index=ctx.index),)
+
+
+
+class IndexBackward(Function):
+    """y = zeros of `shape` with gy added at `index` (Index's backward, recorded for
+    create_graph=True);  dgy = gy2[index]."""
+
+    @staticmethod
+    def forward(ctx: Context, gy, *, shape, index):
+        ctx.index = index
+        return _place(gy, shape, index)
+
+    @staticmethod
+    def backward(ctx: Context, g2):
+        return (np.asarray(g2[ctx.index]),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, g2, saved):
+        return (Index.apply(g2, index=ctx.index),)
 
 
 class Cat(Function):
@@ -105,6 +148,11 @@ class Cat(Function):
         bounds = np.cumsum(ctx.sizes)[:-1]
         return tuple(np.split(gy, bounds, axis=ctx.axis))
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return tuple(gy.split(ctx.sizes, ctx.axis))
+
+
 
 class Stack(Function):
     """y = stack(a_1..a_k, axis) (a new axis);  da_i = gy taken at position i of that axis."""
@@ -118,6 +166,12 @@ class Stack(Function):
     def backward(ctx: Context, gy):
         return tuple(np.moveaxis(gy, ctx.axis, 0))
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        lead = (slice(None),) * ctx.axis
+        return tuple(gy[lead + (i,)] for i in range(gy.shape[ctx.axis]))
+
+
 
 class Flip(Function):
     """y = a reversed along `axes` (a copy, as PyTorch's flip);  da = gy reversed back."""
@@ -130,3 +184,8 @@ class Flip(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         return (np.flip(gy, ctx.axes),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy.flip(ctx.axes),)
+
