@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from numcnn import dtypes
-from numcnn.autograd import engine, grad_mode
+from numcnn.autograd import grad_mode
 from numcnn.ops import math as M
 from numcnn.ops import reduce as R
 from numcnn.ops import shape as S

@@ -7,7 +7,7 @@ penalty or a Hessian-vector product can be differentiated once more.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
