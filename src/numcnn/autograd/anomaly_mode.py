@@ -203,7 +203,7 @@ def checked_backward(node: Node, grad: np.ndarray) -> Any:
             the backward raises, is preceded by a warning showing the forward call's stack.
     """
     try:
-        grads = node.fn.backward(node.ctx, grad)
+        grads = node.fn.backward_arrays(node.ctx, grad)
         if _check_nan:
             for i, g in enumerate(grads if isinstance(grads, tuple) else (grads,)):
                 if g is not None and np.isnan(np.asarray(g)).any():

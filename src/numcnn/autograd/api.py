@@ -136,4 +136,13 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     return tuple(result)
 
 
-__all__ = ["backward", "grad"]
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:
+    """PyTorch's old wrapper, kept for old code: since PyTorch 0.4 a Variable is a Tensor.
+    Returns a tensor on `data`'s storage that is a leaf and requires grad as asked."""
+    from numcnn.tensor import Tensor
+
+    t = data.detach() if isinstance(data, Tensor) else Tensor(data)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+__all__ = ["Variable", "backward", "grad"]

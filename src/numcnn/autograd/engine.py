@@ -153,22 +153,15 @@ def saved_with_history(node: Node) -> tuple[Any, ...]:
 
 
 def _graph_backward(node: Node, g: Tensor) -> tuple[Any, ...]:
-    from numcnn.tensor import Tensor
-
-    fn = node.fn
-    if getattr(fn, "backward_graph", None) is not None:
-        grads = fn.backward_graph(node.ctx, g, saved_with_history(node))
-        return grads if isinstance(grads, tuple) else (grads,)
-    if g.requires_grad or any(isinstance(s, Tensor) and s.requires_grad
-                              for s in saved_with_history(node)):
+    backward_graph = getattr(node.fn, "backward_graph", None)
+    if backward_graph is None:
         raise RuntimeError(
             f"numcnn cannot differentiate {node.name()} twice: its backward is written on "
-            "arrays only (create_graph=True needs a backward in differentiable ops; see "
-            "docs/compat.md for the ops that have one)"
+            "arrays only, and create_graph=True needs one written in differentiable ops "
+            "(docs/compat.md lists the ops that have one)"
         )
-    grads = fn.backward(node.ctx, g.array)
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    return tuple(None if x is None else Tensor(np.asarray(x)) for x in grads)
+    grads = backward_graph(node.ctx, g, saved_with_history(node))
+    return grads if isinstance(grads, tuple) else (grads,)
 
 
 def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = False,
@@ -188,8 +181,8 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
     graph = create_graph
     targets: dict[int, int] = {}              # id(leaf or node) -> position in inputs
     if inputs is not None:
-        for k, t in enumerate(inputs):
-            targets[id(t if t.grad_fn is None else t.grad_fn)] = k
+        for pos, inp in enumerate(inputs):
+            targets[id(inp if inp.grad_fn is None else inp.grad_fn)] = pos
     found: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
 
     def deliver_leaf(leaf: Tensor, g: Any) -> None:
@@ -221,9 +214,9 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
         if g is None or (through is not None and k is None and id(node) not in through):
             continue
         g = _run_hooks(node.hooks, g, graph)
-        for ref in node.retained:
+        for ref in node.retained if inputs is None else ():
             t = ref()
-            if t is not None and accumulate:
+            if t is not None:
                 gg = g if graph else Tensor(np.array(g, copy=True))
                 t.grad = gg if t.grad is None else (t.grad + gg if graph
                                                     else Tensor(t.grad.array + g))
@@ -241,7 +234,8 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
             input_grads = _graph_backward(node, g)
         else:
             input_grads = (anomaly_mode.checked_backward(node, g)   # anomaly hook: NaN check
-                           if anomaly_mode.is_anomaly_enabled() else node.fn.backward(node.ctx, g))
+                           if anomaly_mode.is_anomaly_enabled()
+                           else node.fn.backward_arrays(node.ctx, g))
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):

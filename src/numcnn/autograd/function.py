@@ -162,12 +162,54 @@ class Node:
     def name(self) -> str:
         return self.fn.__name__ + "Backward"
 
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """Where this node sends gradients, as PyTorch lists them: (node, 0) for an op's
+        output, (AccumulateGrad, 0) for a leaf, (None, 0) for an input without gradient."""
+        return tuple((AccumulateGrad(e) if e is not None and not isinstance(e, Node) else e, 0)
+                     for e in self.inputs)
+
+    def register_hook(self, hook: Callable[..., Any]) -> Any:
+        """Not PyTorch's node hook (grad_inputs, grad_outputs); see Tensor.register_hook."""
+        raise NotImplementedError(
+            "numcnn has no hooks on graph nodes; register a hook on the tensor instead "
+            "(tensor.register_hook) or on the module (register_full_backward_hook)"
+        )
+
     def __repr__(self) -> str:
         return f"<{self.name()}>"
 
 
+class AccumulateGrad:
+    """The graph's end for a leaf tensor, as `next_functions` shows it (`.variable`)."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple[()]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
 class Function:
     """Base class of every differentiable primitive.  Subclasses define `forward`/`backward`.
+
+    Two contracts, chosen by the class attribute `on_arrays`:
+    - `on_arrays = True` (every op inside numcnn): forward and backward work on ndarrays, as
+      described at the top of this module;
+    - `on_arrays = False` (the default for classes defined outside numcnn): PyTorch's contract
+      for a custom `torch.autograd.Function` - forward gets the Tensors, runs without
+      recording, saves Tensors with `ctx.save_for_backward` and reads them back as
+      `ctx.saved_tensors`; backward gets and returns Tensors (see `autograd/custom.py`).
+    A class may set `on_arrays` itself; otherwise it is decided by the module it lives in.
 
     `may_return_view = True` marks ops whose result can be a view of their first input's array
     (reshape, permute, basic indexing ...): when it is, the output tensor shares the input's
@@ -175,6 +217,19 @@ class Function:
     """
 
     may_return_view = False
+    on_arrays = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "on_arrays" not in cls.__dict__ and not any(
+                "on_arrays" in base.__dict__ for base in cls.__mro__[1:-1]
+                if base is not Function):
+            cls.on_arrays = cls.__module__.split(".")[0] == "numcnn"
+
+    @classmethod
+    def backward_arrays(cls, ctx: Context, grad: np.ndarray) -> Any:
+        """The engine's call: backward on arrays, whichever contract the class follows."""
+        return cls.backward(ctx, grad)
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
@@ -188,6 +243,9 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         from numcnn.tensor import Tensor
 
+        if not cls.on_arrays:
+            from numcnn.autograd.custom import apply_tensor_function
+            return apply_tensor_function(cls, args, kwargs)
         arrays = [a.array if isinstance(a, Tensor) else a for a in args]
         record = grad_mode.is_grad_enabled() and any(
             isinstance(a, Tensor) and a.requires_grad for a in args

@@ -91,7 +91,6 @@ class Var(Function):
             return (g * (2 / ctx.denom) * centered,)
 
 
-
 class MaxAll(Function):
     """y = max (or min) over `axis` (all axes when None), as `amax`/`amin` and full `max()`.
 
