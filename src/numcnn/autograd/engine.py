@@ -213,7 +213,8 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
         k = targets.get(id(node))
         if g is None or (through is not None and k is None and id(node) not in through):
             continue
-        g = _run_hooks(node.hooks, g, graph)
+        if node.hooks:
+            g = _run_hooks(node.hooks, g, graph)
         for ref in node.retained if inputs is None else ():
             t = ref()
             if t is not None:

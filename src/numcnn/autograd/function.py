@@ -79,17 +79,16 @@ class Version:
 
 class SavedVersion:
     """A saved array that lives in some tensor's storage: that storage's counter, its value at
-    save time, and how to name the tensor in an error."""
+    save time, and what an error message needs to name the tensor (its shape and dtype, and
+    the node that made it: `maker`, or the saving node itself when `own_output`)."""
 
-    __slots__ = ("counter", "version", "what", "made_by", "index")
+    __slots__ = ("counter", "version", "shape", "dtype", "maker", "own_output", "index")
 
-    def __init__(self, counter: Version, what: str, made_by: str | None, index: int) -> None:
+    def __init__(self, counter: Version, t: Tensor, maker: Node | None, own_output: bool,
+                 index: int) -> None:
         self.counter, self.version = counter, counter.value
-        self.what, self.made_by, self.index = what, made_by, index
-
-
-def _describe(t: Tensor) -> str:
-    return f"numcnn.{t.array.dtype.name} {list(t.array.shape)}"
+        self.shape, self.dtype = t.array.shape, t.array.dtype
+        self.maker, self.own_output, self.index = maker, own_output, index
 
 
 def record_saved_versions(node: Node, args: tuple[Any, ...], out: Tensor) -> None:
@@ -99,19 +98,21 @@ def record_saved_versions(node: Node, args: tuple[Any, ...], out: Tensor) -> Non
     saved = node.ctx.saved_tensors_
     if not saved:
         return
-    owners = [(a, a.grad_fn.name() if a.grad_fn is not None else None, j)
-              for j, a in enumerate(args) if isinstance(a, Tensor)]
-    owners.append((out, node.name(), -1))
     for i, s in enumerate(saved):
         if not isinstance(s, np.ndarray):
             continue
-        for t, made_by, j in owners:
-            if np.may_share_memory(s, t.array):
-                node.saved_versions.append(SavedVersion(t._version_counter, _describe(t),
-                                                        made_by, i))
+        for j, t in enumerate(args):
+            if isinstance(t, Tensor) and np.may_share_memory(s, t.array):
+                node.saved_versions.append(
+                    SavedVersion(t._version_counter, t, t.grad_fn, False, i))
                 if s is t.array:
                     node.saved_sources[i] = j
                 break
+        else:
+            if np.may_share_memory(s, out.array):
+                node.saved_versions.append(SavedVersion(out._version_counter, out, None, True, i))
+                if s is out.array:
+                    node.saved_sources[i] = -1
 
 
 class Node:
@@ -149,10 +150,12 @@ class Node:
         """
         for sv in self.saved_versions:
             if sv.counter.value != sv.version:
-                of = f", which is output 0 of {sv.made_by}," if sv.made_by else ""
+                maker = self if sv.own_output else sv.maker
+                of = f", which is output 0 of {maker.name()}," if maker is not None else ""
+                what = f"numcnn.{sv.dtype.name} {list(sv.shape)}"
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{sv.what}]{of} is at version {sv.counter.value}; "
+                    f"an inplace operation: [{what}]{of} is at version {sv.counter.value}; "
                     f"expected version {sv.version} instead. The saved value was needed by "
                     f"{self.name()}. Hint: enable anomaly detection to find the operation that "
                     "failed to compute its gradient, with "
@@ -246,40 +249,39 @@ class Function:
         if not cls.on_arrays:
             from numcnn.autograd.custom import apply_tensor_function
             return apply_tensor_function(cls, args, kwargs)
-        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
-        record = grad_mode.is_grad_enabled() and any(
-            isinstance(a, Tensor) and a.requires_grad for a in args
-        )
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if record \
-            else (False,) * len(args)
-        ctx = Context(needs)
+        arrays = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.array)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = grad_mode._grad_enabled and any(needs)
+        ctx = Context(tuple(needs) if record else (False,) * len(args))
         result = cls.forward(ctx, *arrays, **kwargs)
         extras: tuple[Any, ...] = ()
         if isinstance(result, tuple):
             result, *rest = result
             extras = tuple(Tensor(np.asarray(e)) for e in rest)
         out = Tensor(result)
-        if cls.may_return_view and args and isinstance(args[0], Tensor) \
+        if cls.may_return_view and arrays and isinstance(args[0], Tensor) \
                 and np.may_share_memory(result, arrays[0]):
             out._become_view_of(args[0], cls, kwargs)
         if record and out.array.dtype.kind in "fc":   # integer/bool results carry no gradient
-            edges: list[Any] = []
-            for a, need in zip(args, needs):
-                if not need:
-                    edges.append(None)
-                elif a.grad_fn is None:
-                    edges.append(a)           # a leaf: its .grad accumulates
-                else:
-                    edges.append(a.grad_fn)
-            out.grad_fn = Node(
-                cls, ctx, tuple(edges),
-                tuple(a.array.shape if isinstance(a, Tensor) else None for a in args),
-                tuple(a.array.dtype if isinstance(a, Tensor) else None for a in args),
+            edges = tuple(None if not need else (a if a.grad_fn is None else a.grad_fn)
+                          for a, need in zip(args, needs))   # a leaf: its .grad accumulates
+            node = out.grad_fn = Node(
+                cls, ctx, edges,
+                tuple(a.shape if isinstance(a, np.ndarray) else None for a in arrays),
+                tuple(a.dtype if isinstance(a, np.ndarray) else None for a in arrays),
             )
             out.requires_grad = True
-            record_saved_versions(out.grad_fn, args, out)
-            if anomaly_mode.is_anomaly_enabled():   # anomaly hook: keep the forward call stack
-                anomaly_mode.record_forward(out.grad_fn)
+            if ctx.saved_tensors_:
+                record_saved_versions(node, args, out)
+            if anomaly_mode._enabled:   # anomaly hook: keep the forward call stack
+                anomaly_mode.record_forward(node)
         if extras:
             return (out, *extras)
         return out
