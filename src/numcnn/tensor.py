@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from numcnn import dtypes, functions
-from numcnn.autograd import engine, grad_mode
+from numcnn.autograd import grad_mode
 from numcnn.devices import CPU, check_device, is_device
 from numcnn.devices import device as _device
 from numcnn.functions._args import norm_dim as _norm_dim
@@ -130,6 +130,16 @@ def _to_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, b
             builtins.bool(given.get("copy", False)))
 
 
+_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                     "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                     "bool": "Bool"}
+
+
+def _torch_type_name(dtype: np.dtype) -> str:
+    """The name PyTorch's messages use for a dtype ("Float" for float32)."""
+    return _TORCH_TYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
 def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     """Accept f(2, 3) and f((2, 3)) alike."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -141,6 +151,7 @@ class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_hooks", "_retains_grad",
+                 "_version_counter", "_base", "_view_fn",
                  "__weakref__", "__dict__")
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operator
 
@@ -150,6 +161,11 @@ class Tensor:
         self.grad_fn: Any = None
         self._hooks: list[Callable[[Tensor], Any]] = []
         self._retains_grad = False
+        # the storage's version counter (shared with views); for a view, the tensor whose
+        # storage it looks into and the function that cuts this view out of that tensor's array
+        self._version_counter = Version()
+        self._base: Tensor | None = None
+        self._view_fn: Callable[[np.ndarray], np.ndarray] | None = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -313,8 +329,32 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (shares memory, like PyTorch)."""
-        return Tensor(self.array)
+        """The same storage, cut from the graph; in-place writes to either are seen by both,
+        and count in the shared version counter (PyTorch's `detach`; `.data` does not count)."""
+        out = Tensor(self.array)
+        out._version_counter = self._version_counter
+        return out
+
+    @property
+    def _version(self) -> builtins.int:
+        """How many in-place writes this tensor's storage has seen (PyTorch's `_version`)."""
+        return self._version_counter.value
+
+    def _is_view(self) -> builtins.bool:
+        return self._base is not None
+
+    def _become_view_of(self, src: Tensor, fn: Any, kwargs: dict[str, Any]) -> None:
+        """Make this op output a view of `src`'s storage: same version counter, and a way to
+        cut it out of the base tensor's array again (the op's forward, after src's own)."""
+        ctx = Context(())
+
+        def cut(a: np.ndarray) -> np.ndarray:
+            return fn.forward(ctx, a, **kwargs)
+
+        outer = src._view_fn
+        self._base = src if src._base is None else src._base
+        self._view_fn = cut if outer is None else (lambda a: cut(outer(a)))
+        self._version_counter = src._version_counter
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -342,28 +382,13 @@ class Tensor:
         return _RemovableHandle(hooks, hook)
 
     def backward(self, gradient: Any = None, retain_graph: builtins.bool | None = None,
-                 create_graph: builtins.bool = False) -> None:
-        """Accumulate d(self)/d(leaf) · gradient into every leaf's `.grad`."""
-        if create_graph:
-            raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
-        if not self.requires_grad:
-            raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn"
-            )
-        if gradient is None:
-            if self.array.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = np.ones(self.shape, dtype=self.dtype)
-        else:
-            g = gradient.array if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if g.shape != self.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and "
-                    f"output[0] has a shape of {tuple(self.shape)}."
-                )
-            g = g.astype(self.dtype, copy=False)
-        with grad_mode.no_grad():
-            engine.run_backward(self, g, retain_graph=builtins.bool(retain_graph))
+                 create_graph: builtins.bool = False, inputs: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) · gradient into every leaf's `.grad` (or only into
+        `inputs`' `.grad`); with `create_graph` the gradients are recorded, so they can be
+        differentiated again (see `numcnn.autograd.grad`)."""
+        from numcnn.autograd.api import backward
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                 inputs=inputs)
 
     # ----------------------------------------------------------------- dtype
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -423,7 +448,10 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self) -> Tensor:
-        return self
+        """Self when its elements lie in row-major order already, else a row-major copy."""
+        if self.array.flags.c_contiguous:
+            return self
+        return Clone.apply(self)
 
     # ----------------------------------------------------------------- the method table
     # Methods that only forward to a torch-level function (`x.exp()` is `numcnn.exp(x)`),
@@ -622,84 +650,192 @@ class Tensor:
         """`x.where(condition, y)` is `numcnn.where(condition, x, y)`."""
         return functions.where(condition, self, y)
 
-    # ----------------------------------------------------------------- in-place (no grad)
-    def _check_inplace(self, other: Any = None) -> None:
-        if grad_mode.is_grad_enabled() and (
-            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
-        ):
-            what = "a leaf Variable that requires grad" if self.is_leaf and self.requires_grad \
-                else "a tensor that takes part in autograd"
+    # ----------------------------------------------------------------- in-place
+    # An in-place op computes its result out of place with the op's Function, then writes it
+    # into this tensor's storage (`_inplace_from`), so that every alias sees it.  When autograd
+    # records, the tensor's history is rebased onto the op's node, exactly as PyTorch does:
+    #   y.relu_()      y.grad_fn: ReLUBackward(old y.grad_fn)
+    #   y[0] = v       y.grad_fn: SetItemBackward(old y.grad_fn, v)
+    #   view.mul_(2)   base.grad_fn: CopySlices(old base, MulBackward(view)),
+    #                  view.grad_fn: the view cut out of the new base again.
+    # Arrays saved for backward that lived in this storage are checked by version at backward.
+    def _inplace_from(self, out: Tensor) -> Tensor:
+        """Write `out` (computed from this tensor by one op) into this tensor, in place."""
+        record = out.grad_fn is not None
+        if record or (grad_mode.is_grad_enabled() and self.requires_grad):
+            self._check_inplace_allowed()
+        res = out.array
+        if res.shape != self.array.shape:
             raise RuntimeError(
-                f"{what} is being used in an in-place operation; numcnn supports in-place ops "
-                "only on tensors that do not require grad (wrap the update in numcnn.no_grad())"
+                f"output with shape {list(self.array.shape)} doesn't match the broadcast shape "
+                f"{list(res.shape)}"
             )
-
-    def _inplace(self, ufunc: Any, other: Any) -> Tensor:
-        self._check_inplace(other)
-        other = other.array if isinstance(other, Tensor) else other
-        if self.array.flags.writeable:
-            ufunc(self.array, other, out=self.array)
-        else:
-            self.array = ufunc(self.array, other).astype(self.dtype, copy=False)
+        if res.dtype != self.array.dtype and not np.can_cast(res.dtype, self.array.dtype,
+                                                               "same_kind"):
+            raise RuntimeError(
+                f"result type {_torch_type_name(res.dtype)} can't be cast to the desired output "
+                f"type {_torch_type_name(self.array.dtype)}"
+            )
+        node = out.grad_fn
+        if record:
+            _unalias_saved(node, self.array, res)
+        self._write(res)
+        if not record:
+            return self
+        for sv in node.saved_versions:         # the saved output is now this storage
+            if sv.counter is out._version_counter:
+                sv.counter, sv.version = self._version_counter, self._version_counter.value
+        if self._base is None:
+            self.grad_fn, self.requires_grad = node, True
+            return self
+        base, cut = self._base, self._view_fn
+        rebased = CopySlices.apply(base, out, view_fn=cut)
+        base.grad_fn, base.requires_grad = rebased.grad_fn, True
+        self.grad_fn = AsView.apply(base, view_fn=cut).grad_fn
+        self.requires_grad = True
         return self
 
-    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
-        self._check_inplace(other)
-        other = other.array if isinstance(other, Tensor) else other
-        return self._inplace(np.add, other if alpha == 1 else other * alpha)
+    def _check_inplace_allowed(self) -> None:
+        if not grad_mode.is_grad_enabled():
+            return
+        if self.requires_grad and self.grad_fn is None and self._base is None:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        base = self._base
+        if base is not None and base.requires_grad and base.grad_fn is None:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place "
+                "operation."
+            )
 
-    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
-        self._check_inplace(other)
-        other = other.array if isinstance(other, Tensor) else other
-        return self._inplace(np.subtract, other if alpha == 1 else other * alpha)
+    def _write(self, values: Any) -> None:
+        """Store `values` into this tensor's array (every alias sees it) and count the write."""
+        a = self.array
+        if not a.flags.writeable:
+            if a.size > 1 and 0 in a.strides and a.ndim:
+                raise RuntimeError(
+                    "unsupported operation: more than one element of the written-to tensor "
+                    "refers to a single memory location. Please clone() the tensor before "
+                    "performing the operation."
+                )
+            self.array = np.array(np.broadcast_to(values, a.shape), dtype=a.dtype)
+        elif values is not a:
+            np.copyto(a, values, casting="unsafe")
+        self._version_counter.value += 1
+
+    def _apply_inplace(self, fn: Any, *others: Any, **kwargs: Any) -> Tensor:
+        return self._inplace_from(fn.apply(self, *others, **kwargs))
+
+    # the in-place arithmetic: the out-of-place function (same promotion), written back
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace_from(functions.add(self, other, alpha=alpha))
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace_from(functions.sub(self, other, alpha=alpha))
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace(np.multiply, other)
+        return self._inplace_from(functions.mul(self, other))
 
-    def div_(self, other: Any) -> Tensor:
-        return self._inplace(np.true_divide, other)
+    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return self._inplace_from(functions.div(self, other, rounding_mode=rounding_mode))
 
-    def pow_(self, other: Any) -> Tensor:
-        return self._inplace(np.power, other)
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace_from(functions.pow(self, exponent))
 
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
 
+    def __ipow__(self, other: Any) -> Tensor:
+        return self.pow_(other)
+
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        self._check_inplace()
-        np.clip(self.array, min, max, out=self.array)
-        return self
+        return self._inplace_from(self.clamp(min, max))
+
+    clip_ = clamp_
+
+    def relu_(self) -> Tensor:
+        return self._inplace_from(self.relu())
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace_from(self.sigmoid())
+
+    def tanh_(self) -> Tensor:
+        return self._inplace_from(self.tanh())
+
+    def exp_(self) -> Tensor:
+        return self._inplace_from(self.exp())
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace_from(self.sqrt())
+
+    def abs_(self) -> Tensor:
+        return self._inplace_from(self.abs())
+
+    def neg_(self) -> Tensor:
+        return self._inplace_from(-self)
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace(value)
-        self.array[...] = value.array if isinstance(value, Tensor) else value
-        return self
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value.ndim} dimensions."
+            )
+        return self._apply_inplace(Overwrite, value)
 
-    def copy_(self, src: Any) -> Tensor:
-        self._check_inplace(src)
-        self.array[...] = src.array if isinstance(src, Tensor) else np.asarray(src)
-        return self
+    def copy_(self, src: Any, non_blocking: builtins.bool = False) -> Tensor:
+        src = src if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.broadcast_shapes(np.shape(src), self.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"The size of tensor a ({self.shape[-1] if self.ndim else 1}) must match the "
+                f"size of tensor b ({np.shape(src)[-1] if np.ndim(src) else 1}) at "
+                f"non-singleton dimension {self.ndim - 1}"
+            ) from None
+        return self._apply_inplace(Overwrite, src)
+
+    def _fill_random(self, values: np.ndarray) -> Tensor:
+        return self._apply_inplace(Overwrite, values)
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         from numcnn.random import generator
-        self._check_inplace()
-        self.array[...] = generator().uniform(a, b, self.shape)
-        return self
+        return self._fill_random(generator().uniform(a, b, self.shape))
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
         from numcnn.random import generator
-        self._check_inplace()
-        self.array[...] = generator().normal(mean, std, self.shape)
-        return self
+        return self._fill_random(generator().normal(mean, std, self.shape))
+
+    def bernoulli_(self, p: Any = 0.5) -> Tensor:
+        from numcnn.random import generator
+        prob = p.array if isinstance(p, Tensor) else p
+        return self._fill_random(generator().random(self.shape) < prob)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace(value)
-        self.array[_index(index)] = value.array if isinstance(value, Tensor) else value
+        if isinstance(value, np.generic):
+            value = value.item()
+        elif not isinstance(value, (Tensor, builtins.int, builtins.float, builtins.bool)):
+            value = np.asarray(value)
+        index = _index(index)
+        if isinstance(value, Tensor) and value.dtype != self.dtype:
+            value = value.to(self.dtype)
+        recording = grad_mode.is_grad_enabled() and (
+            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+        if not recording:                      # the common case: write straight into storage
+            a = self.array
+            if not a.flags.writeable:
+                self._write(a)                 # replaces a read-only array by a writable copy
+                self._version_counter.value -= 1
+                a = self.array
+            a[index] = value.array if isinstance(value, Tensor) else value
+            self._version_counter.value += 1
+            return
+        self._apply_inplace(SetItem, value, index=index)
 
     # ----------------------------------------------------------------- bitwise (no grad)
     def __invert__(self) -> Tensor:
@@ -720,12 +856,29 @@ class Tensor:
         target = _resolve_shape(_shape_args(shape), self.numel())
         return S.Reshape.apply(self, shape=target)
 
-    view = reshape
+    def view(self, *shape: Any) -> Tensor:
+        """The same storage seen with a new shape; refuses (as PyTorch) where the strides make
+        that impossible without a copy: use `reshape` there."""
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, builtins.int, np.integer)):
+            raise NotImplementedError(
+                f"view(dtype) reinterprets bytes; numcnn does not support it (got {shape[0]!r})"
+            )
+        target = _resolve_shape(_shape_args(shape), self.numel())
+        probe = self.array.view()
+        try:
+            probe.shape = target                   # NumPy refuses exactly when a copy is needed
+        except AttributeError:
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+            ) from None
+        return S.Reshape.apply(self, shape=target)
 
     def view_as(self, other: Tensor) -> Tensor:
-        return self.reshape(other.shape)
+        return self.view(other.shape)
 
-    reshape_as = view_as
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
 
     def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
         if self.ndim == 0:
@@ -934,7 +1087,103 @@ class _RemovableHandle:
 
 
 # --------------------------------------------------------------------- small Functions
-from numcnn.autograd.function import Context, Function  # noqa: E402
+from numcnn.autograd.function import Context, Function, Node, Version  # noqa: E402
+
+
+def _unalias_saved(node: Node, storage: np.ndarray, result: np.ndarray) -> None:
+    """Before an in-place op writes `result` into `storage`: where the op's own node saved the
+    values from before the write (mul_ saves self) it gets its own copy of them; where it saved
+    its output (exp_ saves y) it now reads the storage, which holds the same values."""
+    saved = node.ctx.saved_tensors_
+    if not saved:
+        return
+    fixed = list(saved)
+    for i, a in enumerate(saved):
+        if a is result and result.dtype == storage.dtype:
+            fixed[i] = storage                   # the saved output: it will live in storage
+        elif isinstance(a, np.ndarray) and np.may_share_memory(a, storage):
+            fixed[i] = a.copy()
+    node.ctx.saved_tensors_ = tuple(fixed)
+    node.saved_versions = [sv for sv in node.saved_versions
+                           if fixed[sv.index] is saved[sv.index]]
+
+
+def _view_positions(view_fn: Callable[[np.ndarray], np.ndarray],
+                    shape: tuple[int, ...]) -> np.ndarray:
+    """Which flat positions of a base of `shape` a view covers, in the view's own layout."""
+    return view_fn(np.arange(builtins.int(np.prod(shape, dtype=np.int64))).reshape(shape))
+
+
+class CopySlices(Function):
+    """y = base with the view's region replaced by src (an in-place op through a view);
+    dbase = gy with that region zeroed, dsrc = gy's region."""
+
+    @staticmethod
+    def forward(ctx: Context, base, src, *, view_fn):
+        ctx.view_fn, ctx.shape = view_fn, base.shape
+        return base                             # the write already went into base's storage
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        pos = _view_positions(ctx.view_fn, ctx.shape)
+        flat = np.ascontiguousarray(gy).reshape(-1)
+        gsrc = flat[pos] if ctx.needs_input_grad[1] else None
+        gbase = None
+        if ctx.needs_input_grad[0]:
+            gbase = flat.copy()
+            gbase[pos.reshape(-1)] = 0
+            gbase = gbase.reshape(ctx.shape)
+        return gbase, gsrc
+
+
+class AsView(Function):
+    """y = the view cut out of base again (after an in-place op through it);
+    dbase = zeros with gy placed at the view's positions."""
+
+    @staticmethod
+    def forward(ctx: Context, base, *, view_fn):
+        ctx.view_fn, ctx.shape = view_fn, base.shape
+        return view_fn(base)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        pos = _view_positions(ctx.view_fn, ctx.shape)
+        g = np.zeros(pos.size if not ctx.shape else builtins.int(np.prod(ctx.shape)),
+                     dtype=gy.dtype)
+        g[pos.reshape(-1)] = np.asarray(gy).reshape(-1)
+        return (g.reshape(ctx.shape),)
+
+
+class SetItem(Function):
+    """y = a with a[index] = v;  da = gy with the indexed places zeroed, dv = gy[index]."""
+
+    @staticmethod
+    def forward(ctx: Context, a, v, *, index):
+        ctx.index = index
+        y = a.copy()
+        y[index] = v
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        ga = None
+        if ctx.needs_input_grad[0]:
+            ga = gy.copy()
+            ga[ctx.index] = 0
+        gv = gy[ctx.index] if ctx.needs_input_grad[1] else None
+        return ga, gv
+
+
+class Overwrite(Function):
+    """y = src broadcast to a's shape (fill_, copy_, random fills);  da = 0, dsrc = gy."""
+
+    @staticmethod
+    def forward(ctx: Context, a, src):
+        return np.array(np.broadcast_to(src, a.shape), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return None, gy
 
 
 class Cast(Function):

@@ -167,6 +167,8 @@ def test_check_nan_false_records_but_lets_nan_through() -> None:
 
 def test_backward_errors_other_than_nan_show_the_forward_trace() -> None:
     class Broken(Function):
+        on_arrays = True      # numcnn's contract: forward/backward on ndarrays
+
         @staticmethod
         def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
             return x * 2

@@ -267,6 +267,8 @@ def test_requires_grad_flags() -> None:
 
 def test_custom_function_wrong_gradient_shape_is_reported() -> None:
     class Bad(numcnn.autograd.Function):
+        on_arrays = True      # numcnn's contract: forward/backward on ndarrays
+
         @staticmethod
         def forward(ctx, a):
             return a * 2
@@ -276,6 +278,8 @@ def test_custom_function_wrong_gradient_shape_is_reported() -> None:
             return (np.ones((5, 5)),)
 
     class WrongCount(numcnn.autograd.Function):
+        on_arrays = True      # numcnn's contract: forward/backward on ndarrays
+
         @staticmethod
         def forward(ctx, a):
             return a * 2
@@ -293,6 +297,8 @@ def test_custom_function_wrong_gradient_shape_is_reported() -> None:
 
 def test_broadcast_gradient_summed_by_engine() -> None:
     class Scale(numcnn.autograd.Function):
+        on_arrays = True      # numcnn's contract: forward/backward on ndarrays
+
         @staticmethod
         def forward(ctx, a, s):
             ctx.save_for_backward(a, s)
@@ -311,6 +317,8 @@ def test_broadcast_gradient_summed_by_engine() -> None:
 
 def test_multi_output_function_extras_have_no_grad() -> None:
     class MaxWithIndex(numcnn.autograd.Function):
+        on_arrays = True      # numcnn's contract: forward/backward on ndarrays
+
         @staticmethod
         def forward(ctx, a):
             i = np.argmax(a)

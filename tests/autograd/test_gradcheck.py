@@ -19,6 +19,8 @@ def t64(shape, seed: int = 0, positive: bool = False) -> numcnn.Tensor:
 class Cube(Function):
     """y = a^3;  da = 3 a^2 gy."""
 
+    on_arrays = True      # numcnn's contract: forward/backward on ndarrays
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -32,6 +34,8 @@ class Cube(Function):
 
 class Bilinear(Function):
     """y = a @ W b (a: (n, i), W: (i, j), b: (n, j)) -> (n,);  two-input, one-output."""
+
+    on_arrays = True      # numcnn's contract: forward/backward on ndarrays
 
     @staticmethod
     def forward(ctx, a, w, b):
@@ -51,6 +55,8 @@ class CubeWrongOffDiagonal(Function):
     """y_i = a_i^3 + a_{i+1} (cyclic), but backward forgets the a_{i+1} term: only some
     Jacobian entries are wrong."""
 
+    on_arrays = True      # numcnn's contract: forward/backward on ndarrays
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -65,6 +71,8 @@ class CubeWrongOffDiagonal(Function):
 class Swapped(Function):
     """y = (a0 * a1, a0 + a1) with gradients of the two outputs swapped: the sums agree for
     an all-ones upstream gradient, so only a per-entry check exposes it."""
+
+    on_arrays = True      # numcnn's contract: forward/backward on ndarrays
 
     @staticmethod
     def forward(ctx, a):

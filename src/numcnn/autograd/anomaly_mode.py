@@ -48,7 +48,8 @@ _check_nan = True
 # its node does
 _forward_stacks: weakref.WeakKeyDictionary[Node, list[_Frame]] = weakref.WeakKeyDictionary()
 # modules whose frames are the op machinery between a user's line and the recorded node
-_MACHINERY = ("numcnn.autograd", "numcnn.ops", "numcnn.tensor", "numcnn.nn.functional")
+_MACHINERY = ("numcnn.autograd", "numcnn.ops", "numcnn.tensor", "numcnn.functions",
+              "numcnn.nn.functional")
 _MAX_FRAMES = 100
 
 
@@ -203,7 +204,7 @@ def checked_backward(node: Node, grad: np.ndarray) -> Any:
             the backward raises, is preceded by a warning showing the forward call's stack.
     """
     try:
-        grads = node.fn.backward(node.ctx, grad)
+        grads = node.fn.backward_arrays(node.ctx, grad)
         if _check_nan:
             for i, g in enumerate(grads if isinstance(grads, tuple) else (grads,)):
                 if g is not None and np.isnan(np.asarray(g)).any():

@@ -49,25 +49,59 @@ def _fit(grad: Any, shape: tuple[int, ...], dtype: Any, node: Node, index: int) 
     return grad
 
 
-def accumulate_leaf(t: Tensor, grad: np.ndarray) -> None:
-    """`t.grad += grad` for a leaf, after its hooks; the stored array is always t's own."""
+def _fit_graph(grad: Tensor, shape: tuple[int, ...], dtype: Any, node: Node,
+               index: int) -> Tensor:
+    """`_fit` for gradients that are themselves recorded (create_graph=True): the same
+    unbroadcasting, written with differentiable tensor ops."""
+    if tuple(grad.shape) != shape:
+        extra = grad.ndim - len(shape)
+        if extra < 0 or any(s != 1 and g != s for g, s in zip(grad.shape[extra:], shape)):
+            raise RuntimeError(
+                f"Function {node.name()} returned an invalid gradient at index {index} - got "
+                f"{list(grad.shape)} but expected shape compatible with {list(shape)}"
+            )
+        axes = tuple(range(extra)) + tuple(
+            extra + i for i, (g, s) in enumerate(zip(grad.shape[extra:], shape)) if s == 1 != g)
+        grad = grad.sum(axes, keepdim=True).reshape(shape) if axes else grad.reshape(shape)
+    if grad.dtype != dtype:
+        grad = grad.to(dtype)
+    return grad
+
+
+def _run_hooks(hooks: list[Any], g: Any, graph: bool) -> Any:
     from numcnn.tensor import Tensor
 
-    for hook in t._hooks:
-        out = hook(Tensor(grad))
+    for hook in hooks:
+        out = hook(g if graph else Tensor(g))
         if out is not None:
-            grad = np.asarray(out.array if isinstance(out, Tensor) else out)
-    if t.grad is None:
+            if graph:
+                g = out if isinstance(out, Tensor) else Tensor(np.asarray(out))
+            else:
+                g = np.asarray(out.array if isinstance(out, Tensor) else out)
+    return g
+
+
+def accumulate_leaf(t: Tensor, grad: Any, graph: bool = False) -> None:
+    """`t.grad += grad` for a leaf, after its hooks; the stored array is always t's own.
+
+    With `graph` (create_graph=True) `grad` is a recorded Tensor and `.grad` keeps its history.
+    """
+    from numcnn.tensor import Tensor
+
+    grad = _run_hooks(t._hooks, grad, graph)
+    if graph:
+        t.grad = grad if t.grad is None else t.grad + grad
+    elif t.grad is None:
         t.grad = Tensor(np.array(grad, dtype=t.array.dtype, copy=True))
     else:
         t.grad.array = t.grad.array + grad
 
 
-def _topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from `root`, each after every node that feeds it a gradient."""
+def _topological_order(roots: list[Node]) -> list[Node]:
+    """Nodes reachable from `roots`, each after every node that feeds it a gradient."""
     post: list[Node] = []
     seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
     while stack:
         node, finished = stack.pop()
         if finished:
@@ -84,34 +118,127 @@ def _topological_order(root: Node) -> list[Node]:
     return post
 
 
-def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Propagate `grad` (d loss / d root) to every leaf that requires a gradient."""
+def _leading_to(order: list[Node], targets: dict[int, int]) -> set[int]:
+    """The nodes whose backward must run to reach some target (a leaf, or a non-leaf's node)."""
+    through: set[int] = set()
+    for node in reversed(order):             # leaves' side first
+        if any(edge is not None and (id(edge) in targets or id(edge) in through)
+               for edge in node.inputs):
+            through.add(id(node))
+    return through
+
+
+def saved_with_history(node: Node) -> tuple[Any, ...]:
+    """`node`'s saved values for a differentiable backward: an array saved as an input or as
+    the output comes back as a Tensor carrying that value's history (so the gradient of the
+    gradient can flow through it, as PyTorch's saved variables do); other arrays come back as
+    constant Tensors, anything else unchanged."""
     from numcnn.tensor import Tensor
 
-    if root.grad_fn is None:
-        accumulate_leaf(root, grad)
-        return
-    pending: dict[int, np.ndarray] = {id(root.grad_fn): grad}
+    out: list[Any] = []
+    for i, s in enumerate(node.ctx.saved):
+        src = node.saved_sources.get(i)
+        edge = node if src == -1 else (node.inputs[src] if src is not None else None)
+        if not isinstance(s, np.ndarray):
+            out.append(s)
+        elif edge is None:
+            out.append(Tensor(s))
+        elif isinstance(edge, Node):
+            t = Tensor(s)
+            t.grad_fn, t.requires_grad = edge, True
+            out.append(t)
+        else:
+            out.append(edge)                  # a leaf: the tensor itself
+    return tuple(out)
+
+
+def _graph_backward(node: Node, g: Tensor) -> tuple[Any, ...]:
+    backward_graph = getattr(node.fn, "backward_graph", None)
+    if backward_graph is None:
+        raise RuntimeError(
+            f"numcnn cannot differentiate {node.name()} twice: its backward is written on "
+            "arrays only, and create_graph=True needs one written in differentiable ops "
+            "(docs/compat.md lists the ops that have one)"
+        )
+    grads = backward_graph(node.ctx, g, saved_with_history(node))
+    return grads if isinstance(grads, tuple) else (grads,)
+
+
+def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = False,
+                 create_graph: bool = False, inputs: list[Tensor] | None = None,
+                 accumulate: bool = True) -> list[Any]:
+    """Propagate `grads` (d loss / d root, one per root) back through the graph.
+
+    Without `inputs`, every leaf that requires a gradient accumulates it into `.grad`.  With
+    `inputs` only those tensors (leaves or not) are reached, and their gradients are either
+    accumulated into `.grad` (`backward(inputs=...)`) or returned (`accumulate=False`, which
+    is `autograd.grad`).  With `create_graph` the gradients are recorded tensors, so they can
+    be differentiated again.
+    Returns one gradient (or None) per entry of `inputs` (an empty list without them).
+    """
+    from numcnn.tensor import Tensor
+
+    graph = create_graph
+    targets: dict[int, int] = {}              # id(leaf or node) -> position in inputs
+    if inputs is not None:
+        for pos, inp in enumerate(inputs):
+            targets[id(inp if inp.grad_fn is None else inp.grad_fn)] = pos
+    found: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
+
+    def deliver_leaf(leaf: Tensor, g: Any) -> None:
+        if inputs is not None:
+            k = targets.get(id(leaf))
+            if k is None:
+                return
+            if not accumulate:
+                found[k] = g if found[k] is None else found[k] + g
+                return
+        accumulate_leaf(leaf, g, graph)
+
+    pending: dict[int, Any] = {}
+    leaf_roots: list[tuple[Tensor, Any]] = []
+    for root, g in zip(roots, grads):
+        if root.grad_fn is None:
+            leaf_roots.append((root, g))
+        else:
+            key = id(root.grad_fn)
+            pending[key] = g if key not in pending else pending[key] + g
+    order = _topological_order([r.grad_fn for r in roots if r.grad_fn is not None])
+    through = _leading_to(order, targets) if inputs is not None else None
     # a leaf's gradients are summed over all its uses before its hooks run and .grad changes
     # (as PyTorch's AccumulateGrad node), so a hook sees the total gradient, once
-    leaf_grads: dict[int, tuple[Tensor, np.ndarray]] = {}
-    for node in _topological_order(root.grad_fn):
+    leaf_grads: dict[int, tuple[Tensor, Any]] = {}
+    for node in order:
         g = pending.pop(id(node), None)
-        if g is None:
+        k = targets.get(id(node))
+        if g is None or (through is not None and k is None and id(node) not in through):
             continue
-        for hook in node.hooks:
-            out = hook(Tensor(g))
-            if out is not None:
-                g = np.asarray(out.array if isinstance(out, Tensor) else out)
-        for ref in node.retained:
+        if node.hooks:
+            g = _run_hooks(node.hooks, g, graph)
+        for ref in node.retained if inputs is None else ():
             t = ref()
             if t is not None:
-                t.grad = Tensor(np.array(g, copy=True)) if t.grad is None \
-                    else Tensor(t.grad.array + g)
-        input_grads = (anomaly_mode.checked_backward(node, g)    # anomaly hook: NaN check
-                       if anomaly_mode.is_anomaly_enabled() else node.fn.backward(node.ctx, g))
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
+                gg = g if graph else Tensor(np.array(g, copy=True))
+                t.grad = gg if t.grad is None else (t.grad + gg if graph
+                                                    else Tensor(t.grad.array + g))
+        if k is not None and inputs is not None:   # a non-leaf input: its gradient is complete
+            gg = g if graph else Tensor(np.array(g, copy=True))
+            if accumulate:
+                owner = inputs[k]
+                owner.grad = gg if owner.grad is None else owner.grad + gg
+            else:
+                found[k] = gg
+            if through is not None and id(node) not in through:
+                continue
+        node.check_versions()
+        if graph:
+            input_grads = _graph_backward(node, g)
+        else:
+            input_grads = (anomaly_mode.checked_backward(node, g)   # anomaly hook: NaN check
+                           if anomaly_mode.is_anomaly_enabled()
+                           else node.fn.backward_arrays(node.ctx, g))
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(
                 f"function {node.name()} returned {len(input_grads)} gradients, "
@@ -120,7 +247,11 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
         for i, (edge, gi) in enumerate(zip(node.inputs, input_grads)):
             if edge is None or gi is None:
                 continue
-            gi = _fit(gi, node.shapes[i] or (), node.dtypes[i], node, i)
+            if graph:
+                gi = _fit_graph(gi if isinstance(gi, Tensor) else Tensor(np.asarray(gi)),
+                                node.shapes[i] or (), node.dtypes[i], node, i)
+            else:
+                gi = _fit(gi, node.shapes[i] or (), node.dtypes[i], node, i)
             if isinstance(edge, Node):
                 prev = pending.get(id(edge))
                 pending[id(edge)] = gi if prev is None else prev + gi
@@ -130,8 +261,12 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
         if not retain_graph:
             node.ctx.saved_tensors_ = None
             node.released = True
+    for leaf, g in leaf_roots:
+        prev_leaf = leaf_grads.get(id(leaf))
+        leaf_grads[id(leaf)] = (leaf, g if prev_leaf is None else prev_leaf[1] + g)
     for leaf, g in leaf_grads.values():
-        accumulate_leaf(leaf, g)
+        deliver_leaf(leaf, g)
+    return [g if g is None or isinstance(g, Tensor) else Tensor(np.asarray(g)) for g in found]
 
 
-__all__ = ["run_backward", "unbroadcast", "accumulate_leaf"]
+__all__ = ["run_backward", "unbroadcast", "accumulate_leaf", "saved_with_history"]

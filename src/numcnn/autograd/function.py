@@ -67,6 +67,54 @@ class Context:
         def __setattr__(self, name: str, value: Any) -> None: ...
 
 
+class Version:
+    """A storage's version counter, shared by a tensor and every view of it; each in-place
+    write adds one (PyTorch's `tensor._version`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class SavedVersion:
+    """A saved array that lives in some tensor's storage: that storage's counter, its value at
+    save time, and what an error message needs to name the tensor (its shape and dtype, and
+    the node that made it: `maker`, or the saving node itself when `own_output`)."""
+
+    __slots__ = ("counter", "version", "shape", "dtype", "maker", "own_output", "index")
+
+    def __init__(self, counter: Version, t: Tensor, maker: Node | None, own_output: bool,
+                 index: int) -> None:
+        self.counter, self.version = counter, counter.value
+        self.shape, self.dtype = t.array.shape, t.array.dtype
+        self.maker, self.own_output, self.index = maker, own_output, index
+
+
+def record_saved_versions(node: Node, args: tuple[Any, ...], out: Tensor) -> None:
+    """Note, for each array `forward` saved, which input's or output's storage it lives in."""
+    from numcnn.tensor import Tensor
+
+    saved = node.ctx.saved_tensors_
+    if not saved:
+        return
+    for i, s in enumerate(saved):
+        if not isinstance(s, np.ndarray):
+            continue
+        for j, t in enumerate(args):
+            if isinstance(t, Tensor) and np.may_share_memory(s, t.array):
+                node.saved_versions.append(
+                    SavedVersion(t._version_counter, t, t.grad_fn, False, i))
+                if s is t.array:
+                    node.saved_sources[i] = j
+                break
+        else:
+            if np.may_share_memory(s, out.array):
+                node.saved_versions.append(SavedVersion(out._version_counter, out, None, True, i))
+                if s is out.array:
+                    node.saved_sources[i] = -1
+
+
 class Node:
     """A recorded call of a `Function`: the edge list the engine walks backwards.
 
@@ -75,7 +123,7 @@ class Node:
     """
 
     __slots__ = ("fn", "ctx", "inputs", "shapes", "dtypes", "released", "retained", "hooks",
-                 "__weakref__")
+                 "saved_versions", "saved_sources", "__weakref__")
 
     def __init__(self, fn: type[Function], ctx: Context, inputs: tuple[Any, ...],
                  shapes: tuple[tuple[int, ...] | None, ...], dtypes: tuple[Any, ...]) -> None:
@@ -88,16 +136,103 @@ class Node:
         # non-leaf tensors that asked for .retain_grad(), and tensor hooks on this output
         self.retained: list[weakref.ref[Tensor]] = []
         self.hooks: list[Callable[[Any], Any]] = []
+        # one SavedVersion per saved array that lives in a tensor's storage (see check_versions)
+        self.saved_versions: list[SavedVersion] = []
+        # saved index -> input position (or -1: the output) for arrays saved exactly as they
+        # came in or went out, so a differentiable backward can give them their history
+        self.saved_sources: dict[int, int] = {}
+
+    def check_versions(self) -> None:
+        """Raise if a tensor whose storage backward reads was modified in place since forward.
+
+        Each tensor storage carries a version counter that every in-place write bumps; the
+        version seen when the array was saved must still be the current one (PyTorch's rule).
+        """
+        for sv in self.saved_versions:
+            if sv.counter.value != sv.version:
+                maker = self if sv.own_output else sv.maker
+                of = f", which is output 0 of {maker.name()}," if maker is not None else ""
+                what = f"numcnn.{sv.dtype.name} {list(sv.shape)}"
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{what}]{of} is at version {sv.counter.value}; "
+                    f"expected version {sv.version} instead. The saved value was needed by "
+                    f"{self.name()}. Hint: enable anomaly detection to find the operation that "
+                    "failed to compute its gradient, with "
+                    "numcnn.autograd.set_detect_anomaly(True)."
+                )
 
     def name(self) -> str:
         return self.fn.__name__ + "Backward"
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """Where this node sends gradients, as PyTorch lists them: (node, 0) for an op's
+        output, (AccumulateGrad, 0) for a leaf, (None, 0) for an input without gradient."""
+        return tuple((AccumulateGrad(e) if e is not None and not isinstance(e, Node) else e, 0)
+                     for e in self.inputs)
+
+    def register_hook(self, hook: Callable[..., Any]) -> Any:
+        """Not PyTorch's node hook (grad_inputs, grad_outputs); see Tensor.register_hook."""
+        raise NotImplementedError(
+            "numcnn has no hooks on graph nodes; register a hook on the tensor instead "
+            "(tensor.register_hook) or on the module (register_full_backward_hook)"
+        )
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
 
 
+class AccumulateGrad:
+    """The graph's end for a leaf tensor, as `next_functions` shows it (`.variable`)."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple[()]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
 class Function:
-    """Base class of every differentiable primitive.  Subclasses define `forward`/`backward`."""
+    """Base class of every differentiable primitive.  Subclasses define `forward`/`backward`.
+
+    Two contracts, chosen by the class attribute `on_arrays`:
+    - `on_arrays = True` (every op inside numcnn): forward and backward work on ndarrays, as
+      described at the top of this module;
+    - `on_arrays = False` (the default for classes defined outside numcnn): PyTorch's contract
+      for a custom `torch.autograd.Function` - forward gets the Tensors, runs without
+      recording, saves Tensors with `ctx.save_for_backward` and reads them back as
+      `ctx.saved_tensors`; backward gets and returns Tensors (see `autograd/custom.py`).
+    A class may set `on_arrays` itself; otherwise it is decided by the module it lives in.
+
+    `may_return_view = True` marks ops whose result can be a view of their first input's array
+    (reshape, permute, basic indexing ...): when it is, the output tensor shares the input's
+    storage and version counter, as PyTorch's views do.
+    """
+
+    may_return_view = False
+    on_arrays = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "on_arrays" not in cls.__dict__ and not any(
+                "on_arrays" in base.__dict__ for base in cls.__mro__[1:-1]
+                if base is not Function):
+            cls.on_arrays = cls.__module__.split(".")[0] == "numcnn"
+
+    @classmethod
+    def backward_arrays(cls, ctx: Context, grad: np.ndarray) -> Any:
+        """The engine's call: backward on arrays, whichever contract the class follows."""
+        return cls.backward(ctx, grad)
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
@@ -111,36 +246,42 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         from numcnn.tensor import Tensor
 
-        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
-        record = grad_mode.is_grad_enabled() and any(
-            isinstance(a, Tensor) and a.requires_grad for a in args
-        )
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if record \
-            else (False,) * len(args)
-        ctx = Context(needs)
+        if not cls.on_arrays:
+            from numcnn.autograd.custom import apply_tensor_function
+            return apply_tensor_function(cls, args, kwargs)
+        arrays = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.array)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = grad_mode._grad_enabled and any(needs)
+        ctx = Context(tuple(needs) if record else (False,) * len(args))
         result = cls.forward(ctx, *arrays, **kwargs)
         extras: tuple[Any, ...] = ()
         if isinstance(result, tuple):
             result, *rest = result
             extras = tuple(Tensor(np.asarray(e)) for e in rest)
         out = Tensor(result)
+        if cls.may_return_view and arrays and isinstance(args[0], Tensor) \
+                and np.may_share_memory(result, arrays[0]):
+            out._become_view_of(args[0], cls, kwargs)
         if record and out.array.dtype.kind in "fc":   # integer/bool results carry no gradient
-            edges: list[Any] = []
-            for a, need in zip(args, needs):
-                if not need:
-                    edges.append(None)
-                elif a.grad_fn is None:
-                    edges.append(a)           # a leaf: its .grad accumulates
-                else:
-                    edges.append(a.grad_fn)
-            out.grad_fn = Node(
-                cls, ctx, tuple(edges),
-                tuple(a.array.shape if isinstance(a, Tensor) else None for a in args),
-                tuple(a.array.dtype if isinstance(a, Tensor) else None for a in args),
+            edges = tuple(None if not need else (a if a.grad_fn is None else a.grad_fn)
+                          for a, need in zip(args, needs))   # a leaf: its .grad accumulates
+            node = out.grad_fn = Node(
+                cls, ctx, edges,
+                tuple(a.shape if isinstance(a, np.ndarray) else None for a in arrays),
+                tuple(a.dtype if isinstance(a, np.ndarray) else None for a in arrays),
             )
             out.requires_grad = True
-            if anomaly_mode.is_anomaly_enabled():   # anomaly hook: keep the forward call stack
-                anomaly_mode.record_forward(out.grad_fn)
+            if ctx.saved_tensors_:
+                record_saved_versions(node, args, out)
+            if anomaly_mode._enabled:   # anomaly hook: keep the forward call stack
+                anomaly_mode.record_forward(node)
         if extras:
             return (out, *extras)
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, TypeVar
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -21,11 +22,20 @@ def _set_mode(mode: bool) -> None:
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad mode and restores it on exit."""
+    """Context manager and decorator that sets grad mode and restores it on exit.
+
+    As in PyTorch it decorates with or without parentheses (`@no_grad()` and `@no_grad`),
+    and a decorated generator runs each of its steps in the mode.
+    """
 
     _mode = True
 
-    def __init__(self) -> None:
+    def __new__(cls, orig_func: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if callable(orig_func) and cls in (no_grad, enable_grad, inference_mode):
+            return cls()(orig_func)                # used as a bare decorator
+        return super().__new__(cls)
+
+    def __init__(self, orig_func: Any = None) -> None:
         self._prev: list[bool] = []   # a stack, so one instance can be entered re-entrantly
 
     def __enter__(self) -> None:
@@ -38,6 +48,24 @@ class _GradMode:
     def __call__(self, fn: _F) -> _F:
         mode = self._mode
 
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                gen = fn(*args, **kwargs)
+                sent: Any = None
+                while True:
+                    prev = is_grad_enabled()
+                    _set_mode(mode)
+                    try:
+                        item = gen.send(sent)
+                    except StopIteration as stop:
+                        return stop.value
+                    finally:
+                        _set_mode(prev)
+                    sent = yield item
+
+            return generator  # type: ignore[return-value]
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             prev = is_grad_enabled()
@@ -48,6 +76,9 @@ class _GradMode:
                 _set_mode(prev)
 
         return wrapper  # type: ignore[return-value]
+
+    def clone(self) -> _GradMode:
+        return self.__class__()
 
 
 class no_grad(_GradMode):
@@ -62,10 +93,37 @@ class enable_grad(_GradMode):
     _mode = True
 
 
+class inference_mode(_GradMode):
+    """`with numcnn.inference_mode():` - PyTorch's faster no_grad for inference.  numcnn has
+    no separate inference tensors: this is `no_grad` (mode=True) or nothing (mode=False)."""
+
+    _mode = False
+
+    def __init__(self, mode: Any = True) -> None:
+        super().__init__()
+        self._active = bool(mode)
+
+    def __enter__(self) -> None:
+        self._prev.append(is_grad_enabled())
+        if self._active:
+            _set_mode(False)
+
+    def __call__(self, fn: _F) -> _F:
+        return super().__call__(fn) if self._active else fn
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside `inference_mode()` - here: whenever recording is off."""
+    return not _grad_enabled
+
+
 class set_grad_enabled(_GradMode):
     """Set grad mode to `mode`: at once when called, and back to the previous mode on leaving
     a `with` block (as `torch.set_grad_enabled`, usable as a function, a context manager and a
     decorator)."""
+
+    def __new__(cls, mode: bool) -> Any:
+        return object.__new__(cls)
 
     def __init__(self, mode: bool) -> None:
         super().__init__()

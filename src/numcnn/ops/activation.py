@@ -120,6 +120,12 @@ class ReLU(Function):
         (keep,) = ctx.saved
         return (gy * keep,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (keep,) = saved
+        return (gy * keep,)
+
+
 
 class Hardtanh(Function):
     """y = min(max(x, min_val), max_val);  gx = gy where min_val < x < max_val, else 0.
@@ -324,6 +330,12 @@ class Sigmoid(Function):
         (y,) = ctx.saved
         return (gy * y * (1.0 - y),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (y,) = saved
+        return (gy * y * (1.0 - y),)
+
+
 
 class Tanh(Function):
     """y = tanh x;  gx = gy * (1 - y^2)."""
@@ -338,6 +350,12 @@ class Tanh(Function):
     def backward(ctx: Context, gy):
         (y,) = ctx.saved
         return (gy * (1.0 - y * y),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (y,) = saved
+        return (gy * (1.0 - y * y),)
+
 
 
 class Softplus(Function):
@@ -428,6 +446,13 @@ class Softmax(Function):
         gyy = gy * y
         return (gyy - y * gyy.sum(axis=ctx.dim, keepdims=True),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (y,) = saved
+        gyy = gy * y
+        return (gyy - y * gyy.sum(ctx.dim, keepdim=True),)
+
+
 
 class LogSoftmax(Function):
     """y_i = (x_i - m) - log sum_j exp(x_j - m) along `dim`;  gx = gy - exp(y) * sum_j gy_j."""
@@ -444,6 +469,12 @@ class LogSoftmax(Function):
     def backward(ctx: Context, gy):
         (y,) = ctx.saved
         return (gy - np.exp(y) * gy.sum(axis=ctx.dim, keepdims=True),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (y,) = saved
+        return (gy - y.exp() * gy.sum(ctx.dim, keepdim=True),)
+
 
 
 __all__ = [

@@ -61,6 +61,8 @@ __all__ = [
     "col2im",
     "ConvNd",
     "ConvTransposeNd",
+    "ConvInputGrad",
+    "ConvWeightGrad",
     "Unfold",
     "Fold",
 ]
@@ -839,6 +841,7 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx: Context, x, weight, bias, *, stride, padding, dilation, groups):
         nd = weight.ndim - 2
+        x_in = x
         batched = x.ndim == nd + 2
         if not batched:
             x = x[None]
@@ -849,7 +852,9 @@ class ConvNd(Function):
         xp = pad_crop(_channels_last(x), padding, axis=1)               # (N, *Sp, C)
         wk = _gemm_weight(weight, groups)                                # (G, KK*Cg, Og)
         y = _xcorr(xp, wk, K, stride, dilation, So, bias)                # (N, *So, O)
-        ctx.save_for_backward(xp if ctx.needs_input_grad[1] else None,
+        # x itself, not its padded copy, is saved (and padded again in backward): then a
+        # recorded backward (create_graph) sees x with its history, as torch's saved input
+        ctx.save_for_backward(x_in if ctx.needs_input_grad[1] else None,
                               weight if ctx.needs_input_grad[0] else None)
         ctx.cfg = (K, S, stride, padding, dilation, groups, batched)
         y = _channels_first(y)                                           # (N, O, *So) view
@@ -857,15 +862,17 @@ class ConvNd(Function):
 
     @staticmethod
     def backward(ctx: Context, gy):
-        xp, weight = ctx.saved
+        x, weight = ctx.saved
         K, S, stride, padding, dilation, groups, batched = ctx.cfg
         if not batched:
             gy = gy[None]
+            x = None if x is None else x[None]
         gy = _contiguous(_channels_last(gy), "gy")                        # (N, *So, O)
         gx = gw = gb = None
         if ctx.needs_input_grad[2]:
             gb = _sum_rows(gy.reshape(-1, gy.shape[-1]))
         if ctx.needs_input_grad[1]:
+            xp = pad_crop(_channels_last(x), padding, axis=1)           # (N, *Sp, C)
             gwk = _xcorr_weight_grad(xp, gy, K, stride, dilation, groups)
             C = xp.shape[-1]
             gw = _weight_from_gemm(gwk, (gy.shape[-1], C // groups, *K), groups)
@@ -875,6 +882,138 @@ class ConvNd(Function):
             if not batched:
                 gx = gx[0]
         return gx, gw, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # the same three formulas as recorded ops: gx = ConvInputGrad(gy, W),
+        # gW = ConvWeightGrad(x, gy), gb = sum of gy over N and space
+        x, weight = saved
+        K, S, stride, padding, dilation, groups, batched = ctx.cfg
+        geo = dict(kernel_size=K, stride=stride, padding=padding, dilation=dilation,
+                   groups=groups)
+        if not batched:
+            gy = gy.unsqueeze(0)
+            x = None if x is None else x.unsqueeze(0)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[2]:
+            gb = gy.sum((0, *range(2, gy.ndim)))
+        if ctx.needs_input_grad[1]:
+            gw = ConvWeightGrad.apply(x, gy, **geo)
+        if ctx.needs_input_grad[0]:
+            gx = ConvInputGrad.apply(gy, weight, in_size=S, **geo)
+            if not batched:
+                gx = gx.squeeze(0)
+        return gx, gw, gb
+
+
+def _conv_kw(geo: dict[str, Any]) -> dict[str, Any]:
+    """ConvNd's keyword arguments out of a geometry dict (its kernel size comes from w)."""
+    return {k: v for k, v in geo.items() if k != "kernel_size"}
+
+
+class ConvInputGrad(Function):
+    """The input gradient of `ConvNd` as an op of its own (for create_graph backward passes):
+
+    gx[n, c, j] = sum_{o, a, i : i*s + a*d - p_lo = j} gy[n, o, i] * w[o, c, a]
+
+    It is bilinear in (gy, w): d/dgy of <ggx, gx> is ConvNd(ggx, w) (the forward conv: the
+    input gradient is its adjoint), d/dw is ConvWeightGrad(ggx, gy).
+
+    Shape:
+        gy (N, O, *So), w (O, C/G, *K) -> gx (N, C, *in_size)
+    """
+
+    @staticmethod
+    def forward(ctx: Context, gy, w, *, kernel_size, stride, padding, dilation, groups,
+                in_size):
+        ctx.save_for_backward(gy if ctx.needs_input_grad[1] else None,
+                              w if ctx.needs_input_grad[0] else None)
+        ctx.geo = dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                       dilation=dilation, groups=groups)
+        g = _contiguous(_channels_last(gy))                              # (N, *So, O)
+        gx = _xcorr_input_grad(g, w, kernel_size, stride, dilation, padding, in_size, groups)
+        return _channels_first(gx)                                       # (N, C, *S)
+
+    @staticmethod
+    def backward(ctx: Context, ggx):
+        gy, w = ctx.saved
+        geo = ctx.geo
+        K, stride, padding, dilation, groups = (geo["kernel_size"], geo["stride"],
+                                                geo["padding"], geo["dilation"], geo["groups"])
+        ggxp = pad_crop(_channels_last(ggx), padding, axis=1)          # (N, *Sp, C)
+        g_gy = g_w = None
+        if ctx.needs_input_grad[0]:
+            So = gy.shape[2:] if gy is not None else tuple(
+                conv_output_size(ggx.shape[2 + i], K[i], stride[i], padding[i], dilation[i])
+                for i in range(len(K)))
+            g_gy = _channels_first(_xcorr(ggxp, _gemm_weight(w, groups), K, stride, dilation,
+                                          So))
+        if ctx.needs_input_grad[1]:
+            gwk = _xcorr_weight_grad(ggxp, _contiguous(_channels_last(gy)), K, stride,
+                                     dilation, groups)
+            g_w = _weight_from_gemm(gwk, (gy.shape[1], ggx.shape[1] // groups, *K), groups)
+        return g_gy, g_w
+
+    @staticmethod
+    def backward_graph(ctx: Context, ggx, saved):
+        gy, w = saved
+        g_gy = ConvNd.apply(ggx, w, None, **_conv_kw(ctx.geo)) if ctx.needs_input_grad[0] else None
+        g_w = ConvWeightGrad.apply(ggx, gy, **ctx.geo) if ctx.needs_input_grad[1] else None
+        return g_gy, g_w
+
+
+class ConvWeightGrad(Function):
+    """The weight gradient of `ConvNd` as an op of its own (for create_graph backward passes):
+
+    gw[o, c, a] = sum_{n, i} gy[n, o, i] * xp[n, g*Cg + c, i*s + a*d]   (xp: x zero-padded)
+
+    Bilinear in (x, gy): d/dx of <ggw, gw> is ConvInputGrad(gy, ggw), d/dgy is ConvNd(x, ggw).
+
+    Shape:
+        x (N, C, *S), gy (N, O, *So) -> gw (O, C/G, *K)
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x, gy, *, kernel_size, stride, padding, dilation, groups):
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              gy if ctx.needs_input_grad[0] else None)
+        ctx.geo = dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                       dilation=dilation, groups=groups)
+        ctx.in_size = x.shape[2:]
+        xp = pad_crop(_channels_last(x), padding, axis=1)                # (N, *Sp, C)
+        gwk = _xcorr_weight_grad(xp, _contiguous(_channels_last(gy)), kernel_size, stride,
+                                 dilation, groups)
+        return _weight_from_gemm(gwk, (gy.shape[1], x.shape[1] // groups, *kernel_size),
+                                 groups)
+
+    @staticmethod
+    def backward(ctx: Context, ggw):
+        x, gy = ctx.saved
+        geo = ctx.geo
+        K, stride, padding, dilation, groups = (geo["kernel_size"], geo["stride"],
+                                                geo["padding"], geo["dilation"], geo["groups"])
+        g_x = g_gy = None
+        if ctx.needs_input_grad[0]:
+            g = _contiguous(_channels_last(gy))
+            g_x = _channels_first(_xcorr_input_grad(g, ggw, K, stride, dilation, padding,
+                                                    ctx.in_size, groups))
+        if ctx.needs_input_grad[1]:
+            xp = pad_crop(_channels_last(x), padding, axis=1)
+            So = tuple(conv_output_size(ctx.in_size[i], K[i], stride[i], padding[i],
+                                        dilation[i]) for i in range(len(K)))
+            g_gy = _channels_first(_xcorr(xp, _gemm_weight(ggw, groups), K, stride, dilation,
+                                          So))
+        return g_x, g_gy
+
+    @staticmethod
+    def backward_graph(ctx: Context, ggw, saved):
+        x, gy = saved
+        g_x = g_gy = None
+        if ctx.needs_input_grad[0]:
+            g_x = ConvInputGrad.apply(gy, ggw, in_size=ctx.in_size, **ctx.geo)
+        if ctx.needs_input_grad[1]:
+            g_gy = ConvNd.apply(x, ggw, None, **_conv_kw(ctx.geo))
+        return g_x, g_gy
 
 
 class ConvTransposeNd(Function):
@@ -895,6 +1034,7 @@ class ConvTransposeNd(Function):
     def forward(ctx: Context, x, weight, bias, *, stride, padding, output_padding, dilation,
                 groups):
         nd = weight.ndim - 2
+        x_in = x
         batched = x.ndim == nd + 2
         if not batched:
             x = x[None]
@@ -909,7 +1049,8 @@ class ConvTransposeNd(Function):
         y = _xcorr_input_grad(x_cl, weight, K, stride, dilation, pads, So, groups)
         if bias is not None:
             _add_bias(y, bias)
-        ctx.save_for_backward(x_cl if ctx.needs_input_grad[1] else None,
+        # x itself is saved (see ConvNd.forward)
+        ctx.save_for_backward(x_in if ctx.needs_input_grad[1] else None,
                               weight if ctx.needs_input_grad[0] else None)
         ctx.cfg = (K, stride, pads, dilation, groups, batched, weight.shape)
         y = _channels_first(y)                                           # (N, Cout, *So)
@@ -917,15 +1058,17 @@ class ConvTransposeNd(Function):
 
     @staticmethod
     def backward(ctx: Context, gy):
-        x_cl, weight = ctx.saved
+        x, weight = ctx.saved
         K, stride, pads, dilation, groups, batched, w_shape = ctx.cfg
         if not batched:
             gy = gy[None]
+            x = None if x is None else x[None]
         gyp = pad_crop(_channels_last(gy), pads, 1, "gy")                # (N, *Sp, Cout)
         gx = gw = gb = None
         if ctx.needs_input_grad[2]:
             gb = _sum_rows(_contiguous(_channels_last(gy)).reshape(-1, gy.shape[1]))
         if ctx.needs_input_grad[1]:
+            x_cl = _contiguous(_channels_last(x))                        # (N, *S, Cin)
             gwk = _xcorr_weight_grad(gyp, x_cl, K, stride, dilation, groups)
             gw = _weight_from_gemm(gwk, w_shape, groups)
         if ctx.needs_input_grad[0]:
@@ -935,6 +1078,28 @@ class ConvTransposeNd(Function):
                                         dilation, S))
             if not batched:
                 gx = gx[0]
+        return gx, gw, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # y = ConvInputGrad(x, W) of the convolution with pads (p, p - op): gx = ConvNd(gy, W),
+        # gW = ConvWeightGrad(gy, x), gb = sum of gy
+        x, weight = saved
+        K, stride, pads, dilation, groups, batched, w_shape = ctx.cfg
+        geo = dict(kernel_size=K, stride=stride, padding=pads, dilation=dilation,
+                   groups=groups)
+        if not batched:
+            gy = gy.unsqueeze(0)
+            x = None if x is None else x.unsqueeze(0)
+        gx = gw = gb = None
+        if ctx.needs_input_grad[2]:
+            gb = gy.sum((0, *range(2, gy.ndim)))
+        if ctx.needs_input_grad[1]:
+            gw = ConvWeightGrad.apply(gy, x, **geo)
+        if ctx.needs_input_grad[0]:
+            gx = ConvNd.apply(gy, weight, None, **_conv_kw(geo))
+            if not batched:
+                gx = gx.squeeze(0)
         return gx, gw, gb
 
 

@@ -55,6 +55,10 @@ class Dropout(Function):
     def backward(ctx: Context, gy):
         return (gy * ctx.noise,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy * ctx.noise,)                               # the mask is a constant
+
 
 class AlphaDropout(Function):
     """y = x * scale + shift with scale = a m, shift = alpha' a (m - 1 + p);  dx = gy * scale."""
@@ -68,6 +72,10 @@ class AlphaDropout(Function):
 
     @staticmethod
     def backward(ctx: Context, gy):
+        return (gy * ctx.scale,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
         return (gy * ctx.scale,)
 
 

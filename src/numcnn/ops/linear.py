@@ -25,18 +25,30 @@ class Linear(Function):
         y = np.matmul(x2, w.T)                          # (M, O): the one GEMM
         if b is not None:
             y += b
-        ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None,
+        # x itself is saved (a reshape is free again in backward): a recorded backward
+        # (create_graph) then sees x with its history
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               w if ctx.needs_input_grad[0] else None)
         ctx.x_shape = x.shape
         return y.reshape(lead + (w.shape[0],))
 
     @staticmethod
     def backward(ctx: Context, gy):
-        x2, w = ctx.saved
+        x, w = ctx.saved
+        x2 = None if x is None else x.reshape(-1, x.shape[-1])   # (M, I)
         gy2 = gy.reshape(-1, gy.shape[-1])              # (M, O)
         gx = np.matmul(gy2, w).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
         gw = np.matmul(gy2.T, x2) if ctx.needs_input_grad[1] else None
         gb = gy2.sum(axis=0) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x, w = saved
+        gy2 = gy.reshape(-1, gy.shape[-1])              # (M, O)
+        gx = (gy2 @ w).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
+        gw = gy2.t() @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        gb = gy2.sum(0) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
 
 

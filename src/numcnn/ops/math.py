@@ -23,6 +23,11 @@ class Add(Function):
     def backward(ctx: Context, gy):
         return gy, gy
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return gy, gy
+
+
 
 class Sub(Function):
     """y = a - b;  da = gy, db = -gy."""
@@ -34,6 +39,11 @@ class Sub(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         return gy, (-gy if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return gy, (-gy if ctx.needs_input_grad[1] else None)
+
 
 
 class Mul(Function):
@@ -50,6 +60,13 @@ class Mul(Function):
         ga = gy * b if ctx.needs_input_grad[0] else None
         gb = gy * a if ctx.needs_input_grad[1] else None
         return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        a, b = saved
+        return (gy * b if ctx.needs_input_grad[0] else None,
+                gy * a if ctx.needs_input_grad[1] else None)
+
 
 
 class Div(Function):
@@ -68,6 +85,13 @@ class Div(Function):
             ga = gy / b if ctx.needs_input_grad[0] else None
             gb = -gy * a / (b * b) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        a, b = saved
+        return (gy / b if ctx.needs_input_grad[0] else None,
+                -gy * a / (b * b) if ctx.needs_input_grad[1] else None)
+
 
 
 class Pow(Function):
@@ -90,6 +114,17 @@ class Pow(Function):
                 gb = np.where((a == 0) & (b >= 0), 0.0, gy * y * np.log(a))
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        a, b, y = saved           # da = gy b a^(b-1); db = gy y ln a (b >= 0 with a = 0: 0)
+        ga = gy * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            safe = (a.array == 0) & (np.asarray(b.array if hasattr(b, "array") else b) >= 0)
+            gb = gy * y * (a + safe).log() * (~safe)
+        return ga, gb
+
+
 
 class Neg(Function):
     """y = -a."""
@@ -101,6 +136,11 @@ class Neg(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         return (-gy,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (-gy,)
+
 
 
 class MatMul(Function):
@@ -139,6 +179,28 @@ class MatMul(Function):
                 gb = gb[..., 0]
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        a, b = saved
+        if a.ndim == 1 and b.ndim == 1:
+            return (gy * b if ctx.needs_input_grad[0] else None,
+                    gy * a if ctx.needs_input_grad[1] else None)
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(1) if b.ndim == 1 else b
+        g = gy.unsqueeze(-2) if a.ndim == 1 else gy
+        g = g.unsqueeze(-1) if b.ndim == 1 else g
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = g @ b2.transpose(-1, -2)
+            if a.ndim == 1:
+                ga = ga.squeeze(-2)
+        if ctx.needs_input_grad[1]:
+            gb = a2.transpose(-1, -2) @ g
+            if b.ndim == 1:
+                gb = gb.squeeze(-1)
+        return ga, gb
+
+
 
 class Exp(Function):
     """y = e^a;  da = gy * y."""
@@ -153,6 +215,12 @@ class Exp(Function):
     def backward(ctx: Context, gy):
         (y,) = ctx.saved
         return (gy * y,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (y,) = saved
+        return (gy * y,)
+
 
 
 class Log(Function):
@@ -169,6 +237,12 @@ class Log(Function):
         (a,) = ctx.saved
         return (gy / a,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (a,) = saved
+        return (gy / a,)
+
+
 
 class Sqrt(Function):
     """y = sqrt(a);  da = gy / (2 y)."""
@@ -184,6 +258,12 @@ class Sqrt(Function):
         (y,) = ctx.saved
         return (gy / (2 * y),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (y,) = saved
+        return (gy / (2 * y),)
+
+
 
 class Abs(Function):
     """y = |a|;  da = gy * sign(a) (0 at a = 0)."""
@@ -197,6 +277,12 @@ class Abs(Function):
     def backward(ctx: Context, gy):
         (a,) = ctx.saved
         return (gy * np.sign(a),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (a,) = saved
+        return (gy * np.sign(a.array),)
+
 
 
 class Clamp(Function):
@@ -220,6 +306,12 @@ class Clamp(Function):
         (keep,) = ctx.saved
         return (gy * keep,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (keep,) = saved
+        return (gy * keep,)
+
+
 
 class Where(Function):
     """y = a where cond else b;  da = gy * cond, db = gy * ~cond."""
@@ -236,6 +328,13 @@ class Where(Function):
         ga = np.where(cond, gy, zero) if ctx.needs_input_grad[0] else None
         gb = np.where(cond, zero, gy) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (cond,) = saved
+        return (gy * cond if ctx.needs_input_grad[0] else None,
+                gy * ~cond if ctx.needs_input_grad[1] else None)
+
 
 
 class Maximum(Function):
@@ -254,6 +353,14 @@ class Maximum(Function):
         gb = gy * (1 - share) if ctx.needs_input_grad[1] else None
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        a, b = saved
+        share = np.where(a.array == b.array, 0.5, a.array > b.array).astype(gy.dtype)
+        return (gy * share if ctx.needs_input_grad[0] else None,
+                gy * (1 - share) if ctx.needs_input_grad[1] else None)
+
+
 
 class Minimum(Function):
     """y = min(a, b) elementwise; at ties each side gets half the gradient (as PyTorch)."""
@@ -270,6 +377,13 @@ class Minimum(Function):
         ga = gy * share if ctx.needs_input_grad[0] else None
         gb = gy * (1 - share) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        a, b = saved
+        share = np.where(a.array == b.array, 0.5, a.array < b.array).astype(gy.dtype)
+        return (gy * share if ctx.needs_input_grad[0] else None,
+                gy * (1 - share) if ctx.needs_input_grad[1] else None)
 
 
 # ----------------------------------------------------------------------------- unary math

@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from numcnn.autograd.function import Context, Function
+from numcnn.autograd.linear_map import linear_map
 
 __all__ = ["Pad", "pad_index", "pad_pairs"]
 
@@ -128,3 +129,14 @@ class Pad(Function):
             n = shape[first + i]
             g = _scatter_runs(g, pad_index(n, lo, hi, mode), n, first + i)
         return (g,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # padding is linear in x (the constant `value` only shifts it): the adjoint of the
+        # backward is the forward with value 0
+        shape, pairs, first, mode = ctx.cfg
+        pad = [v for lo_hi in reversed(pairs) for v in lo_hi]
+
+        def forward(h):
+            return Pad.forward(Context((False,)), h, pad=pad, mode=mode, value=0.0)
+        return (linear_map(gy, lambda h: Pad.backward(ctx, h)[0], forward),)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from numcnn.autograd.function import Context, Function
+from numcnn.autograd.linear_map import linear_map
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -194,6 +195,14 @@ def _max_pool_backward(gy: np.ndarray, arg: np.ndarray, g: _Geometry,
     return gx
 
 
+def _max_pool_gather(gx: np.ndarray, arg: np.ndarray, g: _Geometry) -> np.ndarray:
+    """The adjoint of `_max_pool_backward`: each window reads gx at its winner."""
+    out = np.zeros(arg.shape, dtype=gx.dtype)
+    for t, oslc, islc in g.offsets:
+        out[oslc] += gx[islc] * (arg[oslc] == t)
+    return out
+
+
 def _spatial_first(a: np.ndarray, nd: int) -> np.ndarray:
     """(..., *S) -> (*S, ...), C-contiguous: a copy, unless `a` is a view of such an array."""
     return np.ascontiguousarray(np.moveaxis(a, range(a.ndim - nd, a.ndim), range(nd)))
@@ -245,6 +254,28 @@ class MaxPoolNd(Function):
             gx = _max_pool_backward(_spatial_first(gy, nd), arg, g, ctx.x_shape)
             return (_spatial_last(gx, nd),)
         return (_max_pool_backward(gy, arg, g, ctx.x_shape),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # with the winners fixed, max pooling is linear: gx = A^T gy scatters, A gathers
+        (arg,) = ctx.saved
+        g = ctx.geometry
+        nd = len(g.out)
+        x_shape = ctx.x_shape
+        if g.spatial_first:
+            def scatter(h):
+                return _spatial_last(_max_pool_backward(_spatial_first(h, nd), arg, g, x_shape),
+                                     nd)
+
+            def gather(h):
+                return _spatial_last(_max_pool_gather(_spatial_first(h, nd), arg, g), nd)
+        else:
+            def scatter(h):
+                return _max_pool_backward(h, arg, g, x_shape)
+
+            def gather(h):
+                return _max_pool_gather(h, arg, g)
+        return (linear_map(gy, scatter, gather),)
 
 
 # ----------------------------------------------------------------------------- max unpooling
@@ -340,6 +371,12 @@ class AvgPoolNd(Function):
     def backward(ctx: Context, gy):
         return (_avg_pool_backward(gy, ctx.geometry, ctx.div, ctx.x_shape),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        g, div, x_shape = ctx.geometry, ctx.div, ctx.x_shape
+        return (linear_map(gy, lambda h: _avg_pool_backward(h, g, div, x_shape),
+                           lambda h: _avg_pool_forward(np.ascontiguousarray(h), g, div)),)
+
 
 class LPPoolNd(Function):
     """y = (K_area * avg_pool(x^p))^(1/p)  (= (sum over the window of x^p)^(1/p)), PyTorch's
@@ -426,6 +463,16 @@ class AdaptiveAvgPoolNd(Function):
             gx = _along_axis(gx, m.T, a - nd)
         return (gx,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        mats = ctx.mats
+
+        def pool(h):
+            for a, m in enumerate(mats):
+                h = _along_axis(h, m, a - len(mats))
+            return np.ascontiguousarray(h)
+        return (linear_map(gy, lambda h: AdaptiveAvgPoolNd.backward(ctx, h)[0], pool),)
+
 
 class AdaptiveMaxPoolNd(Function):
     """y[..., i] = max over adaptive window i with its flat per-plane index (first maximum in
@@ -476,3 +523,13 @@ class AdaptiveMaxPoolNd(Function):
         keys = (np.arange(planes)[:, None] * per_plane + idx.reshape(planes, -1)).ravel()
         gx = np.bincount(keys, weights=gy.reshape(-1), minlength=planes * per_plane)
         return (gx.astype(gy.dtype, copy=False).reshape(x_shape),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        idx, x_shape, nd = ctx.idx, ctx.x_shape, ctx.nd
+        planes = math.prod(x_shape[: len(x_shape) - nd])
+
+        def gather(h):                                # each window reads h at its winner
+            flat = np.ascontiguousarray(h).reshape(planes, -1)
+            return np.take_along_axis(flat, idx.reshape(planes, -1), axis=1).reshape(idx.shape)
+        return (linear_map(gy, lambda h: AdaptiveMaxPoolNd.backward(ctx, h)[0], gather),)

@@ -19,6 +19,16 @@ def _expand_back(gy: np.ndarray, shape: tuple[int, ...], axis, keepdim: bool) ->
     return gy
 
 
+def _expand_back_graph(gy, shape: tuple[int, ...], axis, keepdim: bool):
+    """`_expand_back` for a recorded gradient (create_graph=True)."""
+    if axis is None:
+        return gy.reshape((1,) * len(shape))
+    if not keepdim:
+        for ax in sorted(axis):
+            gy = gy.unsqueeze(ax)
+    return gy
+
+
 class Sum(Function):
     """y = sum_axis a;  da = gy broadcast over the reduced axes."""
 
@@ -31,6 +41,11 @@ class Sum(Function):
     def backward(ctx: Context, gy):
         g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim)
         return (np.broadcast_to(g, ctx.shape),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (_expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim).expand(ctx.shape),)
+
 
 
 class Mean(Function):
@@ -46,6 +61,12 @@ class Mean(Function):
     def backward(ctx: Context, gy):
         g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim) / ctx.count
         return (np.broadcast_to(g, ctx.shape),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        g = _expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim) / ctx.count
+        return (g.expand(ctx.shape),)
+
 
 
 class Var(Function):
@@ -93,6 +114,13 @@ class MaxAll(Function):
         count = np.count_nonzero(mask, axis=ctx.axis, keepdims=True)
         g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim)
         return (mask * (g / count).astype(gy.dtype, copy=False),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (mask,) = saved
+        count = np.count_nonzero(mask.array, axis=ctx.axis, keepdims=True).astype(gy.dtype)
+        return (_expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim) * (mask / count),)
+
 
 
 class MaxDim(Function):

@@ -13,6 +13,8 @@ from numcnn.autograd.function import Context, Function
 class Reshape(Function):
     """y = a viewed with a new shape;  da = gy reshaped back."""
 
+    may_return_view = True
+
     @staticmethod
     def forward(ctx: Context, a, *, shape):
         ctx.shape = a.shape
@@ -22,9 +24,16 @@ class Reshape(Function):
     def backward(ctx: Context, gy):
         return (np.reshape(gy, ctx.shape),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy.reshape(ctx.shape),)
+
+
 
 class Permute(Function):
     """y = a with axes reordered by `dims`;  da = gy with the inverse permutation."""
+
+    may_return_view = True
 
     @staticmethod
     def forward(ctx: Context, a, *, dims):
@@ -35,9 +44,16 @@ class Permute(Function):
     def backward(ctx: Context, gy):
         return (np.transpose(gy, np.argsort(ctx.dims)),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy.permute(*np.argsort(ctx.dims).tolist()),)
+
+
 
 class Expand(Function):
     """y = a broadcast to `shape` (a view);  da = gy summed over the broadcast axes (engine)."""
+
+    may_return_view = True
 
     @staticmethod
     def forward(ctx: Context, a, *, shape):
@@ -46,6 +62,11 @@ class Expand(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         return (gy,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy,)
+
 
 
 def _is_basic(index) -> bool:
@@ -56,26 +77,61 @@ def _is_basic(index) -> bool:
     )
 
 
+def _place(gy: np.ndarray, shape: tuple[int, ...], index) -> np.ndarray:
+    """zeros of `shape` with gy added at `index` (repeated elements add up)."""
+    ga = np.zeros(shape, dtype=gy.dtype)
+    if _is_basic(index):
+        ga[index] = gy
+    else:
+        np.add.at(ga, index, gy)
+    return ga
+
+
 class Index(Function):
     """y = a[index] (basic or advanced);  da = zeros with gy added back at the indexed places.
 
     Basic indexing never repeats an element, so a plain assignment suffices; integer-array
     indexing may repeat elements, whose gradients must add up (np.add.at, off the hot path).
+    Basic indexing gives a view of `a` (even down to one element), as in PyTorch.
     """
+
+    may_return_view = True
 
     @staticmethod
     def forward(ctx: Context, a, *, index):
         ctx.shape, ctx.index = a.shape, index
+        if _is_basic(index):
+            items = index if isinstance(index, tuple) else (index,)
+            if Ellipsis not in items:
+                return a[items + (Ellipsis,)]      # a 0-d view, not a NumPy scalar
         return np.asarray(a[index])
 
     @staticmethod
     def backward(ctx: Context, gy):
-        ga = np.zeros(ctx.shape, dtype=gy.dtype)
-        if _is_basic(ctx.index):
-            ga[ctx.index] = gy
-        else:
-            np.add.at(ga, ctx.index, gy)
-        return (ga,)
+        return (_place(gy, ctx.shape, ctx.index),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (IndexBackward.apply(gy, shape=ctx.shape, index=ctx.index),)
+
+
+
+class IndexBackward(Function):
+    """y = zeros of `shape` with gy added at `index` (Index's backward, recorded for
+    create_graph=True);  dgy = gy2[index]."""
+
+    @staticmethod
+    def forward(ctx: Context, gy, *, shape, index):
+        ctx.index = index
+        return _place(gy, shape, index)
+
+    @staticmethod
+    def backward(ctx: Context, g2):
+        return (np.asarray(g2[ctx.index]),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, g2, saved):
+        return (Index.apply(g2, index=ctx.index),)
 
 
 class Cat(Function):
@@ -92,6 +148,11 @@ class Cat(Function):
         bounds = np.cumsum(ctx.sizes)[:-1]
         return tuple(np.split(gy, bounds, axis=ctx.axis))
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return tuple(gy.split(ctx.sizes, ctx.axis))
+
+
 
 class Stack(Function):
     """y = stack(a_1..a_k, axis) (a new axis);  da_i = gy taken at position i of that axis."""
@@ -105,15 +166,26 @@ class Stack(Function):
     def backward(ctx: Context, gy):
         return tuple(np.moveaxis(gy, ctx.axis, 0))
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        lead = (slice(None),) * ctx.axis
+        return tuple(gy[lead + (i,)] for i in range(gy.shape[ctx.axis]))
+
+
 
 class Flip(Function):
-    """y = a reversed along `axes`;  da = gy reversed along the same axes."""
+    """y = a reversed along `axes` (a copy, as PyTorch's flip);  da = gy reversed back."""
 
     @staticmethod
     def forward(ctx: Context, a, *, axes):
         ctx.axes = axes
-        return np.flip(a, axes)
+        return np.flip(a, axes).copy()
 
     @staticmethod
     def backward(ctx: Context, gy):
         return (np.flip(gy, ctx.axes),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy.flip(ctx.axes),)
+

@@ -2,11 +2,10 @@
 
 Each wrapper validates its arguments and calls one fused kernel from `numcnn.ops.activation`.
 
-In-place variants (`inplace=True`, `relu_` ...): when no gradient is being recorded for the
-input, the result is written into the input's array and the input is returned, as PyTorch.
-When the input takes part in autograd, numcnn (which has no version counters to detect a
-clobbered saved tensor) returns a new tensor and leaves the input untouched; always use the
-return value.  A leaf that requires grad is refused, as in PyTorch.
+In-place variants (`inplace=True`, `relu_` ...) write the result into the input and return the
+input, as PyTorch: inside the graph too, where the input's history is rebased onto the op
+(see `Tensor._inplace_from`).  A leaf that requires grad is refused, as in PyTorch, and a
+tensor that some backward still needs is reported at backward by its version counter.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import warnings
 from typing import Any
 
 from numcnn import dtypes
-from numcnn.autograd import grad_mode
 from numcnn.nn.functional._checks import check_tensor
 from numcnn.ops import activation as A
 from numcnn.tensor import Tensor, _norm_dim
@@ -48,20 +46,13 @@ def _promote_float(input: Tensor) -> Tensor:
 
 
 def _finish(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
-    """Honour `inplace`: write into the input when nothing is recorded (see module docstring)."""
-    if not inplace or out.requires_grad:
-        return out
-    if input.array.flags.writeable and input.array.dtype == out.array.dtype:
-        input.array[...] = out.array
-    else:
-        input.array = out.array
-    return input
+    """Honour `inplace`: write the result into the input (see the module docstring)."""
+    return input._inplace_from(out) if inplace else out
 
 
 def _check_inplace(input: Tensor, inplace: bool) -> None:
-    if inplace and input.requires_grad and input.is_leaf and grad_mode.is_grad_enabled():
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+    if inplace:
+        input._check_inplace_allowed()
 
 
 # ----------------------------------------------------------------------------- piecewise linear
