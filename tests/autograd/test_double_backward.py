@@ -323,3 +323,24 @@ def test_bce() -> None:
     x = np.random.default_rng(4).uniform(0.1, 0.9, size=(4, 3))
     y = np.random.default_rng(5).uniform(size=(4, 3))
     double_backward(lambda F, x, y: F.binary_cross_entropy(x, y), [x, y])
+
+
+# ----------------------------------------------------------------------------- tensor.py's ops
+def test_tensor_ops_cast_clone_setitem_views() -> None:
+    def run(lib: Any, x: Any, v: Any) -> Any:
+        y = (x * x).clone()
+        y[1] = v * v                              # SetItem on a non-leaf
+        z = y.double() * 1.5                      # Cast (float64 -> float64 still recorded)
+        w = (x * 2).clone()
+        w[0, 1:3].mul_(v[:2])                     # CopySlices through a view, then AsView
+        return (z * w).sum() + (w[0] ** 3).sum()
+
+    rng = np.random.default_rng(0)
+    xa, va = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    results = []
+    for lib, grad in ((numcnn, autograd.grad), (torch, torch.autograd.grad)):
+        x, v = lib.tensor(xa, requires_grad=True), lib.tensor(va, requires_grad=True)
+        gx, gv = grad(run(lib, x, v), [x, v], create_graph=True)
+        results.append((gx, gv) + tuple(grad((gx ** 2).sum() + (gv ** 3).sum(), [x, v])))
+    for k, (a, b) in enumerate(zip(*results)):
+        _close(a, b, f"gradient {k}")
