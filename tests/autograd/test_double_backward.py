@@ -344,3 +344,116 @@ def test_tensor_ops_cast_clone_setitem_views() -> None:
         results.append((gx, gv) + tuple(grad((gx ** 2).sum() + (gv ** 3).sum(), [x, v])))
     for k, (a, b) in enumerate(zip(*results)):
         _close(a, b, f"gradient {k}")
+
+
+# ----------------------------------------------------------------------------- a small CNN
+def _cnn_params(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "c1.w": rng.standard_normal((4, 2, 3, 3)) * 0.4, "c1.b": rng.standard_normal(4) * 0.1,
+        "bn.w": 1.0 + 0.1 * rng.standard_normal(4), "bn.b": 0.1 * rng.standard_normal(4),
+        "c2.w": rng.standard_normal((5, 4, 3, 3)) * 0.3, "c2.b": rng.standard_normal(5) * 0.1,
+        "fc.w": rng.standard_normal((3, 5 * 2 * 2)) * 0.4, "fc.b": rng.standard_normal(3) * 0.1,
+    }
+
+
+def _cnn(F: Any, p: dict[str, Any], x: Any) -> Any:
+    """conv -> BN (training) -> ReLU -> maxpool -> conv -> avgpool -> linear: (N, 3) logits."""
+    h = F.conv2d(x, p["c1.w"], p["c1.b"], padding=1)
+    h = F.batch_norm(h, None, None, p["bn.w"], p["bn.b"], training=True)
+    h = F.max_pool2d(F.relu(h), 2)                              # (N, 4, 4, 4)
+    h = F.conv2d(h, p["c2.w"], p["c2.b"], padding=1, stride=1)  # (N, 5, 4, 4)
+    h = F.avg_pool2d(h, 2)                                      # (N, 5, 2, 2)
+    return F.linear(h.flatten(1), p["fc.w"], p["fc.b"])
+
+
+def _setup(lib: Any, seed: int = 0) -> tuple[dict[str, Any], Any, Any]:
+    rng = np.random.default_rng(seed + 1)
+    p = {k: lib.tensor(v, requires_grad=True) for k, v in _cnn_params(seed).items()}
+    x = lib.tensor(rng.standard_normal((4, 2, 8, 8)), requires_grad=True)
+    t = lib.tensor(np.array([0, 2, 1, 2]))
+    return p, x, t
+
+
+def test_gradient_penalty_through_cnn() -> None:
+    """WGAN-GP style: loss = CE + critic penalty (|d critic / dx| - 1)^2, grads for every
+    parameter and the input."""
+    results = []
+    for lib, F, grad in ((numcnn, NF, autograd.grad), (torch, TF, torch.autograd.grad)):
+        p, x, t = _setup(lib)
+        logits = _cnn(F, p, x)
+        critic = logits[:, 0].sum()
+        (gx,) = grad(critic, [x], create_graph=True)
+        norms = ((gx * gx).sum((1, 2, 3)) + 1e-12).sqrt()
+        loss = F.cross_entropy(logits, t) + 10.0 * ((norms - 1.0) ** 2).mean()
+        names = sorted(p)
+        results.append(grad(loss, [p[k] for k in names] + [x]))
+    for k, (a, b) in enumerate(zip(*results)):
+        _close(a, b, f"gradient-penalty gradient {k}")
+
+
+def _flat_grad(p: dict[str, Any], x: Any, t: Any, create_graph: bool) -> Any:
+    names = sorted(p)
+    loss = NF.cross_entropy(_cnn(NF, p, x), t)
+    return autograd.grad(loss, [p[k] for k in names], create_graph=create_graph)
+
+
+def test_hessian_vector_product_through_cnn() -> None:
+    """H v by double backward, against torch and against finite differences of the
+    first-order gradient (an independent oracle)."""
+    rng = np.random.default_rng(7)
+    names = sorted(_cnn_params())
+    vecs = {k: rng.standard_normal(_cnn_params()[k].shape) for k in names}
+    # numcnn: (d/dp) <grad L(p), v>
+    p, x, t = _setup(numcnn)
+    g = _flat_grad(p, x, t, create_graph=True)
+    dot = sum((gi * numcnn.tensor(vecs[k])).sum() for gi, k in zip(g, names))
+    hv = autograd.grad(dot, [p[k] for k in names])
+    # torch
+    tp, tx, tt = _setup(torch)
+    tloss = TF.cross_entropy(_cnn(TF, tp, tx), tt)
+    tg = torch.autograd.grad(tloss, [tp[k] for k in names], create_graph=True)
+    tdot = sum((gi * torch.tensor(vecs[k])).sum() for gi, k in zip(tg, names))
+    thv = torch.autograd.grad(tdot, [tp[k] for k in names])
+    for k, (a, b) in enumerate(zip(hv, thv)):
+        _close(a, b, f"Hv {names[k]}")
+    # central differences of the first-order gradient along v (no create_graph involved)
+    eps = 1e-5
+
+    def grad_at(sign: float) -> list[np.ndarray]:
+        q = {k: numcnn.tensor(_cnn_params()[k] + sign * eps * vecs[k], requires_grad=True)
+             for k in names}
+        _, x2, t2 = _setup(numcnn)
+        return [gi.numpy() for gi in _flat_grad(q, x2.detach(), t2, create_graph=False)]
+    fd = [(a - b) / (2 * eps) for a, b in zip(grad_at(1.0), grad_at(-1.0))]
+    for k, (a, b) in enumerate(zip(hv, fd)):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-7, err_msg=names[k])
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph")   # torch's
+def test_backward_create_graph_then_grad_norm() -> None:
+    """backward(create_graph=True), then backward of sum(p.grad ** 2) (a gradient-norm
+    regulariser), against torch."""
+    results = []
+    for lib, F in ((numcnn, NF), (torch, TF)):
+        p, x, t = _setup(lib)
+        names = sorted(p)
+        F.cross_entropy(_cnn(F, p, x), t).backward(create_graph=True)
+        first = [p[k].grad.detach().clone() for k in names]
+        reg = sum((p[k].grad ** 2).sum() for k in names)
+        for k in names:
+            p[k].grad = None
+        reg.backward()
+        results.append(first + [p[k].grad for k in names])
+    for k, (a, b) in enumerate(zip(*results)):
+        _close(a, b, f"gradient {k}")
+
+
+def test_op_without_double_backward_says_so() -> None:
+    x = numcnn.tensor(_r(1, 2, 5, 5), requires_grad=True)
+    y = NF.unfold(x, 2)
+    with pytest.raises(RuntimeError, match="cannot differentiate UnfoldBackward twice"):
+        (g,) = autograd.grad((y ** 2).sum(), [x], create_graph=True)
+        autograd.grad((g ** 2).sum(), [x])
+    (g,) = autograd.grad((NF.unfold(x, 2) ** 2).sum(), [x])     # first order still works
+    np.testing.assert_allclose(g.numpy()[0, 0, 1, 1], 8 * x.detach().numpy()[0, 0, 1, 1])
