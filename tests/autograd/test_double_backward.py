@@ -457,3 +457,33 @@ def test_op_without_double_backward_says_so() -> None:
         autograd.grad((g ** 2).sum(), [x])
     (g,) = autograd.grad((NF.unfold(x, 2) ** 2).sum(), [x])     # first order still works
     np.testing.assert_allclose(g.numpy()[0, 0, 1, 1], 8 * x.detach().numpy()[0, 0, 1, 1])
+
+
+# ----------------------------------------------------------------------------- gradgradcheck
+def test_gradgradcheck_passes_on_ops() -> None:
+    x = numcnn.tensor(_r(2, 2, 5, 5), requires_grad=True)
+    w = numcnn.tensor(_r(3, 2, 3, 3, seed=2), requires_grad=True)
+    assert autograd.gradgradcheck(lambda x, w: NF.conv2d(x, w, stride=2, padding=1), [x, w])
+    z = numcnn.tensor(_r(3, 4), requires_grad=True)
+    assert autograd.gradgradcheck(lambda z: NF.gelu(z) * NF.elu(z), [z])
+    assert autograd.gradgradcheck(
+        lambda z: NF.cross_entropy(z, numcnn.tensor(np.array([0, 3, 1]))), [z])
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative() -> None:
+    class Cube(numcnn.autograd.Function):        # PyTorch's contract: tensors, recorded
+        @staticmethod
+        def forward(ctx: Any, a: Any) -> Any:
+            ctx.save_for_backward(a)
+            return a ** 3
+
+        @staticmethod
+        def backward(ctx: Any, gy: Any) -> Any:
+            (a,) = ctx.saved_tensors
+            return 3 * gy * a * a.detach()       # right values, half of the x-dependence lost
+
+    z = numcnn.tensor(_r(4), requires_grad=True)
+    assert autograd.gradcheck(Cube.apply, [z])
+    assert not autograd.gradgradcheck(Cube.apply, [z], raise_exception=False)
+    with pytest.raises(autograd.GradcheckError, match="Jacobian mismatch"):
+        autograd.gradgradcheck(Cube.apply, [z])
