@@ -19,8 +19,8 @@ from numcnn.autograd.grad_mode import (
 )
 from numcnn.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
-__all__ = ["Context", "Function", "Node", "GradcheckError", "enable_grad", "gradcheck", "gradgradcheck",
-           "is_grad_enabled", "no_grad", "set_grad_enabled",
+__all__ = ["Context", "Function", "Node", "GradcheckError", "enable_grad", "gradcheck",
+           "gradgradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled", "backward", "grad",
            "Variable", "inference_mode", "is_inference_mode_enabled"]

@@ -590,6 +590,6 @@ class LogSoftmax(Function):
 
 __all__ = [
     "ELU", "GELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid",
-    "LogSoftmax", "Mish", "NormalCDF", "PReLU", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
-    "Threshold", "erfc_nonneg", "normal_cdf",
+    "LogSoftmax", "Mish", "NormalCDF", "PReLU", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
+    "Tanh", "Threshold", "erfc_nonneg", "normal_cdf",
 ]
