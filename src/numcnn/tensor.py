@@ -451,7 +451,7 @@ class Tensor:
         """Self when its elements lie in row-major order already, else a row-major copy."""
         if self.array.flags.c_contiguous:
             return self
-        return Clone.apply(self)
+        return Clone.apply(self, order="C")
 
     # ----------------------------------------------------------------- the method table
     # Methods that only forward to a torch-level function (`x.exp()` is `numcnn.exp(x)`),
@@ -1135,6 +1135,22 @@ class CopySlices(Function):
             gbase = gbase.reshape(ctx.shape)
         return gbase, gsrc
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        from numcnn.autograd.linear_map import linear_map
+
+        pos, shape = _view_positions(ctx.view_fn, ctx.shape), ctx.shape
+        keep = np.ones(shape, dtype=builtins.bool)
+        keep.reshape(-1)[pos.reshape(-1)] = False
+
+        def put(h: np.ndarray) -> np.ndarray:          # the adjoint of reading the region
+            out = np.zeros(builtins.int(np.prod(shape)), dtype=h.dtype)
+            out[pos.reshape(-1)] = np.asarray(h).reshape(-1)
+            return out.reshape(shape)
+        gsrc = linear_map(gy, lambda h: np.ascontiguousarray(h).reshape(-1)[pos], put) \
+            if ctx.needs_input_grad[1] else None
+        return (gy * keep if ctx.needs_input_grad[0] else None), gsrc
+
 
 class AsView(Function):
     """y = the view cut out of base again (after an in-place op through it);
@@ -1152,6 +1168,18 @@ class AsView(Function):
                      dtype=gy.dtype)
         g[pos.reshape(-1)] = np.asarray(gy).reshape(-1)
         return (g.reshape(ctx.shape),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        from numcnn.autograd.linear_map import linear_map
+
+        pos, shape = _view_positions(ctx.view_fn, ctx.shape), ctx.shape
+
+        def put(h: np.ndarray) -> np.ndarray:
+            out = np.zeros(builtins.int(np.prod(shape)), dtype=h.dtype)
+            out[pos.reshape(-1)] = np.asarray(h).reshape(-1)
+            return out.reshape(shape)
+        return (linear_map(gy, put, lambda h: np.ascontiguousarray(h).reshape(-1)[pos]),)
 
 
 class SetItem(Function):
@@ -1173,6 +1201,17 @@ class SetItem(Function):
         gv = gy[ctx.index] if ctx.needs_input_grad[1] else None
         return ga, gv
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        ga = gv = None
+        if ctx.needs_input_grad[0]:
+            keep = np.ones(gy.shape, dtype=builtins.bool)
+            keep[ctx.index] = False
+            ga = gy * keep
+        if ctx.needs_input_grad[1]:
+            gv = gy[ctx.index]
+        return ga, gv
+
 
 class Overwrite(Function):
     """y = src broadcast to a's shape (fill_, copy_, random fills);  da = 0, dsrc = gy."""
@@ -1183,6 +1222,10 @@ class Overwrite(Function):
 
     @staticmethod
     def backward(ctx: Context, gy):
+        return None, gy
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
         return None, gy
 
 
@@ -1197,14 +1240,22 @@ class Cast(Function):
     def backward(ctx: Context, gy):
         return (gy,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        return (gy,)                            # the engine casts it back to a's dtype
+
 
 class Clone(Function):
-    """y = a copy of a;  da = gy."""
+    """y = a copy of a (keeping its memory layout, or row-major with order="C");  da = gy."""
 
     @staticmethod
-    def forward(ctx: Context, a):
-        return np.array(a, copy=True)
+    def forward(ctx: Context, a, *, order="K"):
+        return np.array(a, copy=True, order=order)
 
     @staticmethod
     def backward(ctx: Context, gy):
+        return (gy,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
         return (gy,)

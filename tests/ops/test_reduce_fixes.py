@@ -291,8 +291,6 @@ def test_t_contiguous_is_a_copy_as_torch() -> None:
     assert c.contiguous() is c                 # already contiguous: itself, as torch
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.contiguous (core engineer's) copies with Clone, "
-                   "which keeps the transposed (Fortran) order: the copy is not row-major")
 def test_t_contiguous_is_row_major_so_view_works_as_torch() -> None:
     for lib in (torch, numcnn):
         z = lib.arange(6.0).reshape(2, 3).t().contiguous()

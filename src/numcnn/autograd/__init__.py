@@ -17,10 +17,10 @@ from numcnn.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from numcnn.autograd.gradcheck import GradcheckError, gradcheck
+from numcnn.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = ["Context", "Function", "Node", "GradcheckError", "enable_grad", "gradcheck",
-           "is_grad_enabled", "no_grad", "set_grad_enabled",
+           "gradgradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
            "is_anomaly_check_nan_enabled", "backward", "grad",
            "Variable", "inference_mode", "is_inference_mode_enabled"]

@@ -108,3 +108,47 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
     for t in targets:
         t.grad = None
     return True
+
+
+def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
+                  eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+                  raise_exception: bool = True, *, max_full_outputs: int = 200) -> bool:
+    """Check second derivatives: `gradcheck` of the recorded gradients themselves.
+
+    The function checked is (inputs, v) -> d<fn(inputs), v>/d inputs, computed with
+    `autograd.grad(..., create_graph=True)`; its derivatives with respect to the inputs and
+    to the upstream gradient v are compared with central differences of it.  `grad_outputs`
+    (v, one per floating output) defaults to fixed random float64 tensors; they are given
+    `requires_grad=True`.  Tolerances and the return value are gradcheck's.
+    """
+    from numcnn.autograd.api import grad
+    from numcnn.tensor import Tensor
+
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    targets = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not targets:
+        raise ValueError("gradgradcheck expects at least one input tensor with "
+                         "requires_grad=True")
+    with grad_mode.enable_grad():
+        outs = [o for o in _outputs(fn, inputs) if o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        vs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+    else:
+        given = list(grad_outputs) if isinstance(grad_outputs, (tuple, list)) \
+            else [grad_outputs]
+        if len(given) != len(outs):
+            raise ValueError(f"gradgradcheck got {len(given)} grad_outputs for {len(outs)} "
+                             "differentiable outputs")
+        vs = [Tensor(np.array(v.array if isinstance(v, Tensor) else v, dtype=np.float64),
+                     requires_grad=True) for v in given]
+    n = len(inputs)
+
+    def first_derivatives(*args: Any) -> tuple[Any, ...]:
+        with grad_mode.enable_grad():
+            ys = [o for o in _outputs(fn, args[:n]) if o.requires_grad]
+            gs = grad(ys, targets, list(args[n:]), create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(first_derivatives, inputs + tuple(vs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, max_full_outputs=max_full_outputs)

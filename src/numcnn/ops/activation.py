@@ -144,6 +144,11 @@ class Hardtanh(Function):
         (keep,) = ctx.saved
         return (gy * keep,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (keep,) = saved
+        return (gy * keep,)
+
 
 class LeakyReLU(Function):
     """y = x if x > 0 else slope * x;  gx = gy if x > 0 else slope * gy (slope at x = 0)."""
@@ -167,6 +172,12 @@ class LeakyReLU(Function):
         factor *= gy
         return (factor,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (pos,) = saved                                   # a constant slope on each side
+        a = ctx.slope
+        return (gy * (pos.array * (1.0 - a) + a),)
+
 
 class Threshold(Function):
     """y = x if x > threshold else value;  gx = gy where x > threshold, else 0."""
@@ -181,6 +192,11 @@ class Threshold(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         (keep,) = ctx.saved
+        return (gy * keep,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (keep,) = saved
         return (gy * keep,)
 
 
@@ -203,6 +219,13 @@ class Hardswish(Function):
         slope = np.where(x < 3.0, x / 3.0 + 0.5, one)
         return (np.where(x <= -3.0, zero, gy * slope),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (x,) = saved                                     # slope x/3 + 1/2 on (-3, 3): smooth
+        xv = x.array
+        mid, high = (xv > -3.0) & (xv < 3.0), xv >= 3.0
+        return (gy * ((x / 3.0 + 0.5) * mid + high),)
+
 
 class Hardsigmoid(Function):
     """y = relu6(x + 3) / 6;  gx = gy / 6 for -3 < x < 3, else 0."""
@@ -220,6 +243,16 @@ class Hardsigmoid(Function):
         gx /= 6.0
         return (gx,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (keep,) = saved
+        return (gy * keep / 6.0,)
+
+
+def _prelu_slope(w: np.ndarray, ndim: int) -> np.ndarray:
+    """PReLU's slope broadcast against x: (1, C, 1, ...) for C slopes, () for one."""
+    return w.reshape((1, -1) + (1,) * (ndim - 2)) if w.size > 1 else w.reshape(())
+
 
 class PReLU(Function):
     """y = x if x > 0 else w * x, with w of shape (C,) along axis 1 or a single (1,) slope.
@@ -230,15 +263,16 @@ class PReLU(Function):
     @staticmethod
     def forward(ctx: Context, x, w):
         # x: (N, C, *) or any shape when w has one element; wb: w broadcast against x
-        wb = w.reshape((1, -1) + (1,) * (x.ndim - 2)) if w.size > 1 else w.reshape(())
+        wb = _prelu_slope(w, x.ndim)
         pos = x > 0
-        ctx.save_for_backward(x, wb, pos)
+        ctx.save_for_backward(x, w, pos)                 # w itself: it keeps its history
         ctx.w_shape = w.shape
         return np.where(pos, x, wb * x)
 
     @staticmethod
     def backward(ctx: Context, gy):
-        x, wb, pos = ctx.saved
+        x, w, pos = ctx.saved
+        wb = _prelu_slope(w, x.ndim)
         gx = np.where(pos, gy, wb * gy) if ctx.needs_input_grad[0] else None
         gw = None
         if ctx.needs_input_grad[1]:
@@ -249,6 +283,19 @@ class PReLU(Function):
                 gw = contrib.sum(axis=axes).reshape(ctx.w_shape)
             else:
                 gw = np.asarray(contrib.sum()).reshape(ctx.w_shape)
+        return gx, gw
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x, w, pos = saved
+        neg = ~pos.array
+        wb = w.reshape((1, -1) + (1,) * (x.ndim - 2)) if w.numel() > 1 else w.reshape(())
+        gx = gy * pos + gy * wb * neg if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            contrib = x * gy * neg
+            gw = (contrib.sum((0, *range(2, x.ndim))) if w.numel() > 1 else contrib.sum())
+            gw = gw.reshape(ctx.w_shape)
         return gx, gw
 
 
@@ -284,6 +331,15 @@ class ELU(Function):
         slope *= gy
         return (slope,)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (x,) = saved
+        alpha, scale, input_scale = ctx.coef
+        c = input_scale * scale * alpha
+        pos = x.array > 0
+        # slope = scale (x > 0), c exp(x i) (x <= 0): its derivative c i exp(x i) below 0
+        return (gy * ((x.clamp(max=0) * input_scale).exp() * (c * ~pos) + scale * pos),)
+
 
 class GELU(Function):
     """Gaussian error linear unit.
@@ -314,6 +370,17 @@ class GELU(Function):
             return (gy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du),)
         x, cdf, pdf = ctx.saved
         return (gy * (cdf + x * pdf),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x = saved[0]
+        if ctx.approximate == "tanh":
+            t = ((x + _GELU_KAPPA * x * x * x) * _SQRT_2_OVER_PI).tanh()
+            du = (x * x * (3.0 * _GELU_KAPPA) + 1.0) * _SQRT_2_OVER_PI
+            return (gy * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * du),)
+        # gelu' = Phi(x) + x phi(x), with Phi recorded (NormalCDF) and phi = exp(-x^2/2)/sqrt(2pi)
+        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+        return (gy * (NormalCDF.apply(x) + x * pdf),)
 
 
 class Sigmoid(Function):
@@ -369,13 +436,21 @@ class Softplus(Function):
         bx = x * beta
         linear = bx > threshold
         if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(bx, linear)
+            ctx.save_for_backward(x, linear)             # x itself: it keeps its history
+            ctx.beta = beta
         return np.where(linear, x, _softplus(bx) / beta)
 
     @staticmethod
     def backward(ctx: Context, gy):
-        bx, linear = ctx.saved
+        x, linear = ctx.saved
+        bx = x * ctx.beta
         return (np.where(linear, gy, gy * _sigmoid(bx)),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x, linear = saved
+        lin = linear.array
+        return (gy * ((x * ctx.beta).sigmoid() * ~lin + lin),)
 
 
 class SiLU(Function):
@@ -391,6 +466,12 @@ class SiLU(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         x, s = ctx.saved
+        return (gy * s * (1.0 + x * (1.0 - s)),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x = saved[0]
+        s = x.sigmoid()
         return (gy * s * (1.0 + x * (1.0 - s)),)
 
 
@@ -409,6 +490,12 @@ class Mish(Function):
         x, t = ctx.saved
         return (gy * (t + x * _sigmoid(x) * (1.0 - t * t)),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x = saved[0]
+        t = Softplus.apply(x, beta=1.0, threshold=20.0).tanh()
+        return (gy * (t + x * x.sigmoid() * (1.0 - t * t)),)
+
 
 class LogSigmoid(Function):
     """y = log sigmoid(x) = min(x, 0) - log1p(exp(-|x|));  gx = gy * sigmoid(-x)."""
@@ -423,6 +510,30 @@ class LogSigmoid(Function):
     def backward(ctx: Context, gy):
         (x,) = ctx.saved
         return (gy * _sigmoid(-x),)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        (x,) = saved
+        return (gy * (-x).sigmoid(),)
+
+
+class NormalCDF(Function):
+    """y = Phi(x), the standard normal CDF;  gx = gy phi(x).  (GELU's recorded backward.)"""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        cdf, pdf = normal_cdf(x)
+        ctx.save_for_backward(x, pdf)
+        return cdf
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        return (gy * ctx.saved[1],)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x = saved[0]
+        return (gy * (x * x * -0.5).exp() * _INV_SQRT_2PI,)
 
 
 # ----------------------------------------------------------------------------- softmax family
@@ -479,6 +590,6 @@ class LogSoftmax(Function):
 
 __all__ = [
     "ELU", "GELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid",
-    "LogSoftmax", "Mish", "PReLU", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh",
-    "Threshold", "erfc_nonneg", "normal_cdf",
+    "LogSoftmax", "Mish", "NormalCDF", "PReLU", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus",
+    "Tanh", "Threshold", "erfc_nonneg", "normal_cdf",
 ]

@@ -35,10 +35,9 @@ class Linear(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         x, w = ctx.saved
-        x2 = None if x is None else x.reshape(-1, x.shape[-1])   # (M, I)
         gy2 = gy.reshape(-1, gy.shape[-1])              # (M, O)
         gx = np.matmul(gy2, w).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
-        gw = np.matmul(gy2.T, x2) if ctx.needs_input_grad[1] else None
+        gw = np.matmul(gy2.T, x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
         gb = gy2.sum(axis=0) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
 

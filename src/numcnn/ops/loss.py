@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from numcnn.autograd.function import Context, Function
+from numcnn.ops.activation import LogSigmoid
 
 _LOG_CLAMP = -100.0     # PyTorch clamps BCE's logs to >= -100 so a 0 or 1 probability is finite
 _BCE_EPS = 1e-12        # and BCE's backward divides by max(x (1 - x), 1e-12)
@@ -125,6 +126,7 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx: Context, x, *, target, weight=None, ignore_index=-100, reduction="mean",
                 label_smoothing=0.0):
+        x_in = x
         unbatched = x.ndim == 1
         if unbatched:                                   # (C,) -> (1, C)
             x, target = x[None], np.reshape(target, (1,))
@@ -147,14 +149,15 @@ class CrossEntropy(Function):
             smooth = (total_w * lse - z_sum) * keep
             loss = (1.0 - eps) * loss + (eps / num_classes) * smooth
         out, denom = _finish(loss, w_y, reduction, unbatched, x.dtype)
-        ctx.save_for_backward(e, s, flat, w_y, keep)
+        # x (the logits) is saved as well, for a recorded backward (create_graph)
+        ctx.save_for_backward(e, s, flat, w_y, keep, x_in)
         ctx.weight, ctx.eps, ctx.denom = weight, eps, denom
         ctx.reduction, ctx.unbatched = reduction, unbatched
         return out
 
     @staticmethod
     def backward(ctx: Context, gy):
-        e, s, flat, w_y, keep = ctx.saved
+        e, s, flat, w_y, keep = ctx.saved[:5]
         eps, weight, num_classes = ctx.eps, ctx.weight, e.shape[1]
         g = _upstream(gy, ctx.reduction, ctx.denom, keep, e.dtype)       # (N, *S)
         hit = (1.0 - eps) * w_y * g                   # weight of the one-hot term, (N, *S)
@@ -170,6 +173,35 @@ class CrossEntropy(Function):
         if ctx.unbatched:
             gx = gx[0]
         return (gx,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # the closed form above in recorded ops: gx = coef p - hit onehot - (eps/K) w g
+        e, _, flat, w_y, keep, x = saved
+        x = x.unsqueeze(0) if ctx.unbatched else x
+        eps, weight, num_classes = ctx.eps, ctx.weight, x.shape[1]
+        g = _upstream_graph(gy, ctx.reduction, ctx.denom, keep.array)  # (N, *S)
+        hit = g * ((1.0 - eps) * w_y.array)
+        coef = hit
+        if eps:
+            total_w = num_classes if weight is None else float(np.sum(weight))
+            coef = hit + g * ((eps / num_classes) * total_w)
+        onehot = np.zeros(x.shape, dtype=x.dtype)
+        onehot.reshape(-1)[flat.array] = 1.0
+        gx = x.softmax(1) * coef.unsqueeze(1) - hit.unsqueeze(1) * onehot
+        if eps:
+            w = 1.0 if weight is None else weight.reshape(_class_shape(x.ndim))
+            gx = gx - g.unsqueeze(1) * ((eps / num_classes) * w)
+        return (gx.squeeze(0) if ctx.unbatched else gx,)
+
+
+def _upstream_graph(gy, reduction: str, denom, keep: np.ndarray):
+    """`_upstream` in recorded ops (gy a Tensor): the per-target upstream gradient (N, *S)."""
+    if reduction == "none":
+        return gy.reshape(keep.shape) * keep
+    if reduction == "mean":
+        gy = gy / denom
+    return gy * keep.astype(gy.dtype)
 
 
 class NLLLoss(Function):
@@ -205,6 +237,15 @@ class NLLLoss(Function):
         if ctx.unbatched:
             gx = gx[0]
         return (gx,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        flat, w_y, keep = saved                       # linear in gy, independent of x
+        g = _upstream_graph(gy, ctx.reduction, ctx.denom, keep.array)
+        pick = np.zeros(ctx.shape, dtype=ctx.dtype)   # (N, C, *S): -w[y_n] at the targets
+        pick.reshape(-1)[flat.array] = -w_y.array
+        gx = g.unsqueeze(1) * pick
+        return (gx.squeeze(0) if ctx.unbatched else gx,)
 
 
 # ---------------------------------------------------------------------------- class probabilities
@@ -277,17 +318,36 @@ class _Pointwise(Function):
     def slope(d, **params):
         raise NotImplementedError
 
+    @staticmethod
+    def slope_graph(d, dv, **params):
+        """f'(d) in recorded ops, for d a Tensor (dv its array); piecewise-constant slopes
+        may be returned as arrays."""
+        raise NotImplementedError
+
     @classmethod
     def forward(cls, ctx: Context, x, y, *, reduction="mean", **params):
         d = np.subtract(x, y)
-        ctx.save_for_backward(d)
+        # x and y themselves are saved (d is formed again in backward, a cheap subtraction):
+        # a recorded backward (create_graph) then sees them with their history
+        ctx.save_for_backward(x, y)
         ctx.reduction, ctx.params = reduction, params
         return _reduce(cls.value(d, **params), reduction)
 
     @classmethod
     def backward(cls, ctx: Context, gy):
-        (d,) = ctx.saved
+        x, y = ctx.saved
+        d = np.subtract(x, y)
         g = _per_element(gy, ctx.reduction, d.size) * cls.slope(d, **ctx.params)
+        return (g if ctx.needs_input_grad[0] else None,
+                -g if ctx.needs_input_grad[1] else None)
+
+    @classmethod
+    def backward_graph(cls, ctx: Context, gy, saved):
+        x, y = saved
+        d = x - y
+        if ctx.reduction == "mean":
+            gy = gy / d.numel() if d.numel() else gy * 0
+        g = gy * cls.slope_graph(d, d.array, **ctx.params)
         return (g if ctx.needs_input_grad[0] else None,
                 -g if ctx.needs_input_grad[1] else None)
 
@@ -303,6 +363,10 @@ class MSELoss(_Pointwise):
     def slope(d):
         return 2.0 * d
 
+    @staticmethod
+    def slope_graph(d, dv):
+        return 2.0 * d
+
 
 class L1Loss(_Pointwise):
     """loss = |x - y|;  d/dx = sign(x - y) (0 at 0)."""
@@ -314,6 +378,10 @@ class L1Loss(_Pointwise):
     @staticmethod
     def slope(d):
         return np.sign(d)
+
+    @staticmethod
+    def slope_graph(d, dv):
+        return np.sign(dv)
 
 
 class SmoothL1Loss(_Pointwise):
@@ -335,6 +403,13 @@ class SmoothL1Loss(_Pointwise):
             return np.sign(d)
         return np.where(np.abs(d) < beta, d / beta, np.sign(d))
 
+    @staticmethod
+    def slope_graph(d, dv, beta=1.0):
+        if beta == 0:
+            return np.sign(dv)
+        inside = np.abs(dv) < beta
+        return d * (inside / beta) + np.sign(dv) * ~inside
+
 
 class HuberLoss(_Pointwise):
     """loss = 0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta);  d/dx = clip(d, ±delta)."""
@@ -347,6 +422,10 @@ class HuberLoss(_Pointwise):
     @staticmethod
     def slope(d, delta=1.0):
         return np.clip(d, -delta, delta)
+
+    @staticmethod
+    def slope_graph(d, dv, delta=1.0):
+        return d.clamp(-delta, delta)
 
 
 # ---------------------------------------------------------------------------- binary
@@ -381,6 +460,19 @@ class BinaryCrossEntropy(Function):
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 gt = g * (np.log1p(-x) - np.log(x))
+        return gx, gt
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x, y, weight = saved
+        g = gy / ctx.count if ctx.reduction == "mean" else gy
+        if weight is not None:
+            g = g * weight
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            gx = g * (x - y) / (x * (1.0 - x)).clamp(min=_BCE_EPS)
+        if ctx.needs_input_grad[1]:
+            gt = g * ((1.0 - x).log() - x.log())
         return gx, gt
 
 
@@ -431,6 +523,28 @@ class BinaryCrossEntropyWithLogits(Function):
         if ctx.needs_input_grad[1]:
             if pw is not None:
                 gt = g * ((ls - x) - pw * ls)          # log sigmoid(-x) = log sigmoid(x) - x
+            else:
+                gt = -g * x
+        return gx, gt
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        x, y, _, weight, pw = saved
+        g = gy / ctx.count if ctx.reduction == "mean" else gy
+        if weight is not None:
+            g = g * weight
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            sig = x.sigmoid()
+            if pw is not None:
+                py = pw * y
+                gx = g * ((py + 1.0 - y) * sig - py)
+            else:
+                gx = g * (sig - y)
+        if ctx.needs_input_grad[1]:
+            if pw is not None:
+                ls = LogSigmoid.apply(x)
+                gt = g * ((ls - x) - pw * ls)
             else:
                 gt = -g * x
         return gx, gt

@@ -153,13 +153,16 @@ class BatchNorm(Function):
             y *= cv.col(scale)
             if b is not None:
                 y += cv.col(b)
-        ctx.save_for_backward(xv, mean, inv_std, scale)
+        # xv is a view of x: saving x and weight as well costs nothing, and gives a recorded
+        # backward (create_graph) the two with their history
+        ctx.save_for_backward(xv, mean, inv_std, scale, x, weight)
+        ctx.eps = eps
         return cv.unview(y)
 
     @staticmethod
     def backward(ctx: Context, gy):
         need_x, need_w, need_b = ctx.needs_input_grad
-        xv, mean, inv_std, k = ctx.saved                       # k = w / sqrt(var + eps)
+        xv, mean, inv_std, k = ctx.saved[:4]                   # k = w / sqrt(var + eps)
         cv, m = ctx.cv, ctx.count
         gyv = cv.view(gy)                                      # as x: (N, C, L) or (R, C)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,6 +183,33 @@ class BatchNorm(Function):
             elif need_x:                                       # eval: y = x * k + const
                 gx = cv.unview(np.multiply(gyv, cv.col(k), out=buf))
         return gx, (sum_gy_xhat if need_w else None), (sum_gy if need_b else None)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # the module docstring's formulas in recorded ops, with mu and var recomputed from x so
+        # that their dependence on x is differentiated too (training)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        mean, inv_std, x, w = saved[1], saved[2], saved[4], saved[5]
+        axes = (0, *range(2, x.ndim))
+        col = (1, -1) + (1,) * (x.ndim - 2)                    # a (C,) vector along axis 1
+        if ctx.training:
+            xc = x - x.mean(axes, keepdim=True)
+            inv = ((xc * xc).mean(axes, keepdim=True) + ctx.eps).rsqrt()
+        else:
+            xc = x - mean.reshape(col)                         # running statistics: constants
+            inv = inv_std.reshape(col)
+        xhat = xc * inv
+        gx = None
+        if need_x:
+            gxhat = gy if w is None else gy * w.reshape(col)
+            if ctx.training:
+                gx = inv * (gxhat - gxhat.mean(axes, keepdim=True)
+                            - xhat * (gxhat * xhat).mean(axes, keepdim=True))
+            else:
+                gx = gxhat * inv
+        gw = (gy * xhat).sum(axes) if need_w else None
+        gb = gy.sum(axes) if need_b else None
+        return gx, gw, gb
 
 
 class InstanceNorm(Function):
