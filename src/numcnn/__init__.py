@@ -64,9 +64,9 @@ from numcnn import (  # noqa: E402  (after the core, as torch.optim / torch.util
 from numcnn.io import load, save  # noqa: E402
 
 if TYPE_CHECKING:
-    from numcnn import analysis, models  # noqa: F401
+    from numcnn import analysis, models, utils  # noqa: F401
 
-_LAZY_SUBMODULES = ("models", "analysis")     # 64 model factories and the summary tools
+_LAZY_SUBMODULES = ("models", "analysis", "utils")   # the model zoo, summary tools, utils.data
 
 
 def __getattr__(name: str) -> object:

@@ -748,8 +748,7 @@ class Tensor:
     __imul__ = mul_
     __itruediv__ = div_
 
-    def __ipow__(self, other: Any) -> Tensor:
-        return self.pow_(other)
+    __ipow__ = pow_
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         return self._inplace_from(self.clamp(min, max))
