@@ -107,12 +107,18 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 # Backward passes multiply by a saved boolean mask (gy * keep) rather than np.where(keep, gy, 0):
 # several times faster in NumPy.  (They differ only where gy itself is inf/NaN.)
 class ReLU(Function):
-    """y = max(x, 0);  gx = gy where x > 0, else 0 (so relu'(0) = 0)."""
+    """y = max(x, 0);  gx = gy where x > 0, else 0 (so relu'(0) = 0).
+
+    With `inplace` the result is written over x's array (and returned): the caller, F.relu with
+    inplace=True, then records the write (Tensor._inplace_from), which finds it already done.
+    """
 
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Context, x, *, inplace=False):
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(x > 0)
+        if inplace and x.flags.writeable:
+            return np.maximum(x, 0, out=x)
         return np.maximum(x, 0)
 
     @staticmethod

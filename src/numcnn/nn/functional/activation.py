@@ -68,7 +68,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """
     check_tensor(input, "input", "relu")
     _check_inplace(input, inplace)
-    return _finish(input, A.ReLU.apply(input), inplace)
+    return _finish(input, A.ReLU.apply(input, inplace=inplace), inplace)
 
 
 def relu_(input: Tensor) -> Tensor:
