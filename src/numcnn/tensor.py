@@ -20,6 +20,7 @@ from numcnn.devices import CPU, check_device, is_device
 from numcnn.devices import device as _device
 from numcnn.functions._args import norm_dim as _norm_dim
 from numcnn.functions._args import norm_dims as _norm_dims
+from numcnn.functions.views import check_memory_format
 from numcnn.ops import shape as S
 
 _FLOAT_KINDS = "fc"
@@ -202,6 +203,26 @@ class Tensor:
         """Always `numcnn.device("cpu")` (which, as in PyTorch, is not equal to the string
         "cpu": compare `x.device.type == "cpu"`)."""
         return CPU
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        """False: numcnn tensors live on the CPU."""
+        return False
+
+    @property
+    def is_cpu(self) -> builtins.bool:
+        """True: numcnn tensors live on the CPU."""
+        return True
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element (`element_size()`)."""
+        return self.array.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the elements: numel() * itemsize (a broadcast view counts every element)."""
+        return builtins.int(self.array.size) * self.array.itemsize
 
     @property
     def is_floating_point_(self) -> builtins.bool:
@@ -444,11 +465,21 @@ class Tensor:
         check_device(f"cuda:{device}" if isinstance(device, builtins.int) else device or "cuda")
         return self                          # reached only for device="cpu": nothing to do
 
-    def clone(self) -> Tensor:
+    def clone(self, *, memory_format: Any = None) -> Tensor:
+        """A copy with its own storage; `memory_format`: `numcnn.preserve_format` (the
+        default: the copy keeps this tensor's strides) or `numcnn.contiguous_format`."""
+        fmt = functions.preserve_format if memory_format is None else memory_format
+        check_memory_format(fmt, (functions.preserve_format, functions.contiguous_format),
+                            "clone")
+        if fmt is functions.contiguous_format:
+            return Clone.apply(self, order="C")
         return Clone.apply(self)
 
-    def contiguous(self) -> Tensor:
-        """Self when its elements lie in row-major order already, else a row-major copy."""
+    def contiguous(self, memory_format: Any = None) -> Tensor:
+        """Self when its elements lie in row-major order already, else a row-major copy;
+        `memory_format` may only be `numcnn.contiguous_format` (the default)."""
+        check_memory_format(functions.contiguous_format if memory_format is None
+                            else memory_format, (functions.contiguous_format,), "contiguous")
         if self.array.flags.c_contiguous:
             return self
         return Clone.apply(self, order="C")
@@ -583,6 +614,19 @@ class Tensor:
     index_add_ = functions.index_add_
     index_copy_ = functions.index_copy_
     masked_fill_ = functions.masked_fill_
+
+    logical_and = functions.logical_and
+    logical_or = functions.logical_or
+    logical_xor = functions.logical_xor
+    broadcast_to = functions.broadcast_to
+    movedim = moveaxis = functions.movedim
+    swapaxes = functions.swapaxes
+    swapdims = functions.swapdims
+    diagonal = functions.diagonal
+
+    def tile(self, *dims: Any) -> Tensor:
+        """This tensor repeated along each dim (`numcnn.tile`); dims as ints or one sequence."""
+        return functions.tile(self, _shape_args(dims))
 
     # --- end of the method table
 
@@ -970,7 +1014,10 @@ class Tensor:
         y = x.reshape(inter).expand([v for r, s in zip(reps, x.shape) for v in (r, s)])
         return y.reshape(tuple(r * s for r, s in zip(reps, x.shape)))
 
-    def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        """Pieces of `split_size` along `dim` (the last may be smaller), or, given a list,
+        pieces of those sizes."""
+        split_size_or_sections = split_size
         d = _norm_dim(dim, self.ndim)
         n = self.shape[d]
         if isinstance(split_size_or_sections, (builtins.int, np.integer)):

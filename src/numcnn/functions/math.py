@@ -501,6 +501,34 @@ def logical_not(input: Tensor) -> Tensor:
     return _t.Tensor(np.logical_not(check_tensor(input, "logical_not").array))
 
 
+def _logical(np_fn: Any, name: str, input: Tensor, other: Tensor) -> Tensor:
+    a = check_tensor(input, name)
+    b = check_tensor(other, name, "other", 2)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"The size of tensor a ({a.shape[-1] if a.ndim else 1}) must match the size of "
+            f"tensor b ({b.shape[-1] if b.ndim else 1}) at non-singleton dimension"
+        ) from None
+    return _t.Tensor(np.asarray(np_fn(a.array, b.array)))
+
+
+def logical_and(input: Tensor, other: Tensor) -> Tensor:
+    """input != 0 and other != 0, elementwise, broadcast (bool)."""
+    return _logical(np.logical_and, "logical_and", input, other)
+
+
+def logical_or(input: Tensor, other: Tensor) -> Tensor:
+    """input != 0 or other != 0, elementwise, broadcast (bool)."""
+    return _logical(np.logical_or, "logical_or", input, other)
+
+
+def logical_xor(input: Tensor, other: Tensor) -> Tensor:
+    """(input != 0) != (other != 0), elementwise, broadcast (bool)."""
+    return _logical(np.logical_xor, "logical_xor", input, other)
+
+
 def bitwise_xor(input: Tensor, other: Any) -> Tensor:
     """input ^ other: logical for bool tensors, bitwise for integers."""
     a, b = check_tensor(input, "bitwise_xor"), as_operand(other, "bitwise_xor")

@@ -27,7 +27,14 @@ def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     return check_tensor(input, "transpose").transpose(dim0, dim1)
 
 
-swapaxes = swapdims = transpose
+def swapaxes(input: Tensor, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+    """input with dims axis0 and axis1 swapped (`transpose`)."""
+    return check_tensor(input, "swapaxes").transpose(axis0, axis1)
+
+
+def swapdims(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+    """input with dims dim0 and dim1 swapped (`transpose`)."""
+    return check_tensor(input, "swapdims").transpose(dim0, dim1)
 
 
 def permute(input: Tensor, dims: Sequence[builtins.int]) -> Tensor:
