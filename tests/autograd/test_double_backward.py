@@ -449,14 +449,28 @@ def test_backward_create_graph_then_grad_norm() -> None:
         _close(a, b, f"gradient {k}")
 
 
+class _Cube(numcnn.autograd.Function):
+    """y = a^3 on arrays (numcnn's own contract), with no backward_graph."""
+    on_arrays = True
+
+    @staticmethod
+    def forward(ctx: Any, a: Any) -> Any:
+        ctx.save_for_backward(a)
+        return a ** 3
+
+    @staticmethod
+    def backward(ctx: Any, gy: Any) -> Any:
+        (a,) = ctx.saved
+        return (3 * gy * a * a,)
+
+
 def test_op_without_double_backward_says_so() -> None:
-    x = numcnn.tensor(_r(1, 2, 5, 5), requires_grad=True)
-    y = NF.unfold(x, 2)
-    with pytest.raises(RuntimeError, match="cannot differentiate UnfoldBackward twice"):
-        (g,) = autograd.grad((y ** 2).sum(), [x], create_graph=True)
+    x = numcnn.tensor(_r(2, 3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="cannot differentiate _CubeBackward twice"):
+        (g,) = autograd.grad((_Cube.apply(x) ** 2).sum(), [x], create_graph=True)
         autograd.grad((g ** 2).sum(), [x])
-    (g,) = autograd.grad((NF.unfold(x, 2) ** 2).sum(), [x])     # first order still works
-    np.testing.assert_allclose(g.numpy()[0, 0, 1, 1], 8 * x.detach().numpy()[0, 0, 1, 1])
+    (g,) = autograd.grad(_Cube.apply(x).sum(), [x])     # first order still works
+    np.testing.assert_allclose(g.numpy(), 3 * x.detach().numpy() ** 2)
 
 
 # ----------------------------------------------------------------------------- gradgradcheck
@@ -487,3 +501,157 @@ def test_gradgradcheck_catches_a_wrong_second_derivative() -> None:
     assert not autograd.gradgradcheck(Cube.apply, [z], raise_exception=False)
     with pytest.raises(autograd.GradcheckError, match="Jacobian mismatch"):
         autograd.gradgradcheck(Cube.apply, [z])
+
+
+# ----------------------------------------------------------------------------- more ops (issue 11)
+# Each is checked against torch (double_backward) and by finite differences of its first
+# derivative (gradgradcheck), an oracle that does not depend on torch.
+def _ggc(fn: Callable[..., Any], *arrays: np.ndarray) -> None:
+    ts = [numcnn.tensor(a.copy(), requires_grad=True) for a in arrays]
+    assert autograd.gradgradcheck(fn, ts)
+
+
+@pytest.mark.parametrize("shape,norm", [((3, 5), (5,)), ((2, 3, 4), (3, 4)), ((2, 1, 3), (3,))],
+                         ids=str)
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm(shape: tuple[int, ...], norm: tuple[int, ...], affine: bool) -> None:
+    if affine:
+        double_backward(lambda F, x, w, b: F.layer_norm(x, norm, w, b, eps=1e-3),
+                        [_r(*shape), _r(*norm, seed=2) + 1.0, _r(*norm, seed=3)])
+        _ggc(lambda x, w, b: NF.layer_norm(x, norm, w, b), _r(*shape), _r(*norm, seed=2),
+             _r(*norm, seed=3))
+    else:
+        double_backward(lambda F, x: F.layer_norm(x, norm), [_r(*shape)])
+        _ggc(lambda x: NF.layer_norm(x, norm), _r(*shape))
+
+
+@pytest.mark.parametrize("groups", [1, 2, 6])
+def test_group_norm(groups: int) -> None:
+    double_backward(lambda F, x, w, b: F.group_norm(x, groups, w, b),
+                    [_r(2, 6, 3, 2), _r(6, seed=2) + 1.0, _r(6, seed=3)])
+    double_backward(lambda F, x: F.group_norm(x, groups, eps=1e-2), [_r(3, 6, 5)])
+    _ggc(lambda x, w: NF.group_norm(x, groups, w), _r(2, 6, 3), _r(6, seed=2))
+
+
+def test_instance_norm() -> None:
+    double_backward(lambda F, x, w, b: F.instance_norm(x, weight=w, bias=b),
+                    [_r(2, 3, 4, 5), _r(3, seed=2) + 1.0, _r(3, seed=3)])
+    double_backward(lambda F, x: F.instance_norm(x, eps=1e-2), [_r(3, 2, 7)])
+    _ggc(lambda x, w, b: NF.instance_norm(x, weight=w, bias=b), _r(2, 3, 4), _r(3, seed=2),
+         _r(3, seed=3))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_local_response_norm(size: int) -> None:
+    double_backward(lambda F, x: F.local_response_norm(x, size, alpha=0.3, beta=0.75, k=1.5),
+                    [_r(2, 6, 3, 4)])
+    double_backward(lambda F, x: F.local_response_norm(x, size), [_r(2, 4, 5)])
+    _ggc(lambda x: NF.local_response_norm(x, size, alpha=0.5, beta=0.6, k=1.2), _r(1, 5, 2, 3))
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 1.5])
+def test_lp_pool(p: float) -> None:
+    x = np.abs(_r(2, 3, 7, 6)) + 0.1                  # positive: x^p real for every p
+    double_backward(lambda F, x: F.lp_pool2d(x, p, 2), [x])
+    double_backward(lambda F, x: F.lp_pool2d(x, p, (3, 2), stride=(2, 1)), [x])
+    double_backward(lambda F, x: F.lp_pool1d(x, p, 3, stride=2), [np.abs(_r(2, 3, 9)) + 0.1])
+    _ggc(lambda x: NF.lp_pool2d(x, p, 2), np.abs(_r(1, 2, 4, 4)) + 0.1)
+
+
+def test_lp_pool_square_of_signed_input() -> None:
+    double_backward(lambda F, x: F.lp_pool2d(x, 2, 2), [_r(2, 3, 6, 6)])
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=(2, 3), stride=2,
+                                                          padding=1, dilation=(1, 2))], ids=str)
+def test_unfold_fold(kw: dict[str, Any]) -> None:
+    x = _r(2, 3, 6, 7)
+    double_backward(lambda F, x: F.unfold(x, **kw) ** 2, [x])
+    double_backward(lambda F, x: F.unfold(x, **kw) ** 2, [x[0]])                 # unbatched
+    cols = NF.unfold(numcnn.tensor(x), **kw).numpy()
+    double_backward(lambda F, c: F.fold(c, (6, 7), **kw) ** 2, [cols])
+    double_backward(lambda F, c: F.fold(c, (6, 7), **kw) ** 2, [cols[0]])
+    _ggc(lambda c: NF.fold(NF.unfold(c, **kw) ** 3, (6, 7), **kw), _r(1, 2, 6, 7))
+
+
+def test_unfold_third_order() -> None:
+    xs = _r(1, 2, 5, 5)
+    outs = []
+    for lib, F, grad in ((numcnn, NF, autograd.grad), (torch, TF, torch.autograd.grad)):
+        x = lib.tensor(xs, requires_grad=True)
+        (g,) = grad((F.unfold(x, 2, stride=1) ** 3).sum(), [x], create_graph=True)
+        (h,) = grad((g ** 2).sum(), [x], create_graph=True)
+        outs.append(grad((h ** 2).sum(), [x])[0])
+    _close(*outs, "third-order gradient")
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")      # torch's and numcnn's
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(reduction: str, log_target: bool) -> None:
+    x = _r(3, 4)
+    t = np.random.default_rng(2).uniform(0.05, 1.0, (3, 4))
+    t = np.log(t) if log_target else t
+    double_backward(lambda F, x, t: F.kl_div(x, t, reduction=reduction,
+                                             log_target=log_target) * 1.0, [x, t])
+    _ggc(lambda x, t: NF.kl_div(x * x, t, reduction=reduction, log_target=log_target), x, t)
+
+
+def test_kl_div_zero_targets() -> None:
+    """t == 0 contributes 0 to the loss; its gradient wrt x is 0 and stays 0 in the graph."""
+    t = np.array([[0.0, 0.5, 0.5, 0.0], [0.25, 0.0, 0.25, 0.5]])
+    double_backward(lambda F, x: F.kl_div(x * x, (torch if F is TF else numcnn).tensor(t),
+                                          reduction="batchmean"), [_r(2, 4)])
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(reduction="sum"), dict(reduction="none"),
+                                dict(label_smoothing=0.2), dict(weight=True),
+                                dict(weight=True, label_smoothing=0.1, reduction="sum")],
+                         ids=str)
+def test_cross_entropy_probability_targets(kw: dict[str, Any]) -> None:
+    t = np.random.default_rng(3).dirichlet(np.ones(4), size=(2, 3)).transpose(0, 2, 1)  # (2,4,3)
+    w = np.array([0.5, 1.0, 2.0, 1.5])
+
+    def fn(F: Any, x: Any, t: Any, w: Any) -> Any:
+        return F.cross_entropy(x, t, **{**kw, "weight": w if kw.get("weight") else None})
+    double_backward(fn, [_r(2, 4, 3), t, w], wrt=[0, 1, 2] if kw.get("weight") else [0, 1])
+    double_backward(lambda F, x, t: F.cross_entropy(x, t, label_smoothing=0.1), [_r(4), t[0, :, 0]])
+    _ggc(lambda x, t: NF.cross_entropy(x, t, **{k: v for k, v in kw.items() if k != "weight"}),
+         _r(2, 4, 3), t)
+
+
+@pytest.mark.parametrize("dim,keepdim,correction", [(None, False, 1), ((1,), False, 1),
+                                                    ((0, 2), True, 0), (-1, True, 2)], ids=str)
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std(name: str, dim: Any, keepdim: bool, correction: int) -> None:
+    double_backward(lambda F, x: getattr(x, name)(dim=dim, keepdim=keepdim,
+                                                 correction=correction), [_r(3, 4, 5)])
+    _ggc(lambda x: getattr(x, name)(dim=dim, keepdim=keepdim, correction=correction),
+         _r(3, 4, 3))
+
+
+def test_std_of_constant_slice_second_order() -> None:
+    """std's gradient is 0 on a constant slice (torch); its derivative stays finite there."""
+    xs = np.array([[1.0, 1.0, 1.0], [0.5, -1.0, 2.0]])
+    outs = []
+    for lib, grad in ((numcnn, autograd.grad), (torch, torch.autograd.grad)):
+        x = lib.tensor(xs, requires_grad=True)
+        (g,) = grad((x.std(1) * lib.tensor([1.0, 2.0])).sum(), [x], create_graph=True)
+        outs.append((g,) + tuple(grad((g[1] ** 2).sum(), [x])))
+    for a, b in zip(*outs):
+        _close(a, b, "std")
+
+
+def test_gradient_penalty_with_var() -> None:
+    """x.var() inside a gradient penalty (issue 11's failing case)."""
+    results = []
+    for lib, F, grad in ((numcnn, NF, autograd.grad), (torch, TF, torch.autograd.grad)):
+        x = lib.tensor(_r(4, 2, 5, 5), requires_grad=True)
+        w = lib.tensor(_r(3, 2, 3, 3, seed=2), requires_grad=True)
+        h = F.layer_norm(F.conv2d(x, w, padding=1), (3, 5, 5))
+        out = F.group_norm(h, 3).var((1, 2, 3)) + F.instance_norm(h).std()
+        (gx,) = grad(out.sum(), [x], create_graph=True)
+        pen = ((gx.flatten(1).var(1) - 1.0) ** 2).mean()
+        results.append(grad(pen, [x, w]))
+    for a, b in zip(*results):
+        _close(a, b, "penalty gradient", rtol=1e-7)

@@ -1142,6 +1142,13 @@ class Unfold(Function):
         gx = pad_crop(gxp, [(-p, -p) for p in padding], axis=2)
         return (gx if batched else gx[0]),
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # unfold is linear and fold is its adjoint: dx = fold(dy), recorded (any order)
+        _, S, _, K, dilation, padding, stride, _ = ctx.cfg
+        return (Fold.apply(gy, output_size=S, kernel_size=K, dilation=dilation,
+                           padding=padding, stride=stride),)
+
 
 class Fold(Function):
     """Combine sliding local blocks into a tensor, summing overlaps (col2im; Unfold's adjoint).
@@ -1184,3 +1191,10 @@ class Fold(Function):
         im2col(gyp, K, stride, dilation, So, 2, out=cols.transpose(perm))
         gx = cols.reshape(N, C * math.prod(K), math.prod(So))
         return (gx if batched else gx[0]),
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # fold is linear and unfold is its adjoint: dx = unfold(dy), recorded (any order)
+        K, dilation, padding, stride, _, _ = ctx.cfg
+        return (Unfold.apply(gy, kernel_size=K, dilation=dilation, padding=padding,
+                             stride=stride),)

@@ -265,6 +265,7 @@ class SoftCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: Context, x, t, weight=None, *, reduction="mean", label_smoothing=0.0):
+        x0, t0 = x, t
         unbatched = x.ndim == 1
         if unbatched:
             x, t = x[None], t[None]
@@ -277,13 +278,13 @@ class SoftCrossEntropy(Function):
         loss = -np.sum(wt * logp, axis=1)                            # (N, *S)
         if reduction == "none" and unbatched:
             loss = loss.reshape(())
-        ctx.save_for_backward(logp, ts, wt, wb)
+        ctx.save_for_backward(logp, ts, wt, wb, x0, t0, weight)   # the last three: the graph
         ctx.eps, ctx.reduction, ctx.unbatched = eps, reduction, unbatched
         return _reduce(loss, reduction)
 
     @staticmethod
     def backward(ctx: Context, gy):
-        logp, ts, wt, wb = ctx.saved
+        logp, ts, wt, wb = ctx.saved[:4]
         n = logp.size // logp.shape[1]
         g = _per_element(gy, ctx.reduction, n)
         g = np.reshape(g, (-1,) + logp.shape[2:])[:, None] if g.ndim else g   # (N, 1, *S)
@@ -300,6 +301,35 @@ class SoftCrossEntropy(Function):
         if ctx.unbatched:
             gx = gx[0] if gx is not None else None
             gt = gt[0] if gt is not None else None
+        return gx, gt, gw
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # the formulas above in recorded ops, log p and t' recomputed from x and t
+        x, t, weight = saved[4:]
+        need = ctx.needs_input_grad
+        if ctx.unbatched:
+            x, t = x.unsqueeze(0), t.unsqueeze(0)
+        k, eps = x.shape[1], ctx.eps
+        logp = x.log_softmax(1)
+        ts = t * (1.0 - eps) + eps / k if eps else t
+        wb = None if weight is None else weight.reshape(_class_shape(x.ndim))
+        wt = ts if wb is None else ts * wb
+        if ctx.reduction == "none":
+            g = gy.reshape((-1, *x.shape[2:])).unsqueeze(1)   # (N, 1, *S)
+        else:
+            g = gy / (x.numel() // k) if ctx.reduction == "mean" else gy
+        gx = (logp.exp() * wt.sum(1, keepdim=True) - wt) * g if need[0] else None
+        gt = None
+        if need[1]:
+            gt = logp * g * (-(1.0 - eps))
+            gt = gt if wb is None else gt * wb
+        gw = None
+        if len(need) > 2 and need[2]:
+            gw = -(ts * logp * g).sum((0, *range(2, x.ndim)))
+        if ctx.unbatched:
+            gx = gx.squeeze(0) if gx is not None else None
+            gt = gt.squeeze(0) if gt is not None else None
         return gx, gt, gw
 
 
@@ -594,5 +624,28 @@ class KLDiv(Function):
                 # xlogy(t, t)' = xlogy(t != 0, t) + t / t (nan at t == 0, as PyTorch)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     gt = g * (np.where(t != 0, np.log(t), 0.0) + t / t - x)
+        return gx, gt
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # the derivatives above in recorded ops; log t taken where t != 0 only, from a t with
+        # 1 in place of 0, so that no 0 * inf enters the graph (t / t keeps torch's nan at 0)
+        x, t = saved[0], saved[1]
+        if ctx.reduction == "batchmean":
+            g = gy / ctx.batch
+        elif ctx.reduction == "mean":
+            g = gy / ctx.count if ctx.count else gy * 0
+        else:
+            g = gy
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            gx = -g * (t.exp() if ctx.log_target else t)
+        if ctx.needs_input_grad[1]:
+            if ctx.log_target:
+                gt = g * t.exp() * (t - x + 1.0)
+            else:
+                live = t.array != 0
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gt = g * (t.where(live, 1.0).log() + t / t - x)
         return gx, gt
 

@@ -36,6 +36,7 @@ import math
 import numpy as np
 
 from numcnn.autograd.function import Context, Function
+from numcnn.autograd.linear_map import linear_map
 
 
 def _as_dtype(a: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
@@ -243,14 +244,14 @@ class InstanceNorm(Function):
         y *= scale
         if b is not None:
             y += b[:, None]
-        ctx.save_for_backward(x3, mean, inv_std, scale)
-        ctx.x_shape, ctx.count = x.shape, spatial
+        ctx.save_for_backward(x3, mean, inv_std, scale, x, weight)   # x, weight: for the graph
+        ctx.x_shape, ctx.count, ctx.eps = x.shape, spatial, eps
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, gy):
         need_x, need_w, need_b = ctx.needs_input_grad
-        x3, mean, inv_std, k = ctx.saved
+        x3, mean, inv_std, k = ctx.saved[:4]
         gy3 = gy.reshape(x3.shape)                             # (N, C, L)
         m = ctx.count
         sum_gy = gy3.sum(axis=2, keepdims=True)                # (N, C, 1)
@@ -267,6 +268,18 @@ class InstanceNorm(Function):
         gb = sum_gy[..., 0].sum(axis=0) if need_b else None
         return gx, gw, gb
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x, w = saved[4], saved[5]
+        n, c, m = x.shape[0], x.shape[1], ctx.count
+        gy3 = gy.reshape(n, c, m)                              # (N, C, L)
+        gx, xhat = _standardize_graph(x.reshape(n, c, m), gy3,
+                                      None if w is None else w.reshape(1, c, 1), (2,), ctx.eps)
+        return (gx.reshape(ctx.x_shape) if need_x else None,
+                (gy3 * xhat).sum((0, 2)) if need_w else None,
+                gy3.sum((0, 2)) if need_b else None)
+
 
 def _standardize_backward(gxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray,
                           axes: tuple[int, ...], m: int) -> np.ndarray:
@@ -280,6 +293,22 @@ def _standardize_backward(gxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarr
     gx -= sum_g / m
     gx *= inv_std
     return gx
+
+
+def _standardize_graph(x, gy, w, axes: tuple[int, ...], eps: float):
+    """`_standardize_backward` in recorded ops (create_graph=True), mu and var recomputed from x
+    so that their dependence on x is differentiated too.  x, gy: Tensors in a layout where the
+    normalised sets run over `axes`; w: the scale broadcastable to it, or None.
+
+    Returns (dx, xhat): dx = inv_std (gxhat - mean(gxhat) - xhat mean(gxhat xhat)), gxhat = gy w.
+    """
+    xc = x - x.mean(axes, keepdim=True)
+    inv = ((xc * xc).mean(axes, keepdim=True) + eps).rsqrt()
+    xhat = xc * inv
+    gxhat = gy if w is None else gy * w
+    gx = inv * (gxhat - gxhat.mean(axes, keepdim=True)
+                - xhat * (gxhat * xhat).mean(axes, keepdim=True))
+    return gx, xhat
 
 
 class GroupNorm(Function):
@@ -307,14 +336,14 @@ class GroupNorm(Function):
         y = xhat * w4 if w4 is not None else xhat.copy()
         if b is not None:
             y += b.reshape(1, g, c // g, 1)
-        ctx.save_for_backward(xhat, inv_std, w4)
-        ctx.shape, ctx.count = x.shape, m
+        ctx.save_for_backward(xhat, inv_std, w4, x, weight)   # x, weight: for the graph
+        ctx.shape, ctx.count, ctx.eps, ctx.groups = x.shape, m, eps, g
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Context, gy):
         need_x, need_w, need_b = ctx.needs_input_grad
-        xhat, inv_std, w4 = ctx.saved
+        xhat, inv_std, w4 = ctx.saved[:3]
         gy4 = gy.reshape(xhat.shape)                           # (N, G, Cg, L)
         gx = gw = gb = None
         if need_x:
@@ -326,6 +355,20 @@ class GroupNorm(Function):
         if need_b:
             gb = gy4.sum(axis=(0, 3)).reshape(-1)              # (C,)
         return gx, gw, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x, w = saved[3], saved[4]
+        n, c, g = ctx.shape[0], ctx.shape[1], ctx.groups
+        four = (n, g, c // g, math.prod(ctx.shape[2:]))        # (N, G, Cg, L)
+        gy4 = gy.reshape(four)
+        gx, xhat = _standardize_graph(x.reshape(four), gy4,
+                                      None if w is None else w.reshape(1, g, c // g, 1),
+                                      (2, 3), ctx.eps)
+        return (gx.reshape(ctx.shape) if need_x else None,
+                (gy4 * xhat).sum((0, 3)).reshape(-1) if need_w else None,
+                gy4.sum((0, 3)).reshape(-1) if need_b else None)
 
 
 class LayerNorm(Function):
@@ -350,8 +393,8 @@ class LayerNorm(Function):
         y = xhat * w1 if w1 is not None else xhat.copy()
         if b is not None:
             y += b.reshape(1, d)
-        ctx.save_for_backward(xhat, inv_std, w1)
-        ctx.shape, ctx.count = x.shape, d
+        ctx.save_for_backward(xhat, inv_std, w1, x, weight)   # x, weight: for the graph
+        ctx.shape, ctx.count, ctx.eps = x.shape, d, eps
         ctx.wshape = None if weight is None else np.shape(weight)
         ctx.bshape = None if bias is None else np.shape(bias)
         return y.reshape(x.shape)
@@ -359,7 +402,7 @@ class LayerNorm(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         need_x, need_w, need_b = ctx.needs_input_grad
-        xhat, inv_std, w1 = ctx.saved
+        xhat, inv_std, w1 = ctx.saved[:3]
         gy2 = gy.reshape(xhat.shape)                           # (R, D)
         gx = gw = gb = None
         if need_x:
@@ -371,6 +414,19 @@ class LayerNorm(Function):
         if need_b:
             gb = gy2.sum(axis=0).reshape(ctx.bshape)
         return gx, gw, gb
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x, w = saved[3], saved[4]
+        d = ctx.count
+        two = (x.numel() // d if d else 0, d)                 # (R, D)
+        gy2 = gy.reshape(two)
+        gx, xhat = _standardize_graph(x.reshape(two), gy2,
+                                      None if w is None else w.reshape(1, d), (1,), ctx.eps)
+        return (gx.reshape(ctx.shape) if need_x else None,
+                (gy2 * xhat).sum(0).reshape(ctx.wshape) if need_w else None,
+                gy2.sum(0).reshape(ctx.bshape) if need_b else None)
 
 
 def _window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
@@ -410,7 +466,7 @@ class LocalResponseNorm(Function):
         den = d ** beta
         y = x / den
         ctx.save_for_backward(x, y, d, den)
-        ctx.params = (size, alpha, beta)
+        ctx.params, ctx.k = (size, alpha, beta), k
         return y
 
     @staticmethod
@@ -422,3 +478,20 @@ class LocalResponseNorm(Function):
         gx = gy / den
         gx -= (2.0 * alpha * beta / size) * x * t
         return (gx,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # the formulas above in recorded ops, d recomputed from x; the window sum S is linear
+        # (its adjoint S^T is the window sum with mirrored offsets)
+        x = saved[0]
+        size, alpha, beta = ctx.params
+        k = ctx.k
+        before, after = size // 2, (size - 1) // 2
+
+        def window(a, lo: int, hi: int):
+            return linear_map(a, lambda v: _window_sum(v, lo, hi),
+                              lambda v: _window_sum(v, hi, lo))
+        d = window(x * x, before, after) * (alpha / size) + k
+        den = d ** beta
+        t = window(gy * (x / den) / d, after, before)
+        return (gy / den - (2.0 * alpha * beta / size) * x * t,)

@@ -411,6 +411,23 @@ class LPPoolNd(Function):
             gx = gxp * (p * np.power(x, p - 1)) if p != 1 else gxp
         return (gx.astype(gy.dtype, copy=False),)
 
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # the formulas above in recorded ops, a = avg_pool(x^p) recomputed from x; avg_pool is
+        # linear (its adjoint is _avg_pool_backward); where a == 0 the gradient is 0
+        x = saved[0]
+        p, area, g = ctx.p, ctx.area, ctx.geometry
+        div = _avg_divisor(g, True, None, x.array.dtype)
+        shape = tuple(x.shape)
+        a = linear_map(x ** p, lambda h: _avg_pool_forward(np.ascontiguousarray(h), g, div),
+                       lambda h: _avg_pool_backward(h, g, div, shape))
+        live = a.array != 0
+        safe = a.where(live, 1.0)                              # keeps 0 * inf out of the graph
+        ga = (gy * (area / p) * (safe * area) ** (1.0 / p - 1.0)).where(live, 0.0)
+        gxp = linear_map(ga, lambda h: _avg_pool_backward(h, g, div, shape),
+                         lambda h: _avg_pool_forward(np.ascontiguousarray(h), g, div))
+        return (gxp * (p * x ** (p - 1)) if p != 1 else gxp,)
+
 
 # ----------------------------------------------------------------------------- adaptive pooling
 

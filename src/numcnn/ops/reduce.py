@@ -79,16 +79,24 @@ class Var(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             denom = np.asarray(max(n - correction, 0), dtype=a.dtype)
             y = np.sum(centered * centered, axis=axis, keepdims=keepdim) / denom
-        ctx.save_for_backward(centered)
+        ctx.save_for_backward(centered, a)                     # a: for the graph
         ctx.shape, ctx.axis, ctx.keepdim, ctx.denom = a.shape, axis, keepdim, denom
         return np.asarray(y)
 
     @staticmethod
     def backward(ctx: Context, gy):
-        (centered,) = ctx.saved
+        centered = ctx.saved[0]
         g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
             return (g * (2 / ctx.denom) * centered,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        a = saved[1]                                           # centred again, recorded
+        centered = a - a.mean(ctx.axis, keepdim=True)
+        g = _expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * centered * (2 / ctx.denom),)
 
 
 class MaxAll(Function):
@@ -157,7 +165,7 @@ class Std(Function):
         denom = np.asarray(max(n - correction, 0), dtype=a.dtype)
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.sqrt(np.sum(centered * centered, axis=axis, keepdims=True) / denom)
-        ctx.save_for_backward(centered, y)
+        ctx.save_for_backward(centered, y, a)                  # a: for the graph
         ctx.shape, ctx.axis, ctx.keepdim, ctx.denom = a.shape, axis, keepdim, denom
         if not keepdim:
             y = y.reshape(()) if axis is None else np.squeeze(y, axis)
@@ -165,10 +173,23 @@ class Std(Function):
 
     @staticmethod
     def backward(ctx: Context, gy):
-        centered, y = ctx.saved
+        centered, y = ctx.saved[:2]
         g = _expand_back(gy, ctx.shape, ctx.axis, ctx.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(y == 0, 0, g / (y * ctx.denom)).astype(gy.dtype, copy=False)
+        return (scale * centered,)
+
+    @staticmethod
+    def backward_graph(ctx: Context, gy, saved):
+        # y and the centred values recomputed from a, recorded; 0 where y == 0 (a constant
+        # slice), with y replaced by 1 there so that no 0 * inf enters the graph
+        a, live = saved[2], saved[1].array != 0
+        centered = a - a.mean(ctx.axis, keepdim=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = (centered * centered).sum(ctx.axis, keepdim=True) / ctx.denom
+            y = var.where(live, 1.0).sqrt()
+            scale = (_expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim)
+                     / (y * ctx.denom)).where(live, 0.0)
         return (scale * centered,)
 
 
