@@ -9,6 +9,7 @@ No family file is named after a function it exports (dropout lives in `stochasti
 from numcnn.nn.functional.activation import *  # noqa: F401,F403
 from numcnn.nn.functional.conv import *  # noqa: F401,F403
 from numcnn.nn.functional.dense import *  # noqa: F401,F403
+from numcnn.nn.functional.distance import *  # noqa: F401,F403
 from numcnn.nn.functional.loss import *  # noqa: F401,F403
 from numcnn.nn.functional.misc import *  # noqa: F401,F403
 from numcnn.nn.functional.norm import *  # noqa: F401,F403

@@ -403,3 +403,59 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     if dtype is not None:
         input = input.to(dtype)
     return softmax(-input, dim)
+
+
+# ----------------------------------------------------------------------------- composite
+# Written with differentiable tensor ops, so their gradients (and double backward) come from
+# those ops' kernels.
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: input split in halves a, b along `dim`, y = a * sigmoid(b).
+
+    Shape:
+        input (*, 2n, *) -> output (*, n, *).
+
+    Raises:
+        RuntimeError: for a 0-d input or an odd size along `dim` (as torch).
+    """
+    check_tensor(input, "input", "glu")
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = _norm_dim(dim, input.ndim)
+    n = input.shape[d]
+    if n % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {n}")
+    a, b = input.split(n // 2, d) if n else (input, input)
+    return a * sigmoid(b)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """y = x / (1 + |x|)  (dy/dx = 1 / (1 + |x|)^2)."""
+    _check_float(input, "softsign")
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """y = x - tanh(x)."""
+    _check_float(input, "tanhshrink")
+    return input - tanh(input)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """y = x where |x| > lambd, else 0 (gradient 1 there, 0 elsewhere)."""
+    _check_float(input, "hardshrink")
+    return input * (input.abs() > lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """y = x - lambd for x > lambd, x + lambd for x < -lambd, else 0.
+
+    Raises:
+        RuntimeError: for lambd < 0 (as torch).
+    """
+    _check_float(input, "softshrink")
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return (input - input.detach().sign() * lambd) * (input.abs() > lambd)
+
+
+__all__ += ["glu", "hardshrink", "softshrink", "softsign", "tanhshrink"]

@@ -2,6 +2,7 @@
 
 from numcnn.nn.modules.activation import *  # noqa: F401,F403
 from numcnn.nn.modules.conv import *  # noqa: F401,F403
+from numcnn.nn.modules.distance import *  # noqa: F401,F403
 from numcnn.nn.modules.dropout import *  # noqa: F401,F403
 from numcnn.nn.modules.lazy import *  # noqa: F401,F403
 from numcnn.nn.modules.linear import *  # noqa: F401,F403

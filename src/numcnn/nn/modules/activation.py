@@ -393,3 +393,90 @@ class Softmin(_AlongDim):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softmin(input, self.dim, _stacklevel=5)
+
+
+class GLU(Module):
+    """Gated linear unit: the input split in halves a, b along `dim`, y = a * sigmoid(b).
+
+    Shape:
+        input (*, 2n, *) -> output (*, n, *).
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softsign(Module):
+    """y = x / (1 + |x|).
+
+    Shape:
+        input (*) -> output (*).
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """y = x - tanh(x).
+
+    Shape:
+        input (*) -> output (*).
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanhshrink(input)
+
+
+class Hardshrink(Module):
+    """y = x where |x| > lambd, else 0.
+
+    Shape:
+        input (*) -> output (*).
+    """
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """y = x - lambd for x > lambd, x + lambd for x < -lambd, else 0.
+
+    Shape:
+        input (*) -> output (*).
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softshrink(input, self.lambd)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at each location: dim -3 of a (N, C, H, W) or (C, H, W) input.
+
+    Raises:
+        ValueError: for an input that is not 3-D or 4-D (as torch).
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead"
+            )
+        return F.softmax(input, -3)
+
+
+__all__ += ["GLU", "Hardshrink", "Softmax2d", "Softshrink", "Softsign", "Tanhshrink"]
