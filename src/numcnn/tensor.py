@@ -374,7 +374,9 @@ class Tensor:
 
         outer = src._view_fn
         self._base = src if src._base is None else src._base
-        self._view_fn = cut if outer is None else (lambda a: cut(outer(a)))
+        view_fn = cut if outer is None else (lambda a: cut(outer(a)))
+        creator = getattr(fn, "view_forbids_inplace", None) or getattr(outer, "creator", None)
+        self._view_fn = view_fn if creator is None else CustomView(view_fn, creator)
         self._version_counter = src._version_counter
 
     def detach_(self) -> Tensor:
@@ -742,6 +744,15 @@ class Tensor:
     def _check_inplace_allowed(self) -> None:
         if not grad_mode.is_grad_enabled():
             return
+        creator = getattr(self._view_fn, "creator", None)
+        if creator is not None:
+            raise RuntimeError(
+                f"Output 0 of {creator} is a view and is being modified inplace. The view was "
+                "made inside a custom Function (a module's backward hooks wrap its inputs and "
+                "outputs in one), whose backward the in-place rebase would bypass, giving wrong "
+                "gradients; this is forbidden, as in PyTorch. Clone the output (or the input) "
+                "before modifying it in place."
+            )
         if self.requires_grad and self.grad_fn is None and self._base is None:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
@@ -1158,6 +1169,21 @@ def _view_positions(view_fn: Callable[[np.ndarray], np.ndarray],
                     shape: tuple[int, ...]) -> np.ndarray:
     """Which flat positions of a base of `shape` a view covers, in the view's own layout."""
     return view_fn(np.arange(builtins.int(np.prod(shape, dtype=np.int64))).reshape(shape))
+
+
+class CustomView:
+    """The view function of a view made inside a custom Function (`creator` names it), such as
+    the identities that wrap a module's inputs and outputs for its backward hooks: PyTorch
+    refuses in-place writes through such a view (see `Tensor._check_inplace_allowed`), and so
+    do views of it."""
+
+    __slots__ = ("fn", "creator")
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], creator: str) -> None:
+        self.fn, self.creator = fn, creator
+
+    def __call__(self, a: np.ndarray) -> np.ndarray:
+        return self.fn(a)
 
 
 class CopySlices(Function):

@@ -19,7 +19,7 @@ from numcnn.autograd.function import Context, Function
 from numcnn.autograd.grad_mode import is_grad_enabled
 from numcnn.devices import check_device
 from numcnn.nn.parameter import Parameter, is_lazy
-from numcnn.tensor import Tensor, _RemovableHandle
+from numcnn.tensor import CustomView, Tensor, _RemovableHandle
 
 _hook_ids = itertools.count()      # one sequence for every module, so copies never collide
 
@@ -702,6 +702,9 @@ def _check_name(module: Module, name: str, what: str, own: Mapping[str, Any]) ->
         raise KeyError(f"attribute '{name}' already exists")
 
 
+_HOOK_VIEW = "BackwardHookFunction"     # PyTorch's name for the node around hooked tensors
+
+
 class _BackwardHookState:
     """Wires the backward hooks of one module call with identity nodes around its tensors.
 
@@ -733,13 +736,16 @@ class _BackwardHookState:
         out, start = list(args), 0
         for i, a in zip(self.slots, inputs):
             piece = packed[start:start + a.numel()].reshape(a.shape)
+            if self.full and piece._view_fn is not None:   # views made inside the hooks' node
+                piece._view_fn = CustomView(piece._view_fn, _HOOK_VIEW)
             out[i] = piece if piece.dtype == a.dtype else piece.to(a.dtype)
             start += a.numel()
         return tuple(out)
 
     def wrap_outputs(self, out: Any) -> Any:
         if isinstance(out, Tensor) and out.requires_grad:
-            return _HookIdentity.apply(out, cb=self._output_grad)
+            identity = _HookIdentity if self.full else _LegacyHookIdentity
+            return identity.apply(out, cb=self._output_grad)
         return out
 
     def _output_grad(self, g: np.ndarray) -> np.ndarray:
@@ -787,7 +793,13 @@ class _BackwardHookState:
 
 
 class _HookIdentity(Function):
-    """y = a;  da = cb(gy) (the module's output: records grad_output)."""
+    """y = a;  da = cb(gy) (the module's output: records grad_output).
+
+    y is a view of a made inside this custom node: modifying it in place is refused, as in
+    PyTorch (an in-place rebase would go around the hooks)."""
+
+    may_return_view = True
+    view_forbids_inplace = _HOOK_VIEW
 
     @staticmethod
     def forward(ctx: Context, a, *, cb):
@@ -797,6 +809,13 @@ class _HookIdentity(Function):
     @staticmethod
     def backward(ctx: Context, gy):
         return (ctx.cb(gy),)
+
+
+class _LegacyHookIdentity(_HookIdentity):
+    """`_HookIdentity` for the deprecated non-full hooks, which PyTorch puts on the output's own
+    node: the output stays a tensor of its own that may be modified in place."""
+
+    may_return_view = False
 
 
 class _HookInputs(Function):
