@@ -434,6 +434,7 @@ def render(tables: list[tuple[str, tuple[str, ...], list[Row]]]) -> str:
     lines += ["Families left out of every namespace, with the reason:", ""]
     lines += [f"- {reason}" for reason, _ in EXCLUDED]
     lines.append("")
+    lines += second_derivatives()          # before the per-namespace sections, which end the block
     for namespace, ours, table in tables:
         have = sum(r.present for r in table)
         lines += [f"### `{namespace}` -> `{_ours_name(ours)}` ({have} of {len(table)})", "",
@@ -444,6 +445,47 @@ def render(tables: list[tuple[str, tuple[str, ...], list[Row]]]) -> str:
         lines.append("")
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def differentiable_backwards() -> list[tuple[str, list[str], list[str]]]:
+    """For each module of `numcnn.ops` (and `numcnn.tensor`), in name order: its `Function`
+    public subclasses whose backward can itself be differentiated (they define `backward_graph`)
+    and those whose backward works on arrays only, each list sorted."""
+    import importlib
+    import pkgutil
+
+    import numcnn.ops
+    from numcnn.autograd.function import Function
+
+    modules = ["numcnn.ops." + m.name for m in pkgutil.iter_modules(numcnn.ops.__path__)]
+    out = []
+    for name in sorted(modules) + ["numcnn.tensor"]:
+        mod = importlib.import_module(name)
+        fns = [c for c in vars(mod).values() if inspect.isclass(c) and issubclass(c, Function)
+               and c.__module__ == name and not c.__name__.startswith("_")]
+        if fns:
+            out.append((name, sorted(c.__name__ for c in fns if hasattr(c, "backward_graph")),
+                        sorted(c.__name__ for c in fns if not hasattr(c, "backward_graph"))))
+    return out
+
+
+def second_derivatives() -> list[str]:
+    """The generated subsection listing which kernels support create_graph=True."""
+    table = differentiable_backwards()
+    have = sum(len(w) for _, w, _ in table)
+    total = have + sum(len(wo) for *_, wo in table)
+    lines = ["## Second derivatives (create_graph=True)", "",
+             f"{have} of numcnn's {total} kernels (`Function` subclasses in `numcnn.ops` and "
+             "`numcnn.tensor`) have a backward written in differentiable ops (`backward_graph`), "
+             "so that `autograd.grad(..., create_graph=True)` and `backward(create_graph=True)` "
+             "can differentiate through them again. Differentiating the backward of any other "
+             "kernel raises a `RuntimeError` naming it; first-order gradients work for all.", "",
+             "| module | differentiable backward | backward on arrays only |", "|---|---|---|"]
+    for name, with_graph, without in table:
+        lines.append(f"| `{name}` | {', '.join(with_graph) or '-'} "
+                     f"| {', '.join(without) or '-'} |")
+    lines.append("")
+    return lines
 
 
 def _ours_name(paths: tuple[str, ...]) -> str:
