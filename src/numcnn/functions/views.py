@@ -124,7 +124,7 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
         return x.reshape(())
     order: list[builtins.int | None] = [None] * x.ndim
     for s, d in zip(src, dst):
-        order[d] = s
+        order[d] = builtins.int(s)
     rest = iter(d for d in range(x.ndim) if d not in src)
     return x.permute([next(rest) if o is None else o for o in order])
 
