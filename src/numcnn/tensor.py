@@ -152,7 +152,7 @@ class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_hooks", "_retains_grad",
-                 "_version_counter", "_base", "_view_fn",
+                 "_version_counter", "_base", "_view_fn", "_view_version",
                  "__weakref__", "__dict__")
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operator
 
@@ -167,6 +167,7 @@ class Tensor:
         self._version_counter = Version()
         self._base: Tensor | None = None
         self._view_fn: Callable[[np.ndarray], np.ndarray] | None = None
+        self._view_version = 0          # for a view: the storage's version its grad_fn reflects
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -378,6 +379,20 @@ class Tensor:
         creator = getattr(fn, "view_forbids_inplace", None) or getattr(outer, "creator", None)
         self._view_fn = view_fn if creator is None else CustomView(view_fn, creator)
         self._version_counter = src._version_counter
+        self._view_version = src._version_counter.value
+
+    def _refresh_view(self) -> None:
+        """A view whose storage was written (through its base or another view) since its
+        grad_fn was set takes its history from the base again, as PyTorch regenerates a view's
+        grad_fn: otherwise it would still point at the values from before the write."""
+        base = self._base
+        if base is None or self._view_version == self._version_counter.value:
+            return
+        self._view_version = self._version_counter.value
+        if base.requires_grad and base.grad_fn is not None:
+            with grad_mode.enable_grad():
+                self.grad_fn = AsView.apply(base, view_fn=self._view_fn).grad_fn
+            self.requires_grad = True
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -739,6 +754,7 @@ class Tensor:
         base.grad_fn, base.requires_grad = rebased.grad_fn, True
         self.grad_fn = AsView.apply(base, view_fn=cut).grad_fn
         self.requires_grad = True
+        self._view_version = self._version_counter.value
         return self
 
     def _check_inplace_allowed(self) -> None:

@@ -8,8 +8,10 @@ PyTorch's digit.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import re
+import types
 import warnings
 from typing import Any, Callable
 
@@ -213,7 +215,11 @@ def test_off_by_default_records_nothing_and_checks_nothing(
 
     monkeypatch.setattr(anomaly_mode, "record_forward", must_not_run)
     monkeypatch.setattr(anomaly_mode, "checked_backward", must_not_run)
-    monkeypatch.setattr(anomaly_mode.traceback, "StackSummary", must_not_run)
+    # anomaly_mode's own view of the traceback module, not the module itself: pytest and
+    # xdist format their reports with traceback.StackSummary while this test runs
+    monkeypatch.setattr(anomaly_mode, "traceback", types.SimpleNamespace(
+        StackSummary=must_not_run, extract_stack=must_not_run))
+    gc.collect()                                 # earlier tests' nodes leave the weak dict now
     before = len(anomaly_mode._forward_stacks)
     x = numcnn.tensor([-1.0, 4.0], dtype=numcnn.float64, requires_grad=True)
     with np.errstate(invalid="ignore"):

@@ -314,3 +314,30 @@ def test_flip_copies_as_torch() -> None:
     y = x.flip(0)
     y[0] = 10
     assert x.tolist() == [0, 1, 2, 3]
+
+
+def test_sibling_views_see_a_write_through_another_view_or_the_base() -> None:
+    def overlapping(lib: Any, fn: Any, p: list[Any]) -> Any:
+        (x,) = p
+        y = x * 1.0
+        v2, v1 = y[0], y[0]                      # v2 made before the write through v1
+        v1.mul_(3)
+        return v2 * 2.0
+    _same(overlapping, (2, 3))
+
+    def through_base(lib: Any, fn: Any, p: list[Any]) -> Any:
+        x, w = p
+        y = x * 2.0
+        col = y[:, 1]
+        y.mul_(w)                                # the base itself written after the view
+        return col * col
+    _same(through_base, (3, 4), (3, 4))
+
+    def plain_buffer(lib: Any, fn: Any, p: list[Any]) -> Any:
+        (w,) = p
+        buf = lib.zeros(2, 3, dtype=lib.float64)
+        late = buf[1]                            # does not require grad when made
+        buf[0].copy_(w * 2.0)
+        buf[1].copy_(w)
+        return late * buf[0]
+    _same(plain_buffer, (3,))

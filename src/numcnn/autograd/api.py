@@ -41,6 +41,8 @@ def _initial_grads(outputs: list[Tensor], grad_outputs: list[Any], create_graph:
     for i, out in enumerate(outputs):
         if not isinstance(out, Tensor):
             raise TypeError(f"outputs must be Tensors, got {type(out).__name__} at {i}")
+        if out._base is not None:
+            out._refresh_view()
         if not out.requires_grad:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"

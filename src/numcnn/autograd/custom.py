@@ -116,6 +116,9 @@ def apply_tensor_function(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 
     if kwargs:
         raise TypeError(f"{fn.__name__}.apply() takes positional arguments only (as PyTorch)")
+    for a in args:
+        if isinstance(a, Tensor) and a._base is not None:
+            a._refresh_view()
     needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
     record = grad_mode.is_grad_enabled() and any(needs)
     ctx = FunctionCtx(needs if record else (False,) * len(args))

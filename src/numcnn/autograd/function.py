@@ -98,21 +98,25 @@ def record_saved_versions(node: Node, args: tuple[Any, ...], out: Tensor) -> Non
     saved = node.ctx.saved_tensors_
     if not saved:
         return
+    tensors = [(j, t) for j, t in enumerate(args) if isinstance(t, Tensor)]
     for i, s in enumerate(saved):
         if not isinstance(s, np.ndarray):
             continue
-        for j, t in enumerate(args):
-            if isinstance(t, Tensor) and np.may_share_memory(s, t.array):
-                node.saved_versions.append(
-                    SavedVersion(t._version_counter, t, t.grad_fn, False, i))
-                if s is t.array:
-                    node.saved_sources[i] = j
-                break
+        # the common case first: an input or the output saved as it is (no memory test)
+        owner = next(((j, t) for j, t in tensors if s is t.array), None)
+        if owner is None and s is out.array:
+            owner = (-1, out)
+        if owner is None:
+            owner = next(((j, t) for j, t in tensors if np.may_share_memory(s, t.array)), None)
+            if owner is None and np.may_share_memory(s, out.array):
+                owner = (-1, out)
+            if owner is None:
+                continue
         else:
-            if np.may_share_memory(s, out.array):
-                node.saved_versions.append(SavedVersion(out._version_counter, out, None, True, i))
-                if s is out.array:
-                    node.saved_sources[i] = -1
+            node.saved_sources[i] = owner[0]
+        j, t = owner
+        node.saved_versions.append(SavedVersion(t._version_counter, t,
+                                                None if j == -1 else t.grad_fn, j == -1, i))
 
 
 class Node:
@@ -253,6 +257,8 @@ class Function:
         needs = []
         for a in args:
             if isinstance(a, Tensor):
+                if a._base is not None:
+                    a._refresh_view()
                 arrays.append(a.array)
                 needs.append(a.requires_grad)
             else:

@@ -103,7 +103,7 @@ def cast(x: Any, dtype: np.dtype) -> Any:
     """An operand as `dtype`: tensors through the differentiable cast (no copy when equal),
     arrays and numbers as ndarrays (integers wrap around, as PyTorch's do)."""
     if isinstance(x, _t.Tensor):
-        return x.to(dtype)
+        return x if x.array.dtype == dtype else x.to(dtype)
     if isinstance(x, np.ndarray):
         return x.astype(dtype, copy=False)
     if isinstance(x, np.generic):

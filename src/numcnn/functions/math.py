@@ -42,7 +42,8 @@ def _binary(fn: Any, a: Any, b: Any, *, to_float: builtins.bool = False) -> Tens
 def _unary_float(fn: Any, input: Any, name: str, **params: Any) -> Tensor:
     """A float-valued function of one tensor: integer and bool inputs become the default dtype."""
     x = check_tensor(input, name)
-    return fn.apply(x.to(float_dtype(x.dtype)), **params)
+    d = float_dtype(x.dtype)
+    return fn.apply(x if x.array.dtype == d else x.to(d), **params)
 
 
 def _check_int_divisor(b: Any, d: np.dtype, name: str = "div_floor") -> None:
