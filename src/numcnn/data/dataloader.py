@@ -40,16 +40,23 @@ epoch (then later epochs continue as they would have, given the same generator s
 from __future__ import annotations
 
 import collections.abc
+import itertools
 import multiprocessing
 import queue
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from numcnn.data._worker import _ERR as _WORKER_ERR
 from numcnn.data._worker import WorkerPool, get_worker_info, raise_worker_error
-from numcnn.data.dataset import Dataset, GeneratorLike, as_generator, has_get_batch
+from numcnn.data.dataset import (
+    Dataset,
+    GeneratorLike,
+    IterableDataset,
+    as_generator,
+    has_get_batch,
+)
 from numcnn.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 from numcnn.data.transforms.batch import using_generator
 from numcnn.tensor import Tensor
@@ -457,6 +464,18 @@ class DataLoader:
             raise TypeError(f"worker_init_fn should be callable, got {worker_init_fn!r}")
         if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
             raise ValueError(f"prefetch must be a non-negative int, got {prefetch!r}")
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            for name, value in (("shuffle", shuffle or None), ("sampler", sampler),
+                                ("batch_sampler", batch_sampler)):
+                if value is not None:
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                     f"{name} option, but got {name}={value}")
+            if num_workers > 0:
+                raise NotImplementedError(
+                    "DataLoader with an IterableDataset and num_workers > 0 is not supported by "
+                    "numcnn: use num_workers=0"
+                )
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -473,12 +492,13 @@ class DataLoader:
             )
         self.dataset = dataset
         self.generator = as_generator(generator) if generator is not None else None
-        if sampler is None:
+        if sampler is None and not self._iterable:
             sampler = (RandomSampler(dataset, generator=self.generator) if shuffle  # type: ignore
                        else SequentialSampler(dataset))  # type: ignore[arg-type]
-        if batch_size is not None and batch_sampler is None:
-            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
-        self.sampler, self.batch_sampler = sampler, batch_sampler
+        if batch_size is not None and batch_sampler is None and not self._iterable:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)  # type: ignore[arg-type]
+        self.sampler: Any = sampler              # None for an IterableDataset
+        self.batch_sampler = batch_sampler
         self.batch_size, self.drop_last = batch_size, drop_last
         self.num_workers, self.prefetch = num_workers, prefetch
         self.pin_memory, self.pin_memory_device = bool(pin_memory), pin_memory_device
@@ -488,10 +508,10 @@ class DataLoader:
         self.in_order = in_order
         self._pool: WorkerPool | None = None       # persistent workers, between epochs
         self._iteration = 0
-        self._auto_batch = batch_sampler is not None
+        self._auto_batch = batch_sampler is not None or (self._iterable and batch_size is not None)
         if collate_fn is None:
             collate_fn = default_collate if self._auto_batch else default_convert
-            self._fast = self._auto_batch and has_get_batch(dataset)
+            self._fast = self._auto_batch and has_get_batch(dataset) and not self._iterable
         else:
             self._fast = False
         self.collate_fn = collate_fn
@@ -504,6 +524,11 @@ class DataLoader:
         self._token: object = object()
 
     def __len__(self) -> int:
+        if self._iterable:                   # the stream's own length, if it has one
+            n = len(self.dataset)  # type: ignore[arg-type]
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self._auto_batch:
             return len(self.batch_sampler)
         return len(self.sampler)  # type: ignore[arg-type]
@@ -525,7 +550,23 @@ class DataLoader:
             batches = iter(self.sampler)
         return list(enumerate(batches))
 
-    def __iter__(self) -> _DataLoaderIter | _WorkerIter:
+    def _iter_stream(self) -> Iterator[Any]:
+        """An IterableDataset read in order: batch_size samples collated per batch (the last
+        shorter unless drop_last), or each sample converted without batching."""
+        stream = iter(self.dataset)  # type: ignore[call-overload]
+        if not self._auto_batch:
+            for sample in stream:
+                yield self.collate_fn(sample)
+            return
+        while True:
+            batch = list(itertools.islice(stream, self.batch_size))
+            if not batch or (self.drop_last and len(batch) < self.batch_size):  # type: ignore
+                return
+            yield self.collate_fn(batch)
+
+    def __iter__(self) -> Any:
+        if self._iterable:
+            return self._iter_stream()
         resume, self._resume = self._resume, None
         seeded = self._seeded_sampler()
         if resume is not None:

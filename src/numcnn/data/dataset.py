@@ -1,4 +1,5 @@
-"""Datasets: `Dataset`, `TensorDataset`, `Subset`, `ConcatDataset`, `random_split`.
+"""Datasets: `Dataset`, `IterableDataset`, `TensorDataset`, `Subset`, `ConcatDataset`,
+`ChainDataset`, `random_split`.
 
 The API is `torch.utils.data`'s. One addition makes loading fast: a dataset backed by arrays
 may define
@@ -15,15 +16,15 @@ from __future__ import annotations
 import bisect
 import math
 import warnings
-from typing import Any, Callable, Generic, Iterable, Sequence, TypeVar, Union
+from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar, Union
 
 import numpy as np
 
 from numcnn import random as nrandom
 from numcnn.tensor import Tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
-           "has_get_batch", "as_generator"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+           "ChainDataset", "random_split", "has_get_batch", "as_generator"]
 
 T_co = TypeVar("T_co", covariant=True)
 GeneratorLike = Union[np.random.Generator, int, None]
@@ -62,6 +63,21 @@ class Dataset(Generic[T_co]):
 
     def __add__(self, other: Dataset[Any]) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset[T_co]):
+    """A stream of samples: subclasses write `__iter__` (and may write `__len__`).
+
+    A DataLoader reads it in order, `batch_size` samples to a batch; it takes no sampler and
+    no shuffle.  In a worker process, `get_worker_info()` tells `__iter__` which share of the
+    stream to yield (PyTorch's sharding idiom).  `a + b` chains two streams (`ChainDataset`).
+    """
+
+    def __iter__(self) -> Iterator[T_co]:
+        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+
+    def __add__(self, other: Dataset[Any]) -> ChainDataset:  # type: ignore[override]
+        return ChainDataset([self, other])
 
 
 def _array(t: Any) -> np.ndarray:
@@ -234,6 +250,35 @@ class ConcatDataset(Dataset[T_co]):
         return _map_structure(
             lambda *xs: np.concatenate([x.array if isinstance(x, Tensor) else x for x in xs]
                                        )[inverse], *parts)
+
+
+class ChainDataset(IterableDataset[Any]):
+    """Iterable datasets one after the other, as one stream (built lazily, on iteration).
+
+    Raises:
+        TypeError: at iteration or len(), for a member that is not an IterableDataset (as
+            PyTorch).
+    """
+
+    def __init__(self, datasets: Iterable[Dataset[Any]]) -> None:
+        super().__init__()
+        self.datasets = datasets
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            yield from d
+
+    def __len__(self) -> int:
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            total += len(d)  # type: ignore[arg-type]
+        return total
 
 
 def random_split(dataset: Dataset[T_co], lengths: Sequence[int | float],
