@@ -341,3 +341,15 @@ def test_sibling_views_see_a_write_through_another_view_or_the_base() -> None:
         buf[1].copy_(w)
         return late * buf[0]
     _same(plain_buffer, (3,))
+
+
+def test_indexing_in_place_forms_inside_the_graph() -> None:
+    def prog(lib: Any, fn: Any, p: list[Any]) -> Any:
+        x, s = p
+        y = x * 2.0
+        y.masked_fill_(x > 0.5, 0.25)
+        idx = lib.tensor([[0, 2, 1, 0], [2, 0, 0, 1]])
+        y.scatter_add_(0, idx, s)
+        y.index_add_(1, lib.tensor([3, 0]), s[:, :2], alpha=0.5)
+        return y * x
+    _same(prog, (3, 4), (2, 4))

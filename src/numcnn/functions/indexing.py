@@ -81,12 +81,9 @@ def _same_dtype(input: Tensor, src: Tensor, fn: str) -> None:
 
 
 def _write_back(self: Tensor, result: Tensor) -> Tensor:
-    """The in-place forms: write an out-of-place result into `self`'s storage."""
-    if result.shape != self.shape:
-        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
-                           f"shape {list(result.shape)}")
-    # in-place autograd: see issue 11 core
-    return self.copy_(result)
+    """The in-place forms: write an out-of-place result into `self`'s storage, recorded as
+    every in-place op is (`Tensor._inplace_from`: self's history becomes the result's)."""
+    return self._inplace_from(result)
 
 
 # --------------------------------------------------------------------- gather / scatter
