@@ -350,6 +350,6 @@ def test_indexing_in_place_forms_inside_the_graph() -> None:
         y.masked_fill_(x > 0.5, 0.25)
         idx = lib.tensor([[0, 2, 1, 0], [2, 0, 0, 1]])
         y.scatter_add_(0, idx, s)
-        y.index_add_(1, lib.tensor([3, 0]), s[:, :2], alpha=0.5)
+        y.index_add_(0, lib.tensor([2, 0]), s, alpha=0.5)
         return y * x
     _same(prog, (3, 4), (2, 4))
