@@ -52,7 +52,7 @@ from numcnn.factory import (
     zeros_like,
 )
 from numcnn.functions import *  # noqa: E402,F403  (each listed in functions.__all__)
-from numcnn.random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from numcnn.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from numcnn.tensor import Tensor
 
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ import numpy as np
 
 from numcnn import dtypes
 from numcnn.devices import check_device
-from numcnn.random import generator
+from numcnn.random import generator as _rng
 from numcnn.tensor import Tensor, _as_array, _shape_args
 
 
@@ -98,36 +98,40 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None,
     return _make(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False,
-          device: Any = None) -> Tensor:
-    """Standard normal samples from the global generator."""
+def randn(*size: Any, generator: Any = None, dtype: Any = None,
+          requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Standard normal samples from the global generator (or `generator`)."""
     check_device(device)
     d = _float_dtype(dtype)
-    return _make(generator().standard_normal(_shape_args(size)).astype(d), requires_grad)
+    return _make(_rng(generator, "randn").standard_normal(_shape_args(size)).astype(d),
+                 requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False,
-         device: Any = None) -> Tensor:
-    """Uniform samples on [0, 1) from the global generator."""
+def rand(*size: Any, generator: Any = None, dtype: Any = None,
+         requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Uniform samples on [0, 1) from the global generator (or `generator`)."""
     check_device(device)
     d = _float_dtype(dtype)
-    return _make(generator().random(_shape_args(size)).astype(d), requires_grad)
+    return _make(_rng(generator, "rand").random(_shape_args(size)).astype(d), requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
-            device: Any = None) -> Tensor:
-    """Integers uniform on [low, high) (int64)."""
+def randint(low: int, high: int | None = None, size: Any = (), *, generator: Any = None,
+            dtype: Any = None, device: Any = None) -> Tensor:
+    """Integers uniform on [low, high) (int64), from the global generator (or `generator`)."""
     check_device(device)
     if high is None:
         low, high = 0, low
     d = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    return Tensor(generator().integers(low, high, _shape_args((size,))).astype(d))
+    return Tensor(_rng(generator, "randint").integers(low, high, _shape_args((size,)))
+                  .astype(d))
 
 
-def randperm(n: int, dtype: Any = None, device: Any = None) -> Tensor:
+def randperm(n: int, *, generator: Any = None, dtype: Any = None, device: Any = None
+             ) -> Tensor:
+    """A random permutation of 0..n-1 (int64), from the global generator (or `generator`)."""
     check_device(device)
     d = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    return Tensor(generator().permutation(n).astype(d))
+    return Tensor(_rng(generator, "randperm").permutation(n).astype(d))
 
 
 def _like(t: Tensor, dtype: Any) -> tuple[tuple[int, ...], np.dtype]:
@@ -166,11 +170,11 @@ def randn_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = 
                device: Any = None) -> Tensor:
     check_device(device)
     shape, d = _like(input, dtype)
-    return _make(generator().standard_normal(shape).astype(d), requires_grad)
+    return _make(_rng().standard_normal(shape).astype(d), requires_grad)
 
 
 def rand_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,
               device: Any = None) -> Tensor:
     check_device(device)
     shape, d = _like(input, dtype)
-    return _make(generator().random(shape).astype(d), requires_grad)
+    return _make(_rng().random(shape).astype(d), requires_grad)

@@ -31,11 +31,14 @@ GeneratorLike = Union[np.random.Generator, int, None]
 
 
 def as_generator(generator: GeneratorLike) -> np.random.Generator:
-    """A np.random.Generator from a Generator (as is), an int seed, or None (the global one)."""
+    """A np.random.Generator from a Generator (as is), a numcnn.Generator (the one it wraps),
+    an int seed, or None (the global one)."""
     if generator is None:
         return nrandom.generator()
     if isinstance(generator, np.random.Generator):
         return generator
+    if isinstance(generator, nrandom.Generator):       # numcnn.Generator, as torch.Generator
+        return generator.numpy_generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         if generator < 0:
             raise ValueError(f"generator seed must be non-negative, got {generator}")

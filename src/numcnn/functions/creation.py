@@ -68,12 +68,11 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
     normal(mean: Tensor, std: Tensor) (broadcast), normal(mean: Tensor, std=1.0),
     normal(mean: float, std: Tensor), normal(mean: float, std: float, size).
     The result has the floating dtype of the tensor arguments (default dtype for numbers);
-    std must be >= 0.  Draws from the global generator (numcnn.manual_seed)."""
+    std must be >= 0.  Draws from the global generator (numcnn.manual_seed), or from
+    `generator` (a numcnn.Generator)."""
     from numcnn.random import generator as global_generator
 
-    if generator is not None:
-        raise NotImplementedError("normal(generator=...): numcnn draws from the global "
-                                  "generator; seed it with numcnn.manual_seed")
+    rng = global_generator(generator, "normal")
     m_t, s_t = isinstance(mean, _t.Tensor), isinstance(std, _t.Tensor)
     if not (m_t or s_t) and size is None:
         raise TypeError("normal() with float mean and std needs a size: normal(mean, std, size)")
@@ -96,7 +95,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         shape = _t._shape_args((size,) if not isinstance(size, (tuple, list)) else tuple(size))
     else:
         shape = np.broadcast_shapes(m.shape, s.shape)
-    z = global_generator().standard_normal(shape)
+    z = rng.standard_normal(shape)
     out = (m + s * z).astype(d)
     return _t.Tensor(out, requires_grad=requires_grad)
 
