@@ -738,8 +738,10 @@ class Tensor:
                 f"type {_torch_type_name(self.array.dtype)}"
             )
         node = out.grad_fn
-        if record:
-            _unalias_saved(node, self.array, res)
+        if record:                     # every node made since self's own, on the way to out
+            floor = self.grad_fn.seq if self.grad_fn is not None else -1
+            for made in _nodes_since(node, floor):
+                _unalias_saved(made, self.array, res)
         self._write(res)
         if not record:
             return self
@@ -1163,6 +1165,20 @@ class _RemovableHandle:
 
 # --------------------------------------------------------------------- small Functions
 from numcnn.autograd.function import Context, Function, Node, Version  # noqa: E402
+
+
+def _nodes_since(node: Node, floor: int) -> list[Node]:
+    """`node` and the nodes it reaches that were made after the node numbered `floor`: the
+    ops that computed an in-place op's result (one, or several for composite forms)."""
+    found, stack, seen = [], [node], {id(node)}
+    while stack:
+        n = stack.pop()
+        found.append(n)
+        for e in n.inputs:
+            if isinstance(e, Node) and e.seq > floor and id(e) not in seen:
+                seen.add(id(e))
+                stack.append(e)
+    return found
 
 
 def _unalias_saved(node: Node, storage: np.ndarray, result: np.ndarray) -> None:

@@ -26,6 +26,7 @@ returned as tensors that carry no gradient (max-pool indices, for example).
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -119,6 +120,9 @@ def record_saved_versions(node: Node, args: tuple[Any, ...], out: Tensor) -> Non
                                                 None if j == -1 else t.grad_fn, j == -1, i))
 
 
+_SEQUENCE = itertools.count()
+
+
 class Node:
     """A recorded call of a `Function`: the edge list the engine walks backwards.
 
@@ -127,7 +131,7 @@ class Node:
     """
 
     __slots__ = ("fn", "ctx", "inputs", "shapes", "dtypes", "released", "retained", "hooks",
-                 "saved_versions", "saved_sources", "__weakref__")
+                 "saved_versions", "saved_sources", "seq", "__weakref__")
 
     def __init__(self, fn: type[Function], ctx: Context, inputs: tuple[Any, ...],
                  shapes: tuple[tuple[int, ...] | None, ...], dtypes: tuple[Any, ...]) -> None:
@@ -137,6 +141,7 @@ class Node:
         self.shapes = shapes
         self.dtypes = dtypes
         self.released = False
+        self.seq = next(_SEQUENCE)           # creation order (PyTorch's sequence_nr)
         # non-leaf tensors that asked for .retain_grad(), and tensor hooks on this output
         self.retained: list[weakref.ref[Tensor]] = []
         self.hooks: list[Callable[[Any], Any]] = []
