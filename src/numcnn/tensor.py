@@ -148,6 +148,17 @@ def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(builtins.int(s) for s in shape)
 
 
+def _in_place(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """The in-place method of the function `fn`: `x.f_(...)` writes `fn(x, ...)` into x."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._inplace_from(fn(self, *args, **kwargs))
+
+    method.__name__ = method.__qualname__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place `{fn.__name__}`: the result is written into this tensor."
+    return method
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
@@ -800,54 +811,52 @@ class Tensor:
     def _apply_inplace(self, fn: Any, *others: Any, **kwargs: Any) -> Tensor:
         return self._inplace_from(fn.apply(self, *others, **kwargs))
 
-    # the in-place arithmetic: the out-of-place function (same promotion), written back
-    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        return self._inplace_from(functions.add(self, other, alpha=alpha))
-
-    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        return self._inplace_from(functions.sub(self, other, alpha=alpha))
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._inplace_from(functions.mul(self, other))
-
-    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-        return self._inplace_from(functions.div(self, other, rounding_mode=rounding_mode))
-
-    def pow_(self, exponent: Any) -> Tensor:
-        return self._inplace_from(functions.pow(self, exponent))
-
+    # The in-place forms: the out-of-place function (same promotion and checks), its result
+    # written back into this tensor and recorded (`_inplace_from`); one table, as the others.
+    add_ = _in_place(functions.add)
+    sub_ = subtract_ = _in_place(functions.sub)
+    mul_ = multiply_ = _in_place(functions.mul)
+    div_ = divide_ = true_divide_ = _in_place(functions.div)
+    pow_ = _in_place(functions.pow)
+    remainder_ = _in_place(functions.remainder)
+    floor_divide_ = _in_place(functions.floor_divide)
+    lerp_ = _in_place(functions.lerp)
+    clamp_ = clip_ = _in_place(functions.clamp)
+    clamp_min_ = _in_place(functions.clamp_min)
+    clamp_max_ = _in_place(functions.clamp_max)
+    neg_ = negative_ = _in_place(functions.neg)
+    abs_ = absolute_ = _in_place(functions.abs)
+    square_ = _in_place(functions.square)
+    sign_ = _in_place(functions.sign)
+    exp_ = _in_place(functions.exp)
+    expm1_ = _in_place(functions.expm1)
+    log_ = _in_place(functions.log)
+    log1p_ = _in_place(functions.log1p)
+    sqrt_ = _in_place(functions.sqrt)
+    rsqrt_ = _in_place(functions.rsqrt)
+    reciprocal_ = _in_place(functions.reciprocal)
+    sin_ = _in_place(functions.sin)
+    cos_ = _in_place(functions.cos)
+    tan_ = _in_place(functions.tan)
+    floor_ = _in_place(functions.floor)
+    ceil_ = _in_place(functions.ceil)
+    round_ = _in_place(functions.round)
+    trunc_ = _in_place(functions.trunc)
+    frac_ = _in_place(functions.frac)
+    erf_ = _in_place(functions.erf)
+    sigmoid_ = _in_place(functions.sigmoid)
+    tanh_ = _in_place(functions.tanh)
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
-
     __ipow__ = pow_
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        return self._inplace_from(self.clamp(min, max))
-
-    clip_ = clamp_
+    __imod__ = remainder_
+    __ifloordiv__ = floor_divide_
 
     def relu_(self) -> Tensor:
-        return self._inplace_from(self.relu())
-
-    def sigmoid_(self) -> Tensor:
-        return self._inplace_from(self.sigmoid())
-
-    def tanh_(self) -> Tensor:
-        return self._inplace_from(self.tanh())
-
-    def exp_(self) -> Tensor:
-        return self._inplace_from(self.exp())
-
-    def sqrt_(self) -> Tensor:
-        return self._inplace_from(self.sqrt())
-
-    def abs_(self) -> Tensor:
-        return self._inplace_from(self.abs())
-
-    def neg_(self) -> Tensor:
-        return self._inplace_from(-self)
+        from numcnn.nn import functional as F
+        return F.relu(self, inplace=True)          # the kernel writes straight into self
 
     def zero_(self) -> Tensor:
         return self.fill_(0)

@@ -353,3 +353,33 @@ def test_indexing_in_place_forms_inside_the_graph() -> None:
         y.index_add_(0, lib.tensor([2, 0]), s, alpha=0.5)
         return y * x
     _same(prog, (3, 4), (2, 4))
+
+
+@pytest.mark.parametrize("name,args", [
+    ("sub_", (0.5,)), ("mul_", (1.5,)), ("div_", (2.0,)), ("pow_", (2,)), ("clamp_", (-0.3, 0.4)),
+    ("clamp_min_", (0.1,)), ("clamp_max_", (0.2,)), ("neg_", ()), ("abs_", ()), ("square_", ()),
+    ("exp_", ()), ("expm1_", ()), ("sin_", ()), ("cos_", ()), ("tan_", ()), ("erf_", ()),
+    ("sigmoid_", ()), ("tanh_", ()), ("relu_", ()), ("reciprocal_", ()),
+    ("floor_", ()), ("round_", ()), ("trunc_", ()), ("frac_", ()), ("sign_", ())])
+def test_in_place_method_table(name: str, args: tuple[Any, ...]) -> None:
+    def prog(lib: Any, fn: Any, p: list[Any]) -> Any:
+        (x,) = p
+        h = x * 0.9 + 0.05
+        getattr(h, name)(*args)
+        return h * x
+    _same(prog, (3, 5))
+
+
+def test_in_place_positive_only_methods() -> None:
+    for name in ("log_", "log1p_", "sqrt_", "rsqrt_"):
+        def prog(lib: Any, fn: Any, p: list[Any], name: str = name) -> Any:
+            (x,) = p
+            h = x * x + 0.5
+            getattr(h, name)()
+            return h * x
+        _same(prog, (2, 3))
+    for lib in (numcnn, torch):
+        i = lib.tensor([5, 7, -3])
+        i %= 3
+        i //= 2
+        assert i.tolist() == [1, 0, 0]
