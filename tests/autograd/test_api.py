@@ -298,3 +298,66 @@ def test_next_functions_and_variable() -> None:
     v = autograd.Variable(a, requires_grad=True)
     assert v.requires_grad and not a.requires_grad and v.is_leaf
     v.add_(1) if not v.requires_grad else None
+
+
+def _sincos(lib: Any) -> Any:
+    class SinCos(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.sin(), x.cos()
+
+        @staticmethod
+        def backward(ctx, g_sin, g_cos):
+            (x,) = ctx.saved_tensors
+            return g_sin * x.cos() - g_cos * x.sin()
+    return SinCos
+
+
+def _max_with_index(lib: Any) -> Any:
+    class MaxWithIndex(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            values, idx = x.max(1)
+            ctx.save_for_backward(idx)
+            ctx.shape = x.shape
+            ctx.mark_non_differentiable(idx)
+            return values, idx
+
+        @staticmethod
+        def backward(ctx, g, g_idx):
+            (idx,) = ctx.saved_tensors
+            out = g.new_zeros(ctx.shape)
+            out.scatter_(1, idx.unsqueeze(1), g.unsqueeze(1))
+            return out
+    return MaxWithIndex
+
+
+def test_custom_functions_with_several_outputs() -> None:
+    (x,), (tx,) = _both(XA)
+    s, c = _sincos(numcnn).apply(x * 1.0)
+    ts, tc = _sincos(torch).apply(tx * 1.0)
+    assert s.grad_fn is not None and c.grad_fn is not None
+    ((s * 2.0).sum() + (c * c).sum()).backward()
+    ((ts * 2.0).sum() + (tc * tc).sum()).backward()
+    _close(x.grad, tx.grad)
+    x.grad, tx.grad = None, None
+    _sincos(numcnn).apply(x)[1].sum().backward()          # one output unused: zeros for it
+    _sincos(torch).apply(tx)[1].sum().backward()
+    _close(x.grad, tx.grad)
+    (g,) = autograd.grad(sum(o.sum() for o in _sincos(numcnn).apply(x * 1.0)), x,
+                         create_graph=True)
+    (tg,) = torch.autograd.grad(sum(o.sum() for o in _sincos(torch).apply(tx * 1.0)), tx,
+                                create_graph=True)
+    _close(g, tg)
+    x.grad, tx.grad = None, None
+    (g * g).sum().backward()
+    (tg * tg).sum().backward()
+    _close(x.grad, tx.grad)
+    x.grad, tx.grad = None, None
+    v, i = _max_with_index(numcnn).apply(x * 3.0)
+    tv, ti = _max_with_index(torch).apply(tx * 3.0)
+    assert not i.requires_grad and i.tolist() == ti.tolist()
+    (v * v).sum().backward()
+    (tv * tv).sum().backward()
+    _close(x.grad, tx.grad)

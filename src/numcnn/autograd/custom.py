@@ -20,7 +20,8 @@ calls the user's backward on Tensors (recorded too when `create_graph=True`, so 
 written in differentiable ops can be differentiated again).  Also supported: forward without
 ctx plus `setup_context(ctx, inputs, output)`, `ctx.needs_input_grad`, `mark_dirty` (an input
 modified in place and returned), `mark_non_differentiable`, `set_materialize_grads`, and the
-version check of saved tensors.  One differentiable output per Function (see docs/compat.md).
+version check of saved tensors, and several differentiable outputs (backward gets one
+gradient per output, as PyTorch's).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from numcnn.autograd import anomaly_mode, grad_mode
 from numcnn.autograd.function import Context, Node
 
 if TYPE_CHECKING:
-    from numcnn.tensor import Tensor
+    pass
 
 
 class FunctionCtx(Context):
@@ -81,33 +82,74 @@ class FunctionCtx(Context):
         self.materialize_grads = bool(value)
 
 
-def _run_backward(fn: Any, ctx: FunctionCtx, grad: Any, shape: tuple[int, ...],
-                  dtype: Any) -> tuple[Any, ...]:
-    from numcnn.tensor import Tensor
+class OutputGrads:
+    """The gradients of a multi-output Function's outputs, gathered for its one node: each
+    output's selector node sends its gradient here at its position; the engine adds these up
+    as it adds any gradients."""
 
-    if grad is None and ctx.materialize_grads:
-        grad = Tensor(np.zeros(shape, dtype=dtype))
-    grads = fn.backward(ctx, grad)
-    return grads if isinstance(grads, tuple) else (grads,)
+    __slots__ = ("grads",)
+
+    def __init__(self, n: int, position: int, grad: Any) -> None:
+        self.grads: list[Any] = [None] * n
+        self.grads[position] = grad
+
+    def __add__(self, other: OutputGrads) -> OutputGrads:
+        total = OutputGrads(len(self.grads), 0, None)
+        total.grads = [b if a is None else a if b is None else a + b
+                       for a, b in zip(self.grads, other.grads)]
+        return total
 
 
 class _TensorBackward:
     """What the engine calls for a Tensor-contract Function's node (backward_arrays and
-    backward_graph, as for an op), adapting to the user's Tensor-level backward."""
+    backward_graph, as for an op), adapting to the user's Tensor-level backward: one gradient
+    per forward output (zeros, or None with set_materialize_grads(False), where none came)."""
 
-    def __init__(self, fn: Any, out_shape: tuple[int, ...], out_dtype: Any) -> None:
-        self.fn, self.shape, self.dtype = fn, out_shape, out_dtype
+    def __init__(self, fn: Any, outs: list[Any], position: int) -> None:
+        from numcnn.tensor import Tensor
+
+        self.fn, self.position = fn, position      # position: of the output it is grad_fn of
+        self.meta = [(tuple(o.shape), o.dtype) if isinstance(o, Tensor) else None for o in outs]
         self.__name__ = fn.__name__
 
-    def backward_arrays(self, ctx: FunctionCtx, grad: np.ndarray) -> tuple[Any, ...]:
+    def _call(self, ctx: FunctionCtx, grad: Any) -> tuple[Any, ...]:
+        from numcnn.tensor import Tensor
+
+        grads = grad.grads if isinstance(grad, OutputGrads) else \
+            [grad if i == self.position else None for i in range(len(self.meta))]
+        full = []
+        for g, meta in zip(grads, self.meta):
+            if g is not None and not isinstance(g, Tensor):
+                g = Tensor(g)
+            if g is None and meta is not None and ctx.materialize_grads:
+                g = Tensor(np.zeros(meta[0], dtype=meta[1]))
+            full.append(g)
+        result = self.fn.backward(ctx, *full)
+        return result if isinstance(result, tuple) else (result,)
+
+    def backward_arrays(self, ctx: FunctionCtx, grad: Any) -> tuple[Any, ...]:
         from numcnn.tensor import Tensor
 
         with grad_mode.no_grad():
-            grads = _run_backward(self.fn, ctx, Tensor(grad), self.shape, self.dtype)
+            grads = self._call(ctx, grad)
         return tuple(g.array if isinstance(g, Tensor) else g for g in grads)
 
-    def backward_graph(self, ctx: FunctionCtx, grad: Tensor, saved: Any) -> tuple[Any, ...]:
-        return _run_backward(self.fn, ctx, grad, self.shape, self.dtype)
+    def backward_graph(self, ctx: FunctionCtx, grad: Any, saved: Any) -> tuple[Any, ...]:
+        return self._call(ctx, grad)
+
+
+class _SelectOutput:
+    """The node of output `position` of a multi-output Function: it hands its gradient to
+    the Function's node, at its position."""
+
+    def __init__(self, name: str, n: int, position: int) -> None:
+        self.__name__, self.n, self.position = name, n, position
+
+    def backward_arrays(self, ctx: Context, grad: Any) -> tuple[Any, ...]:
+        return (OutputGrads(self.n, self.position, grad),)
+
+    def backward_graph(self, ctx: Context, grad: Any, saved: Any) -> tuple[Any, ...]:
+        return (OutputGrads(self.n, self.position, grad),)
 
 
 def apply_tensor_function(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -137,27 +179,24 @@ def apply_tensor_function(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         diff = [i for i, o in enumerate(outs)
                 if isinstance(o, Tensor) and o.dtype.kind in "fc"
                 and not any(o is nd for nd in ctx._non_differentiable)]
-        if len(diff) > 1:
-            raise NotImplementedError(
-                f"{fn.__name__}: numcnn records one differentiable output per custom Function, "
-                f"this forward returned {len(diff)}; mark the others with "
-                "ctx.mark_non_differentiable(...) or split the Function"
-            )
         if diff:
-            out = outs[diff[0]]
             edges = tuple(
                 None if not need else (a if a.grad_fn is None else a.grad_fn)
                 for a, need in zip(args, needs))
-            node = Node(_TensorBackward(fn, tuple(out.shape), out.dtype),  # type: ignore[arg-type]
-                        ctx, edges,
-                        tuple(a.array.shape if isinstance(a, Tensor) else None for a in args),
-                        tuple(a.array.dtype if isinstance(a, Tensor) else None for a in args))
-            if any(out is d for d in ctx._dirty):
-                out._check_inplace_allowed()
-                out._version_counter.value += 1
-            out.grad_fn, out.requires_grad = node, True
+            hub = Node(_TensorBackward(fn, outs, diff[0]), ctx, edges,  # type: ignore[arg-type]
+                       tuple(a.array.shape if isinstance(a, Tensor) else None for a in args),
+                       tuple(a.array.dtype if isinstance(a, Tensor) else None for a in args))
             if anomaly_mode.is_anomaly_enabled():    # anomaly hook: keep the forward call stack
-                anomaly_mode.record_forward(node)
+                anomaly_mode.record_forward(hub)
+            for i in diff:
+                out = outs[i]
+                if any(out is d for d in ctx._dirty):
+                    out._check_inplace_allowed()
+                    out._version_counter.value += 1
+                node = hub if len(diff) == 1 else Node(
+                    _SelectOutput(fn.__name__, len(outs), i),  # type: ignore[arg-type]
+                    Context((True,)), (hub,), (None,), (None,))
+                out.grad_fn, out.requires_grad = node, True
     return tuple(outs) if isinstance(result, tuple) else outs[0]
 
 

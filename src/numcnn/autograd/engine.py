@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from numcnn.autograd import anomaly_mode
+from numcnn.autograd.custom import OutputGrads
 from numcnn.autograd.function import Node
 
 if TYPE_CHECKING:
@@ -247,7 +248,9 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
         for i, (edge, gi) in enumerate(zip(node.inputs, input_grads)):
             if edge is None or gi is None:
                 continue
-            if graph:
+            if isinstance(gi, OutputGrads):
+                pass                    # gathered for a multi-output Function's node
+            elif graph:
                 gi = _fit_graph(gi if isinstance(gi, Tensor) else Tensor(np.asarray(gi)),
                                 node.shapes[i] or (), node.dtypes[i], node, i)
             else:
