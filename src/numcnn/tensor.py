@@ -881,23 +881,23 @@ class Tensor:
             ) from None
         return self._apply_inplace(Overwrite, src)
 
-    def _fill_random(self, values: np.ndarray) -> Tensor:
-        return self._apply_inplace(Overwrite, values)
-
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, *,
                  generator: Any = None) -> Tensor:
         from numcnn.random import generator as rng
-        return self._fill_random(rng(generator, "uniform_").uniform(a, b, self.shape))
+        values = rng(generator, "uniform_").uniform(a, b, self.shape)
+        return self._apply_inplace(Overwrite, values)
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *,
                 generator: Any = None) -> Tensor:
         from numcnn.random import generator as rng
-        return self._fill_random(rng(generator, "normal_").normal(mean, std, self.shape))
+        values = rng(generator, "normal_").normal(mean, std, self.shape)
+        return self._apply_inplace(Overwrite, values)
 
     def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
         from numcnn.random import generator as rng
         prob = p.array if isinstance(p, Tensor) else p
-        return self._fill_random(rng(generator, "bernoulli_").random(self.shape) < prob)
+        values = rng(generator, "bernoulli_").random(self.shape) < prob
+        return self._apply_inplace(Overwrite, values)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if isinstance(value, np.generic):
