@@ -13,6 +13,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from numcnn import dtypes
 from numcnn.nn.functional._checks import check_tensor
 from numcnn.ops import activation as A
@@ -459,3 +461,77 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 
 __all__ += ["glu", "hardshrink", "softshrink", "softsign", "tanhshrink"]
+
+
+# ----------------------------------------------------------------------------- stochastic
+__all__ += ["gumbel_softmax", "rrelu", "rrelu_"]
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomised leaky ReLU (Xu et al., 2015): y = x for x >= 0, a * x otherwise.
+
+    In training a ~ U(lower, upper) is drawn per element from `numcnn.random.generator()`
+    (so `numcnn.manual_seed` reproduces it); in evaluation a = (lower + upper) / 2.
+    The gradient is 1 for x >= 0 and the same a otherwise.
+
+    Shape:
+        input (*) -> output (*).
+    """
+    from numcnn.random import generator
+
+    _check_float(input, "rrelu")
+    if not lower <= upper:
+        raise ValueError(
+            f"rrelu: lower bound must be less than or equal to upper bound, got lower={lower}, "
+            f"upper={upper}"
+        )
+    _check_inplace(input, inplace)
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    x = input.array
+    slopes = generator().uniform(lower, upper, size=x.shape).astype(x.dtype, copy=False)
+    noise = np.where(x >= 0, np.ones((), x.dtype), slopes)
+    return _finish(input, input * Tensor(noise), inplace)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    """In-place `rrelu`."""
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """A sample from the Gumbel-softmax (Concrete) distribution (Jang et al., 2016):
+    y = softmax((logits + g) / tau, dim), g = -log(E), E ~ Exp(1) i.i.d. (drawn from
+    `numcnn.random.generator()`).
+
+    With `hard`, the forward value is the one-hot of argmax(y) along `dim` and the gradient is
+    that of the soft y (straight-through: y_hard - y.detach() + y).  `eps` is unused, as in
+    PyTorch.
+
+    Shape:
+        logits (*) -> output (*).
+    """
+    from numcnn.random import generator
+
+    _check_float(logits, "gumbel_softmax")
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", UserWarning,
+                      stacklevel=2)
+    x = logits.array
+    gumbels = -np.log(generator().standard_exponential(size=x.shape).astype(x.dtype))
+    if logits.ndim == 0:
+        y_soft = ((logits + Tensor(gumbels)) / tau).reshape(1).softmax(0).reshape(())
+    else:
+        y_soft = ((logits + Tensor(gumbels)) / tau).softmax(_norm_dim(dim, logits.ndim))
+    if not hard:
+        return y_soft
+    axis = _norm_dim(dim, max(logits.ndim, 1))
+    ys = y_soft.array if logits.ndim else y_soft.array.reshape(1)
+    index = np.expand_dims(ys.argmax(axis), axis)
+    one_hot = np.zeros_like(ys)
+    np.put_along_axis(one_hot, index, 1, axis)
+    y_hard = Tensor(one_hot.reshape(x.shape))
+    return y_hard - y_soft.detach() + y_soft

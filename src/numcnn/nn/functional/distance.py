@@ -10,7 +10,7 @@ import numpy as np
 from numcnn.nn.functional._checks import check_tensor
 from numcnn.tensor import Tensor, _norm_dim
 
-__all__ = ["cosine_similarity", "pairwise_distance"]
+__all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 
 def _broadcast(x1: Tensor, x2: Tensor, fname: str) -> tuple[Tensor, Tensor]:
@@ -60,3 +60,24 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     if ndim == 0:
         return diff.abs() if p != 0 else (diff != 0).to(diff.dtype)
     return diff.norm(p, dim=ndim - 1, keepdim=keepdim)
+
+
+def pdist(input: Tensor, p: float = 2) -> Tensor:
+    """p-norm distances between all pairs of rows: y = [||x_i - x_j||_p for i < j], in the
+    row-major order of the upper triangle (as the rows of scipy's condensed form).
+
+    The gradient of a zero distance is 0 (as torch's).
+
+    Shape:
+        input (N, M) -> output (N * (N - 1) / 2,).
+    """
+    check_tensor(input, "input", "pdist")
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"pdist only supports floating-point dtypes, got {input.dtype}")
+    if p < 0:
+        raise RuntimeError(f"pdist only supports non-negative p values, got {p}")
+    i, j = np.triu_indices(input.shape[0], k=1)
+    diff = input[Tensor(i)] - input[Tensor(j)]                      # (P, M)
+    return diff.norm(p, dim=1)

@@ -554,3 +554,379 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
             f"and target {target.dtype}"
         )
     return L.KLDiv.apply(input, target, reduction=reduction, log_target=bool(log_target))
+
+
+# ---------------------------------------------------------------------------- margin and
+# embedding losses, composed from differentiable tensor ops (so second derivatives come free)
+__all__ += [
+    "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+    "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+]
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    """Apply 'none' | 'mean' | 'sum' to an elementwise loss (mean of an empty loss is nan)."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _floats(fn: str, **tensors: Tensor) -> None:
+    for name, t in tensors.items():
+        check_tensor(t, name, fn)
+        check_floating(t, name, fn)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor,
+                        margin: float = 0.0, size_average: bool | None = None,
+                        reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Ranking loss: loss = max(0, -target * (input1 - input2) + margin), target in {1, -1}.
+
+    Shape:
+        input1, input2, target of one size (*) -> output () or, for 'none', (*).
+    """
+    fn = "margin_ranking_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _floats(fn, input1=input1, input2=input2)
+    check_tensor(target, "target", fn)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise RuntimeError(
+            f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+            f"input1: {list(input1.shape)}, input2: {list(input2.shape)}, target: "
+            f"{list(target.shape)} "
+        )
+    _broadcast(fn, ("input1", input1.shape), ("input2", input2.shape), ("target", target.shape))
+    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """Hinge embedding loss: loss = x where y = 1, max(0, margin - x) where y = -1.
+
+    (As PyTorch: a target that is neither 1 nor -1 contributes both terms.)
+
+    Shape:
+        input (*), target (*) broadcastable -> output () or, for 'none', the broadcast shape.
+    """
+    fn = "hinge_embedding_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _floats(fn, input=input)
+    check_tensor(target, "target", fn)
+    _broadcast(fn, ("input", input.shape), ("target", target.shape))
+    zero = input.new_zeros(())
+    hinge = (margin - input).clamp_min(0).where(target != 1, zero)
+    loss = hinge + input.where(target != -1, zero)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Two-class logistic loss: loss = log(1 + exp(-target * input)), target in {1, -1}.
+
+    Shape:
+        input (*), target (*) -> output () or, for 'none', (*).
+    """
+    fn = "soft_margin_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _pointwise_args(fn, input, target)
+    return _reduce(_softplus(-target * input), reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Tensor:
+    """Cosine embedding loss over the last dim, with
+    cos = <x1, x2> / sqrt((|x1|^2 + e)(|x2|^2 + e)), e = 1e-12:
+    loss = 1 - cos where target = 1, max(0, cos - margin) where target = -1.
+
+    Shape:
+        input1, input2 (N, D) or (D,); target (N) or () -> output () or, for 'none', (N) / ().
+    """
+    fn = "cosine_embedding_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _floats(fn, input1=input1, input2=input2)
+    check_tensor(target, "target", fn)
+    if input1.ndim not in (1, 2) or input1.ndim != input2.ndim:
+        raise RuntimeError(
+            f"cosine_embedding_loss(): 1D target tensor expects 2D input tensors, or 0D target "
+            f"expects 1D inputs, but got input1 {list(input1.shape)}, input2 "
+            f"{list(input2.shape)}"
+        )
+    if target.ndim != input1.ndim - 1:
+        raise RuntimeError(
+            f"cosine_embedding_loss(): {target.ndim}D target tensor expects "
+            f"{target.ndim + 1}D input tensors, but found inputs with sizes "
+            f"{list(input1.shape)} and {list(input2.shape)}."
+        )
+    if input1.shape != input2.shape or (target.ndim == 1 and target.shape[0] != input1.shape[0]):
+        raise RuntimeError(
+            f"cosine_embedding_loss(): sizes do not match: input1 {list(input1.shape)}, input2 "
+            f"{list(input2.shape)}, target {list(target.shape)}"
+        )
+    d = input1.ndim - 1
+    eps = 1e-12
+    dot = (input1 * input2).sum(d)
+    cos = dot / ((input1 * input1).sum(d) + eps).mul((input2 * input2).sum(d) + eps).sqrt()
+    zero = cos.new_zeros(())
+    loss = (1 - cos).where(target == 1, zero) + (cos - margin).clamp_min(0).where(
+        target == -1, zero)
+    return _reduce(loss, reduction)
+
+
+def _class_index_target(fn: str, input: Tensor, target: Tensor) -> np.ndarray:
+    """For (N, C) or (C,) input, int64 targets (N) or () in [0, C); returns them as (N,)."""
+    if target.dtype != np.int64:
+        raise RuntimeError(f"{fn}(): expected target of dtype int64, got {target.dtype}")
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise RuntimeError(
+            f"{fn}(): Expected non-empty vector or matrix with optional 0-dim batch size, but "
+            f"got: {list(input.shape)}"
+        )
+    n = 1 if input.ndim == 1 else input.shape[0]
+    y = target.array.reshape(-1)
+    if target.ndim > 1 or y.shape[0] != n:
+        raise RuntimeError(
+            f"{fn}(): inconsistent target size: {list(target.shape)} for input of size: "
+            f"{list(input.shape)}"
+        )
+    c = input.shape[-1]
+    if y.size and (y.min() < 0 or y.max() >= c):
+        raise IndexError(f"{fn}(): target out of range: targets must be in [0, {c - 1}]")
+    return y
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average: bool | None = None,
+                      reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Multi-class hinge loss:
+    loss_n = sum_{i != y_n} w[y_n] max(0, margin - x[n, y_n] + x[n, i])^p / C, p in {1, 2}.
+
+    Shape:
+        input (N, C) or (C,); target (N) or () class indices -> output () or, for 'none',
+        (N) / ().
+    """
+    fn = "multi_margin_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _floats(fn, input=input)
+    check_tensor(target, "target", fn)
+    if p not in (1, 2) or isinstance(p, bool):
+        raise ValueError("only p == 1 and p == 2 supported")
+    y = _class_index_target(fn, input, target)
+    x = input.reshape(y.shape[0], input.shape[-1])                      # (N, C)
+    c = x.shape[1]
+    idx = Tensor(y.reshape(-1, 1))
+    xy = x.gather(1, idx)                                               # (N, 1)
+    z = (x - xy + margin).clamp_min(0)
+    if p == 2:
+        z = z * z
+    not_target = np.ones(x.shape, dtype=bool)
+    not_target[np.arange(y.shape[0]), y] = False
+    z = z * Tensor(not_target.astype(x.dtype))
+    if weight is not None:
+        _check_class_weight(fn, weight, x)
+        z = z * weight.gather(0, Tensor(y)).reshape(-1, 1)
+    loss = z.sum(1) / c
+    if input.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                           reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss. target[n] lists the target classes of sample n, ended by the
+    first -1; with T_n that set,
+    loss_n = sum_{j in T_n} sum_{i not in T_n} max(0, 1 - (x[n, j] - x[n, i])) / C.
+
+    Shape:
+        input (N, C) or (C,); target of the input's shape, int64 -> output () or, for
+        'none', (N) / ().
+    """
+    fn = "multilabel_margin_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _floats(fn, input=input)
+    check_tensor(target, "target", fn)
+    if target.dtype != np.int64:
+        raise RuntimeError(f"{fn}(): expected target of dtype int64, got {target.dtype}")
+    if input.ndim not in (1, 2) or input.shape[-1] == 0 or target.shape != input.shape:
+        raise RuntimeError(
+            f"{fn}(): Expected non-empty vector or matrix with optional 0-dim batch size and "
+            f"a target of the same shape, but got input {list(input.shape)} and target "
+            f"{list(target.shape)}"
+        )
+    c = input.shape[-1]
+    x = input.reshape(-1, c)                                            # (N, C)
+    y = target.array.reshape(-1, c)                                     # (N, J=C)
+    valid = np.cumprod(y != -1, axis=1).astype(bool)                    # before the first -1
+    if np.any((y[valid] < 0) | (y[valid] >= c)):
+        raise IndexError(f"{fn}(): target out of range: targets must be in [-1, {c - 1}]")
+    yv = np.where(valid, y, 0)
+    is_target = np.zeros(x.shape, dtype=bool)
+    rows = np.broadcast_to(np.arange(x.shape[0])[:, None], y.shape)
+    is_target[rows[valid], yv[valid]] = True
+    xj = x.gather(1, Tensor(yv))                                        # (N, J)
+    z = (1 - xj.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0)             # (N, J, C)
+    mask = valid[:, :, None] & ~is_target[:, None, :]
+    loss = (z * Tensor(mask.astype(x.dtype))).sum((1, 2)) / c
+    if input.ndim == 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average: bool | None = None, reduce: bool | None = None,
+                                reduction: str = "mean") -> Tensor:
+    """Multi-label one-versus-all logistic loss over the last (class) dim:
+    loss_n = -(1/C) sum_c w[c] (y[n,c] log sigmoid(x[n,c]) + (1 - y[n,c]) log sigmoid(-x[n,c])).
+
+    Shape:
+        input (N, C) or (C,); target of the input's shape -> output () or, for 'none', (N) / ().
+    """
+    fn = "multilabel_soft_margin_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _floats(fn, input=input)
+    check_tensor(target, "target", fn)
+    if input.ndim == 0:
+        raise RuntimeError(f"{fn}(): input must have at least one dimension")
+    _broadcast(fn, ("input", input.shape), ("target", target.shape))
+    # log sigmoid(x) = -softplus(-x), log sigmoid(-x) = -softplus(x)
+    loss = target * _softplus(-input) + (1 - target) * _softplus(input)
+    if weight is not None:
+        check_tensor(weight, "weight", fn)
+        loss = loss * weight
+    d = input.ndim - 1
+    loss = loss.sum(d) / input.shape[d]
+    return _reduce(loss, reduction)
+
+
+def _softplus(z: Tensor) -> Tensor:
+    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable for any z."""
+    return z.clamp_min(0) + (-z.abs()).exp().log1p()
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: bool | None = None, eps: float = 1e-8,
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Poisson negative log likelihood:
+    loss = exp(input) - target * input (log_input) or input - target * log(input + eps);
+    `full` adds Stirling's term target log target - target + log(2 pi target) / 2 where
+    target > 1.
+
+    Shape:
+        input (*), target (*) -> output () or, for 'none', (*).
+    """
+    fn = "poisson_nll_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _pointwise_args(fn, input, target)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        t = target.detach()
+        safe = t.where(t > 1, t.new_ones(()))
+        stirling = safe * safe.log() - safe + 0.5 * (2 * np.pi * safe).log()
+        loss = loss + stirling.where(t > 1, t.new_zeros(()))
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Gaussian negative log likelihood:
+    loss = (log(max(var, eps)) + (input - target)^2 / max(var, eps)) / 2 (+ log(2 pi) / 2 with
+    `full`); the clamp of var is invisible to autograd (as PyTorch's).
+
+    Shape:
+        input (N, *) or (*); target like input (or broadcastable); var like input, or with
+        its last dim 1, or without it (one variance per sample), or a float -> output () or,
+        for 'none', input's shape.
+    """
+    fn = "gaussian_nll_loss"
+    check_tensor(input, "input", fn)
+    check_tensor(target, "target", fn)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = input.new_full((), float(var))
+    check_tensor(var, "var", fn)
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif not (input.shape[:-1] == var.shape[:-1] and var.ndim and var.shape[-1] == 1
+                  ) and var.ndim != 0:
+            raise ValueError("var is of incorrect size")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    if bool((var.array < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    v = var + (var.clamp_min(eps) - var).detach()
+    loss = 0.5 * (v.log() + (input - target) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:
+    """Triplet loss with pairwise p-norm distances d(a, b) = ||a - b + eps||_p:
+    loss = max(d(a, p) - d(a, n) + margin, 0); with `swap`, d(a, n) becomes
+    min(d(a, n), d(p, n)).
+
+    Shape:
+        anchor, positive, negative (N, D) or (D,) -> output () or, for 'none', (N) / ().
+    """
+    from numcnn.nn.functional.distance import pairwise_distance
+
+    fn = "triplet_margin_loss"
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _check_triplet(fn, anchor, positive, negative)
+    if margin <= 0:
+        raise ValueError(f"{fn}: expected margin to be greater than 0, got {margin} instead")
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = d_an.minimum(pairwise_distance(positive, negative, p, eps))
+    return _reduce((d_ap - d_an + margin).clamp_min(0), reduction)
+
+
+def _check_triplet(fn: str, a: Tensor, p: Tensor, n: Tensor) -> None:
+    _floats(fn, anchor=a, positive=p, negative=n)
+    if not (a.ndim == p.ndim == n.ndim) or a.ndim not in (1, 2):
+        raise RuntimeError(
+            f"{fn}(): The anchor, positive, and negative tensors are expected to have the same "
+            f"number of dimensions (1 or 2), but got: anchor {a.ndim}D, positive {p.ndim}D, "
+            f"and negative {n.ndim}D inputs"
+        )
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: object = None, margin: float = 1.0,
+                                      swap: bool = False, reduction: str = "mean") -> Tensor:
+    """Triplet loss with any distance (default `pairwise_distance`):
+    loss = max(d(a, p) - d(a, n) + margin, 0); `swap` uses min(d(a, n), d(p, n)).
+
+    Shape:
+        anchor, positive, negative (N, D) or (D,) -> output () or, for 'none', (N) / ().
+    """
+    from numcnn.nn.functional.distance import pairwise_distance
+
+    fn = "triplet_margin_with_distance_loss"
+    reduction = _check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"{fn}: expected margin to be greater than 0, got {margin} instead")
+    _check_triplet(fn, anchor, positive, negative)
+    dist = pairwise_distance if distance_function is None else distance_function
+    if not callable(dist):
+        raise TypeError(f"{fn}(): distance_function must be callable or None")
+    d_ap = dist(anchor, positive)
+    d_an = dist(anchor, negative)
+    if swap:
+        d_an = d_an.minimum(dist(positive, negative))
+    return _reduce((d_ap - d_an + margin).clamp_min(0), reduction)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from numcnn.dtypes import get_default_dtype
 from numcnn.nn.functional._checks import check_bool, check_int, check_number, check_tensor
 from numcnn.ops import norm as K
@@ -384,3 +386,56 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if input.dtype.kind != "f":                                 # as torch: ints give floats
         input = input.to(get_default_dtype())
     return K.LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)
+
+
+# ----------------------------------------------------------------------------- RMS norm
+__all__ += ["rms_norm"]
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """Root-mean-square normalisation (Zhang & Sennrich, 2019) over the last
+    len(normalized_shape) dimensions, with no centring and no bias:
+
+        y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight
+
+    Written with differentiable tensor ops (so double backward comes free).
+
+    Args:
+        input: (*, normalized_shape[0], ..., normalized_shape[-1]).
+        normalized_shape: the trailing shape to normalise over.
+        weight: elementwise scale of shape `normalized_shape`, or None.
+        eps: added to the mean square; None means the machine epsilon of the input's dtype.
+
+    Shape:
+        input (*, *normalized_shape) -> output of the same shape.
+    """
+    fname = "rms_norm"
+    _check_input(input, fname)
+    if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if isinstance(normalized_shape, (str, bytes)) or not isinstance(normalized_shape,
+                                                                     (tuple, list)):
+        raise TypeError(
+            f"rms_norm(): argument 'normalized_shape' must be tuple of ints, not "
+            f"{type(normalized_shape).__name__}"
+        )
+    shape = tuple(check_int(s, "normalized_shape", fname) for s in normalized_shape)
+    k = len(shape)
+    if input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}"
+        )
+    if weight is not None and (not isinstance(weight, Tensor) or tuple(weight.shape) != shape):
+        got = list(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise RuntimeError(
+            f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+            f"{got} and normalized_shape = {list(shape)}"
+        )
+    _check_floating(input, fname)
+    e = float(np.finfo(input.dtype).eps) if eps is None else check_number(eps, "eps", fname)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + e).rsqrt() if dims else input * (
+        input * input + e).rsqrt()
+    return y if weight is None else y * weight

@@ -480,3 +480,28 @@ class Softmax2d(Module):
 
 
 __all__ += ["GLU", "Hardshrink", "Softmax2d", "Softshrink", "Softsign", "Tanhshrink"]
+
+
+class RReLU(Module):
+    """Randomised leaky ReLU: y = x for x >= 0, a * x otherwise, with a ~ U(lower, upper) per
+    element in training and a = (lower + upper) / 2 in evaluation (see `F.rrelu`).
+
+    Shape:
+        input (*) -> output (*).
+    """
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 inplace: bool = False) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + _inplace_str(self.inplace, ", ")
+
+
+__all__ += ["RReLU"]

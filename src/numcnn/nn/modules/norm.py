@@ -445,3 +445,49 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation (Zhang & Sennrich, 2019) over the trailing dims:
+
+        y = x / sqrt(mean(x^2) + eps) * gamma
+
+    Args:
+        normalized_shape: an int or the trailing shape to normalise over.
+        eps: added to the mean square; None means the machine epsilon of the input's dtype.
+        elementwise_affine: learn gamma (ones) of shape `normalized_shape`.
+        device: accepted for PyTorch compatibility ("cpu").
+        dtype: dtype of the parameter.
+
+    Shape:
+        input (*, *normalized_shape) -> output of the same shape.
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.empty(self.normalized_shape, dtype=_float_dtype(dtype)))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+__all__ += ["RMSNorm"]
