@@ -608,6 +608,27 @@ class Tensor:
     tanh = functions.tanh
     softmax = functions.softmax
     log_softmax = functions.log_softmax
+    # --- L: more torch functions (functions/statistics, math, blas, other)
+    addcmul = functions.addcmul
+    addcdiv = functions.addcdiv
+    cross = functions.cross
+    diff = functions.diff
+    trace = functions.trace
+    kron = functions.kron
+    median = functions.median
+    nanmedian = functions.nanmedian
+    kthvalue = functions.kthvalue
+    mode = functions.mode
+    nansum = functions.nansum
+    nanmean = functions.nanmean
+    cummax = functions.cummax
+    cummin = functions.cummin
+    logcumsumexp = functions.logcumsumexp
+    histc = functions.histc
+    bincount = functions.bincount
+    unique = functions.unique
+    unique_consecutive = functions.unique_consecutive
+    tensor_split = functions.tensor_split
     # --- E1: indexing, scatter, sorting (functions/indexing, sorting)
     gather = functions.gather
     scatter = functions.scatter
@@ -846,6 +867,8 @@ class Tensor:
     erf_ = _in_place(functions.erf)
     sigmoid_ = _in_place(functions.sigmoid)
     tanh_ = _in_place(functions.tanh)
+    addcmul_ = _in_place(functions.addcmul)
+    addcdiv_ = _in_place(functions.addcdiv)
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_

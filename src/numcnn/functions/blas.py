@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from numcnn.functions._args import cast, check_tensor, result_dtype
+from numcnn.functions._args import cast, check_tensor, norm_dim, result_dtype
 from numcnn.ops import linear as L
+from numcnn.ops import extra as X
 from numcnn.ops import math as M
 
 if TYPE_CHECKING:
@@ -230,3 +231,94 @@ def einsum(equation: str, *operands: Any) -> Tensor:
             x = x.expand(target)
         expanded.append(x)
     return L.Einsum.apply(*expanded, subs=subs, out=out)
+
+
+# ------------------------------------------------------------------------- cross, cdist, trace, kron
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
+    """The cross product of 3-vectors along `dim` (broadcast; dtypes promote):
+    (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0).  dim None: the first dim of size 3, as
+    torch.cross does (torch.linalg.cross defaults to -1)."""
+    from numcnn.functions.other import stack
+    from numcnn.functions.views import broadcast_tensors
+    a = check_tensor(input, "cross")
+    b = check_tensor(other, "cross", "other", 2)
+    d_ = result_dtype(a, b)
+    a, b = broadcast_tensors(cast(a, d_), cast(b, d_))
+    if dim is None:
+        sizes = [i for i, n in enumerate(a.shape) if n == 3]
+        if not sizes:
+            raise RuntimeError("no dimension of size 3 in input")
+        dim = sizes[0]
+    d = norm_dim(dim, a.ndim)
+    if a.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {d} must have length 3. Got "
+                           f"{a.shape[d]} and {b.shape[d]}")
+    a0, a1, a2 = a.unbind(d)
+    b0, b1, b2 = b.unbind(d)
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim=d)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """Pairwise p-norm distances between the rows of x1 and x2:
+    d[..., i, j] = ||x1[..., i, :] - x2[..., j, :]||_p  (p >= 0, inf allowed).
+
+    Computed from the differences directly for every p (no |a|^2 + |b|^2 - 2ab shortcut), so
+    `compute_mode` is accepted and only validated.
+
+    Shape:
+        x1 (*, P, M), x2 (*, R, M) -> (*, P, R), leading dims broadcast.
+    """
+    from numcnn.functions.views import broadcast_to
+    a = check_tensor(x1, "cdist", "x1")
+    b = check_tensor(x2, "cdist", "x2", 2)
+    if a.ndim < 2 or b.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {a.ndim}D")
+    if a.dtype.kind != "f" or b.dtype.kind != "f":
+        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: "
+                           f"{str(a.dtype).capitalize()}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"X1 and X2 must have the same dtype, got {a.dtype} and {b.dtype}")
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{a.shape[-1]} X2: {b.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                            "donot_use_mm_for_euclid_dist"):
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = broadcast_to(a, batch + a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    b = broadcast_to(b, batch + b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    out = X.Cdist.apply(a, b, p=float(p))
+    return out.reshape(*batch, a.shape[-2], b.shape[-2])
+
+
+def trace(input: Tensor) -> Tensor:
+    """The sum of the main diagonal of a 2-d tensor (integers and bools sum in int64)."""
+    from numcnn.functions.reduce import sum as _sum
+    from numcnn.functions.views import diagonal
+    x = check_tensor(input, "trace")
+    if x.ndim != 2:
+        raise RuntimeError("trace: expected a matrix, but got tensor with dim "
+                           f"{x.ndim}")
+    return _sum(diagonal(x))
+
+
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """The Kronecker product: out[i*m + k, ...] = input[i, ...] * other[k, ...] on every dim
+    (the lower-rank operand gets leading dims of size 1).
+
+    Shape:
+        (a0, a1, ...) x (b0, b1, ...) -> (a0*b0, a1*b1, ...)
+    """
+    a = check_tensor(input, "kron")
+    b = check_tensor(other, "kron", "other", 2)
+    n = max(a.ndim, b.ndim)
+    sa = (1,) * (n - a.ndim) + tuple(a.shape)
+    sb = (1,) * (n - b.ndim) + tuple(b.shape)
+    # a as (a0, 1, a1, 1, ...), b as (1, b0, 1, b1, ...): the product interleaves the dims
+    ia = [s for k in sa for s in (k, 1)]
+    ib = [s for k in sb for s in (1, k)]
+    prod = a.reshape(ia) * b.reshape(ib)
+    return prod.reshape([x * y for x, y in zip(sa, sb)])

@@ -193,6 +193,46 @@ def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
     return M.Lerp.apply(a, b, cast(weight, a.dtype))
 
 
+def _addc(input: Any, tensor1: Any, tensor2: Any, value: Any, name: str) -> tuple[Any, ...]:
+    """The three operands of addcmul/addcdiv promoted to their common dtype; an integral
+    result refuses a floating `value`, as PyTorch."""
+    a = check_tensor(input, name)
+    t1 = check_tensor(tensor1, name, "tensor1", 2)
+    t2 = check_tensor(tensor2, name, "tensor2", 3)
+    d = result_dtype(a, t1, t2)
+    if d.kind in "iub" and isinstance(value, builtins.float):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    return cast(a, d), cast(t1, d), cast(t2, d)
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    """input + value * tensor1 * tensor2, broadcast and promoted together."""
+    a, t1, t2 = _addc(input, tensor1, tensor2, value, "addcmul")
+    prod = mul(t1, t2)
+    return add(a, prod if _is_one(value) else mul(prod, cast(value, prod.dtype)))
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    """input + value * tensor1 / tensor2 (true division; integer tensors are refused, as in
+    PyTorch)."""
+    a, t1, t2 = _addc(input, tensor1, tensor2, value, "addcdiv")
+    if t1.dtype.kind in "iub":
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
+                           "future release addcdiv will perform a true division of tensor1 and "
+                           "tensor2. The historic addcdiv behavior can be implemented as "
+                           "(input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) "
+                           "for integer inputs and as (input + value * tensor1 / tensor2) for "
+                           "float inputs. The future addcdiv behavior is just the latter "
+                           "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+    quot = div(t1, t2)
+    return add(a, quot if _is_one(value) else mul(quot, cast(value, quot.dtype)))
+
+
+def _is_one(value: Any) -> builtins.bool:
+    return not isinstance(value, _t.Tensor) and builtins.bool(value == 1)
+
+
 # ------------------------------------------------------------------------- exp, log, roots
 def exp(input: Tensor) -> Tensor:
     """e ** input."""

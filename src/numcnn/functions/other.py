@@ -192,3 +192,67 @@ def log_softmax(input: Tensor, dim: builtins.int, dtype: Any = None) -> Tensor:
     """log(softmax(input, dim)), computed stably (numcnn.nn.functional.log_softmax)."""
     from numcnn.nn import functional as F
     return F.log_softmax(check_tensor(input, "log_softmax"), dim, dtype=dtype)
+
+
+# ------------------------------------------------------------------------- diff, tensor_split
+def diff(input: Tensor, n: builtins.int = 1, dim: builtins.int = -1,
+         prepend: Tensor | None = None, append: Tensor | None = None) -> Tensor:
+    """The n-th forward difference along `dim`: out_i = x_{i+1} - x_i, applied n times, after
+    joining `prepend` and `append` (bool inputs: x_{i+1} != x_i).
+
+    Shape:
+        length L along dim (prepend and append included) -> max(L - n, 0).
+    """
+    x = check_tensor(input, "diff")
+    if x.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = norm_dim(dim, x.ndim)
+    parts = [t for t in (prepend, x, append) if t is not None]
+    if len(parts) > 1:
+        x = cat(parts, dim=d)
+    for _ in range(n):
+        length = x.shape[d]
+        if length == 0:
+            break
+        hi, lo = x.narrow(d, 1, length - 1), x.narrow(d, 0, length - 1)
+        x = hi != lo if x.dtype == np.bool_ else hi - lo
+    return x
+
+
+def tensor_split(input: Tensor, indices_or_sections: Any, dim: builtins.int = 0
+                 ) -> tuple[Tensor, ...]:
+    """Views of `input` split along `dim`: an int n gives n parts (the first L % n one longer,
+    as numpy.array_split); a list of indices gives the parts between them.
+
+    Returns:
+        a tuple of views; parts past the end are empty.
+    """
+    x = check_tensor(input, "tensor_split")
+    if x.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
+    d = norm_dim(dim, x.ndim)
+    length = x.shape[d]
+    spec = indices_or_sections
+    if isinstance(spec, _t.Tensor):
+        if spec.dtype.kind not in "iu" or spec.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to have "
+                               "integer dtype and be 0-d or 1-d")
+        spec = spec.array.item() if spec.ndim == 0 else spec.array.tolist()
+    if isinstance(spec, (builtins.int, np.integer)):
+        if spec <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {spec}")
+        q, r = divmod(length, builtins.int(spec))
+        sizes = [q + 1] * r + [q] * (builtins.int(spec) - r)
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    else:
+        idx = [builtins.min(builtins.max(builtins.int(i) + (length if i < 0 else 0), 0),
+                            length) for i in spec]
+        bounds = [0, *idx, length]
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        start = builtins.min(lo, length)
+        out.append(x.narrow(d, start, builtins.max(builtins.min(hi, length) - start, 0)))
+    return tuple(out)
