@@ -14,6 +14,8 @@ import numpy as np
 from numcnn.autograd.function import Function
 from numcnn.autograd.grad_mode import is_grad_enabled
 from numcnn.nn.functional._checks import check_floating, check_tensor
+from numcnn.nn.functional.activation import softplus
+from numcnn.nn.functional.distance import pairwise_distance
 from numcnn.ops import loss as L
 from numcnn.tensor import Tensor
 
@@ -805,8 +807,8 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
 
 
 def _softplus(z: Tensor) -> Tensor:
-    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable for any z."""
-    return z.clamp_min(0) + (-z.abs()).exp().log1p()
+    """log(1 + e^z), stable for any z (F.softplus, which has a double backward)."""
+    return softplus(z)
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
@@ -828,10 +830,12 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     else:
         loss = input - target * (input + eps).log()
     if full:
-        t = target.detach()
-        safe = t.where(t > 1, t.new_ones(()))
+        # the target's gradient flows through Stirling's term where target > 1 and is 0
+        # elsewhere (torch gives nan where target = 0, from 0 * log 0)
+        big = target > 1
+        safe = target.where(big, target.new_ones(()))
         stirling = safe * safe.log() - safe + 0.5 * (2 * np.pi * safe).log()
-        loss = loss + stirling.where(t > 1, t.new_zeros(()))
+        loss = loss + stirling.where(big, target.new_zeros(()))
     return _reduce(loss, reduction)
 
 
@@ -882,8 +886,6 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     Shape:
         anchor, positive, negative (N, D) or (D,) -> output () or, for 'none', (N) / ().
     """
-    from numcnn.nn.functional.distance import pairwise_distance
-
     fn = "triplet_margin_loss"
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     _check_triplet(fn, anchor, positive, negative)
@@ -915,8 +917,6 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     Shape:
         anchor, positive, negative (N, D) or (D,) -> output () or, for 'none', (N) / ().
     """
-    from numcnn.nn.functional.distance import pairwise_distance
-
     fn = "triplet_margin_with_distance_loss"
     reduction = _check_reduction(reduction)
     if margin <= 0:
