@@ -312,8 +312,15 @@ def test_gaussian_nll_loss_errors():
     x, t = numcnn.randn(4, 3), numcnn.randn(4, 3)
     with pytest.raises(ValueError, match="incorrect size"):
         NF.gaussian_nll_loss(x, t, numcnn.ones(4, 2))
+    with pytest.raises(ValueError, match="incorrect size"):
+        NF.gaussian_nll_loss(x, t, numcnn.tensor(0.5))      # a 0-d tensor is refused, as torch
     with pytest.raises(ValueError, match="negative"):
         NF.gaussian_nll_loss(x, t, -numcnn.ones(4, 3))
+    with pytest.raises(ValueError, match="negative"):
+        NF.gaussian_nll_loss(x, t, -0.5)
+    xt, tt = torch.tensor(x.array), torch.tensor(t.array)
+    assert_close(NF.gaussian_nll_loss(x, t, 0.5, full=True),               # a float var
+                 TF.gaussian_nll_loss(xt, tt, 0.5, full=True))
     with pytest.raises(ValueError):
         NF.gaussian_nll_loss(x, t, numcnn.ones(4, 3), reduction="avg")
 

@@ -637,7 +637,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = 
     fn = "soft_margin_loss"
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     _pointwise_args(fn, input, target)
-    return _reduce(_softplus(-target * input), reduction)
+    return _reduce(softplus(-target * input), reduction)
 
 
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
@@ -797,18 +797,13 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
         raise RuntimeError(f"{fn}(): input must have at least one dimension")
     _broadcast(fn, ("input", input.shape), ("target", target.shape))
     # log sigmoid(x) = -softplus(-x), log sigmoid(-x) = -softplus(x)
-    loss = target * _softplus(-input) + (1 - target) * _softplus(input)
+    loss = target * softplus(-input) + (1 - target) * softplus(input)
     if weight is not None:
         check_tensor(weight, "weight", fn)
         loss = loss * weight
     d = input.ndim - 1
     loss = loss.sum(d) / input.shape[d]
     return _reduce(loss, reduction)
-
-
-def _softplus(z: Tensor) -> Tensor:
-    """log(1 + e^z), stable for any z (F.softplus, which has a double backward)."""
-    return softplus(z)
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
@@ -856,19 +851,20 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         if var < 0:
             raise ValueError("var has negative entry/entries")
-        var = input.new_full((), float(var))
+        var = input.new_full(tuple(input.shape), float(var))
     check_tensor(var, "var", fn)
-    if var.shape != input.shape:
-        if input.shape[:-1] == var.shape:
-            var = var.unsqueeze(-1)
-        elif not (input.shape[:-1] == var.shape[:-1] and var.ndim and var.shape[-1] == 1
-                  ) and var.ndim != 0:
+    variance: Tensor = var  # type: ignore[assignment]
+    if variance.shape != input.shape:
+        if input.shape[:-1] == variance.shape:
+            variance = variance.unsqueeze(-1)
+        elif not (input.shape[:-1] == variance.shape[:-1] and variance.ndim
+                  and variance.shape[-1] == 1):
             raise ValueError("var is of incorrect size")
     if reduction not in _REDUCTIONS:
         raise ValueError(reduction + " is not valid")
-    if bool((var.array < 0).any()):
+    if bool((variance.array < 0).any()):
         raise ValueError("var has negative entry/entries")
-    v = var + (var.clamp_min(eps) - var).detach()
+    v = variance + (variance.clamp_min(eps) - variance).detach()
     loss = 0.5 * (v.log() + (input - target) ** 2 / v)
     if full:
         loss = loss + 0.5 * float(np.log(2 * np.pi))
