@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from numcnn.functions._args import cast, check_tensor, norm_dim, result_dtype
-from numcnn.ops import linear as L
 from numcnn.ops import extra as X
+from numcnn.ops import linear as L
 from numcnn.ops import math as M
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     return L.Einsum.apply(*expanded, subs=subs, out=out)
 
 
-# ------------------------------------------------------------------------- cross, cdist, trace, kron
+# ---------------------------------------------------------------- cross, cdist, trace, kron
 def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     """The cross product of 3-vectors along `dim` (broadcast; dtypes promote):
     (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0).  dim None: the first dim of size 3, as
@@ -242,6 +242,8 @@ def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     from numcnn.functions.views import broadcast_tensors
     a = check_tensor(input, "cross")
     b = check_tensor(other, "cross", "other", 2)
+    if a.ndim != b.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     d_ = result_dtype(a, b)
     a, b = broadcast_tensors(cast(a, d_), cast(b, d_))
     if dim is None:
@@ -288,8 +290,9 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
                             "donot_use_mm_for_euclid_dist"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    a = broadcast_to(a, batch + a.shape[-2:]).reshape(-1, *a.shape[-2:])
-    b = broadcast_to(b, batch + b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    nb = int(np.prod(batch))
+    a = broadcast_to(a, batch + a.shape[-2:]).reshape(nb, *a.shape[-2:])
+    b = broadcast_to(b, batch + b.shape[-2:]).reshape(nb, *b.shape[-2:])
     out = X.Cdist.apply(a, b, p=float(p))
     return out.reshape(*batch, a.shape[-2], b.shape[-2])
 

@@ -194,15 +194,12 @@ def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
 
 
 def _addc(input: Any, tensor1: Any, tensor2: Any, value: Any, name: str) -> tuple[Any, ...]:
-    """The three operands of addcmul/addcdiv promoted to their common dtype; an integral
-    result refuses a floating `value`, as PyTorch."""
+    """The three operands of addcmul/addcdiv promoted to their common dtype (`value` is then
+    cast to it: 0.5 on integers is 0, as in PyTorch)."""
     a = check_tensor(input, name)
     t1 = check_tensor(tensor1, name, "tensor1", 2)
     t2 = check_tensor(tensor2, name, "tensor2", 3)
     d = result_dtype(a, t1, t2)
-    if d.kind in "iub" and isinstance(value, builtins.float):
-        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
-                           "point number.")
     return cast(a, d), cast(t1, d), cast(t2, d)
 
 

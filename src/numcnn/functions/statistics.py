@@ -20,7 +20,6 @@ import numpy as np
 from numcnn import dtypes
 from numcnn.functions._args import check_tensor, norm_dim, numpy_names
 from numcnn.functions.indexing import gather
-from numcnn.functions.math import where
 from numcnn.functions.reduce import sum as _sum
 from numcnn.ops import extra as X
 from numcnn.ops.sort import sort_order
@@ -154,7 +153,7 @@ def nansum(input: Tensor, dim: Any = None, keepdim: builtins.bool = False, *,
     """Sum over `dim` with NaN counted as zero (their gradient is zero)."""
     x = check_tensor(input, "nansum")
     if x.dtype.kind == "f":
-        x = where(x.isnan(), 0.0, x)
+        x = X.NanToZero.apply(x)
     return _sum(x, dim, keepdim, dtype=dtype)
 
 
@@ -315,8 +314,8 @@ def unique_consecutive(input: Tensor, return_inverse: builtins.bool = False,
         a, d = a.reshape(-1), 0
     else:
         d = norm_dim(dim, a.ndim)
-    rows = np.moveaxis(a, d, 0).reshape(a.shape[d], -1)      # (n, rest)
-    n = rows.shape[0]
+    n = a.shape[d]
+    rows = np.moveaxis(a, d, 0).reshape(n, -1) if n else np.zeros((0, 1))  # (n, rest)
     new = np.ones(n, bool)
     if n > 1:
         new[1:] = np.any(rows[1:] != rows[:-1], axis=1)

@@ -1,5 +1,6 @@
 """Kernels of torch-level functions that no composition of other ops computes well:
-running log-sum-exp (stable forward and backward) and pairwise p-norm distances.
+running log-sum-exp (stable forward and backward), NaN as zero (nansum) and pairwise
+p-norm distances.
 
 Axis legend: B batch (any leading dims), P rows of x1, R rows of x2, M features.
 """
@@ -14,6 +15,23 @@ from numcnn.autograd.function import Context, Function
 def _rev_logcumsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     """z_j = log sum_{i >= j} exp(a_i) along `axis` (a running logaddexp from the end)."""
     return np.flip(np.logaddexp.accumulate(np.flip(a, axis), axis=axis), axis)
+
+
+class NanToZero(Function):
+    """y = 0 where x is NaN, else x;  dx = gy * (x is not NaN)  (a product, as PyTorch's
+    nansum: an infinite gy gives NaN at the NaN places)."""
+
+    @staticmethod
+    def forward(ctx: Context, x):
+        keep = ~np.isnan(x)
+        ctx.save_for_backward(keep)
+        return np.where(keep, x, 0).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (keep,) = ctx.saved
+        with np.errstate(invalid="ignore"):               # inf * 0 = nan, wanted
+            return (gy * keep,)
 
 
 class LogCumSumExp(Function):
