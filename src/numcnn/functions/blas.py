@@ -325,3 +325,113 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
     ib = [s for k in sb for s in (1, k)]
     prod = a.reshape(ia) * b.reshape(ib)
     return prod.reshape([x * y for x, y in zip(sa, sb)])
+
+
+# ---------------------------------------------------------------- more products
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (mat @ vec); input broadcasts to (n,).
+
+    Shape:
+        mat (n, m), vec (m,) -> (n,)
+    """
+    c, a, v = (check_tensor(input, "addmv"), check_tensor(mat, "addmv", "mat", 2),
+               check_tensor(vec, "addmv", "vec", 3))
+    _ndim(a, 2, "addmv", "mat")
+    _ndim(v, 1, "addmv", "vec")
+    c2 = c.reshape(-1, 1) if c.ndim == 1 else c
+    return _baddbmm(c2, a, v.reshape(-1, 1), beta, alpha, "addmv").reshape(a.shape[0])
+
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * outer(vec1, vec2); input broadcasts to (n, m)."""
+    c, a, b = (check_tensor(input, "addr"), check_tensor(vec1, "addr", "vec1", 2),
+               check_tensor(vec2, "addr", "vec2", 3))
+    _ndim(a, 1, "addr", "vec1")
+    _ndim(b, 1, "addr", "vec2")
+    return _baddbmm(c, a.reshape(-1, 1), b.reshape(1, -1), beta, alpha, "addr")
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1,
+           alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * sum_b batch1[b] @ batch2[b]: one (n, B k) @ (B k, m) product.
+
+    Shape:
+        batch1 (B, n, k), batch2 (B, k, m), input broadcasting to (n, m) -> (n, m)
+    """
+    c, a, b = (check_tensor(input, "addbmm"), check_tensor(batch1, "addbmm", "batch1", 2),
+               check_tensor(batch2, "addbmm", "batch2", 3))
+    _ndim(a, 3, "addbmm", "batch1")
+    _ndim(b, 3, "addbmm", "batch2")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise RuntimeError(f"addbmm: batch1 {list(a.shape)} and batch2 {list(b.shape)} cannot "
+                           f"be multiplied")
+    n, k = a.shape[1], a.shape[0] * a.shape[2]
+    return _baddbmm(c, a.permute(1, 0, 2).reshape(n, k), b.reshape(k, b.shape[2]), beta,
+                    alpha, "addbmm")
+
+
+def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
+    """Sum of products over dims of a paired with dims of b: an int n pairs the last n dims of
+    a with the first n of b; a pair of lists names them.  One matrix product underneath.
+
+    Shape:
+        a (free_a..., contracted...) , b (contracted..., free_b...) -> (free_a..., free_b...)
+    """
+    x = check_tensor(a, "tensordot", "a")
+    y = check_tensor(b, "tensordot", "b", 2)
+    _same_dtype(x, y, "tensordot expects both inputs to have the same dtype")
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        da, db = list(range(x.ndim - int(dims), x.ndim)), list(range(int(dims)))
+    else:
+        da, db = ([int(d) for d in dims[0]], [int(d) for d in dims[1]]) \
+            if isinstance(dims[0], (list, tuple)) else ([int(dims[0])], [int(dims[1])])
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    da = [norm_dim(d, x.ndim) for d in da]
+    db = [norm_dim(d, y.ndim) for d in db]
+    for i, j in zip(da, db):
+        if x.shape[i] != y.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{x.shape[i]} in dim {i} and second has size {y.shape[j]} in "
+                               f"dim {j}")
+    fa = [d for d in range(x.ndim) if d not in da]
+    fb = [d for d in range(y.ndim) if d not in db]
+    k = int(np.prod([x.shape[d] for d in da]))
+    xs = x.permute(*fa, *da).reshape(-1, k) if x.ndim else x.reshape(1, 1)
+    ys = y.permute(*db, *fb).reshape(k, -1) if y.ndim else y.reshape(1, 1)
+    out = mm(xs, ys)
+    return out.reshape(*[x.shape[d] for d in fa], *[y.shape[d] for d in fb])
+
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Sum of products over the last dims (a 0-d operand multiplies).
+
+    Shape:
+        (*a, k), (*b, k) -> (*a, *b)
+    """
+    x, y = check_tensor(input, "inner"), check_tensor(other, "inner", "other", 2)
+    if x.ndim == 0 or y.ndim == 0:
+        d = result_dtype(x, y)
+        return M.Mul.apply(cast(x, d), cast(y, d))
+    if x.shape[-1] != y.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(x.shape)} and {list(y.shape)}")
+    return tensordot(x, y, ([-1], [-1]))
+
+
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product of two 1-d tensors (real tensors: the same as `dot`)."""
+    x, y = check_tensor(input, "vdot"), check_tensor(other, "vdot", "other", 2)
+    if x.ndim != 1 or y.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D tensors")
+    return dot(x, y)
+
+
+def dist(input: Tensor, other: Tensor, p: Any = 2) -> Tensor:
+    """The p-norm of input - other (broadcast): (sum |input - other|^p)^(1/p)."""
+    from numcnn.functions.math import sub
+    from numcnn.functions.reduce import norm
+    x, y = check_tensor(input, "dist"), check_tensor(other, "dist", "other", 2)
+    return norm(sub(x, y), p)

@@ -146,3 +146,51 @@ def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None
     d = x.dtype if dtype is None else dtypes.as_dtype(dtype)
     src = data.array if isinstance(data, _t.Tensor) else data
     return _t.Tensor(np.array(src, dtype=d), requires_grad=requires_grad)
+
+
+def _tri_indices(row: builtins.int, col: builtins.int, offset: builtins.int, dtype: Any,
+                 upper: builtins.bool) -> Tensor:
+    d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    if d.kind not in "iu":
+        raise RuntimeError(f"\"{'triu' if upper else 'tril'}_indices\" not implemented for "
+                           f"'{d}'")
+    if row < 0 or col < 0:
+        raise RuntimeError(f"row must be non-negative, got {row}" if row < 0 else
+                           f"col must be non-negative, got {col}")
+    pick = np.triu_indices if upper else np.tril_indices
+    r, c = pick(row, offset, col)
+    return _t.Tensor(np.stack([r, c]).astype(d))
+
+
+def tril_indices(row: builtins.int, col: builtins.int, offset: builtins.int = 0, *,
+                 dtype: Any = None, device: Any = None, layout: Any = None) -> Tensor:
+    """The (row, col) coordinates of the lower triangle (col - row <= offset) of a row x col
+    matrix, row by row.
+
+    Shape:
+        (2, number of entries); int64 unless `dtype` says otherwise.
+    """
+    check_device(device)
+    return _tri_indices(row, col, offset, dtype, False)
+
+
+def triu_indices(row: builtins.int, col: builtins.int, offset: builtins.int = 0, *,
+                 dtype: Any = None, device: Any = None, layout: Any = None) -> Tensor:
+    """The (row, col) coordinates of the upper triangle (col - row >= offset), row by row."""
+    check_device(device)
+    return _tri_indices(row, col, offset, dtype, True)
+
+
+def logspace(start: Any, end: Any, steps: builtins.int, base: builtins.float = 10.0, *,
+             dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None,
+             **kwargs: Any) -> Tensor:
+    """`steps` numbers base ** t for t evenly spaced from start to end (default float dtype)."""
+    check_device(device)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+    t = np.linspace(builtins.float(start), builtins.float(end), steps)
+    out = np.power(builtins.float(base), t)
+    if d.kind in "iu":
+        out = np.trunc(out)
+    return _t.Tensor(out.astype(d), requires_grad=requires_grad)

@@ -22,6 +22,7 @@ from numcnn.functions._args import (
     float_dtype,
     result_dtype,
 )
+from numcnn.ops import extra as X
 from numcnn.ops import math as M
 
 # the module, not the `numcnn.tensor` factory that `numcnn` exports under that name
@@ -230,6 +231,119 @@ def _is_one(value: Any) -> builtins.bool:
     return not isinstance(value, _t.Tensor) and builtins.bool(value == 1)
 
 
+def fmod(input: Tensor, other: Any) -> Tensor:
+    """input - trunc(input / other) * other: the remainder with the sign of input (C's fmod;
+    `remainder` takes the sign of other).  Integer division by zero raises, as PyTorch."""
+    a, b = check_tensor(input, "fmod"), as_operand(other, "fmod")
+    d = result_dtype(a, b)
+    if d.kind in "iu":
+        _check_int_divisor(b, d, "fmod")
+    return X.Fmod.apply(cast(a, d), cast(b, d))
+
+
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise maximum that ignores NaN (NaN only where both are NaN); ties and NaN in
+    other send the gradient to input, as PyTorch."""
+    a, b = check_tensor(input, "fmax"), check_tensor(other, "fmax", "other", 2)
+    return _nan_ignoring(a, b, lambda x, y: x >= y)
+
+
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise minimum that ignores NaN (see `fmax`)."""
+    a, b = check_tensor(input, "fmin"), check_tensor(other, "fmin", "other", 2)
+    return _nan_ignoring(a, b, lambda x, y: x <= y)
+
+
+def _nan_ignoring(a: Tensor, b: Tensor, prefer_a: Any) -> Tensor:
+    """input where prefer_a(input, other) or other is NaN, else other."""
+    d = result_dtype(a, b)
+    x, y = a.array.astype(d, copy=False), b.array.astype(d, copy=False)
+    with np.errstate(invalid="ignore"):
+        cond = prefer_a(x, y) | (np.isnan(y) if d.kind == "f" else False)
+    return M.Where.apply(cast(a, d), cast(b, d), cond=np.asarray(cond))
+
+
+def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    """log(exp(input) + exp(other)), without overflow; floating only."""
+    return _logaddexp(input, other, "logaddexp", False)
+
+
+def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
+    """log2(2 ** input + 2 ** other), without overflow; floating only."""
+    return _logaddexp(input, other, "logaddexp2", True)
+
+
+def _logaddexp(input: Tensor, other: Tensor, name: str, base2: builtins.bool) -> Tensor:
+    a, b = check_tensor(input, name), check_tensor(other, name, "other", 2)
+    d = result_dtype(a, b)
+    if d.kind != "f":
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for "
+                                  f"'{_t._torch_type_name(d)}'")
+    return X.LogAddExp.apply(cast(a, d), cast(b, d), base2=base2)
+
+
+def deg2rad(input: Tensor) -> Tensor:
+    """input * pi / 180 (integers give the default float dtype)."""
+    return _scaled(input, np.pi / 180, "deg2rad")
+
+
+def rad2deg(input: Tensor) -> Tensor:
+    """input * 180 / pi (integers give the default float dtype)."""
+    return _scaled(input, 180 / np.pi, "rad2deg")
+
+
+def _scaled(input: Tensor, factor: builtins.float, name: str) -> Tensor:
+    x = check_tensor(input, name)
+    d = float_dtype(x.dtype)
+    return M.Mul.apply(cast(x, d), np.asarray(factor, dtype=d))
+
+
+def nan_to_num(input: Tensor, nan: builtins.float = 0.0, posinf: builtins.float | None = None,
+               neginf: builtins.float | None = None) -> Tensor:
+    """NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (by default 0 and the
+    dtype's largest and lowest finite values); the gradient is 0 at the replaced places."""
+    x = check_tensor(input, "nan_to_num")
+    if x.dtype.kind != "f":
+        return x.clone()
+    return X.NanToNum.apply(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def positive(input: Tensor) -> Tensor:
+    """input itself (+input); bool tensors are refused, as PyTorch."""
+    x = check_tensor(input, "positive")
+    if x.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return x
+
+
+def signbit(input: Tensor) -> Tensor:
+    """True where the sign bit is set (negative numbers, -0.0, NaN with the sign bit)."""
+    return _t.Tensor(np.signbit(check_tensor(input, "signbit").array))
+
+
+def isposinf(input: Tensor) -> Tensor:
+    """True where input is +inf."""
+    return _t.Tensor(np.isposinf(check_tensor(input, "isposinf").array))
+
+
+def isneginf(input: Tensor) -> Tensor:
+    """True where input is -inf."""
+    return _t.Tensor(np.isneginf(check_tensor(input, "isneginf").array))
+
+
+def isin(elements: Any, test_elements: Any, *, assume_unique: builtins.bool = False,
+         invert: builtins.bool = False) -> Tensor:
+    """True where an entry of `elements` occurs in `test_elements` (False with invert);
+    either may be a number.  Shape of elements."""
+    if not isinstance(elements, _t.Tensor) and not isinstance(test_elements, _t.Tensor):
+        raise TypeError("isin() received an invalid combination of arguments: elements or "
+                        "test_elements must be a Tensor")
+    e = elements.array if isinstance(elements, _t.Tensor) else np.asarray(elements)
+    t = test_elements.array if isinstance(test_elements, _t.Tensor) else np.asarray(
+        test_elements)
+    return _t.Tensor(np.asarray(np.isin(e, t, invert=invert)))
+
+
 # ------------------------------------------------------------------------- exp, log, roots
 def exp(input: Tensor) -> Tensor:
     """e ** input."""
@@ -315,6 +429,24 @@ def cosh(input: Tensor) -> Tensor:
 def asin(input: Tensor) -> Tensor:
     """Inverse sine (nan outside [-1, 1])."""
     return _unary_float(M.Asin, input, "asin")
+
+
+def asinh(input: Tensor) -> Tensor:
+    """Inverse hyperbolic sine."""
+    return _unary_float(X.Asinh, input, "asinh")
+
+
+def acosh(input: Tensor) -> Tensor:
+    """Inverse hyperbolic cosine (nan below 1)."""
+    return _unary_float(X.Acosh, input, "acosh")
+
+
+def atanh(input: Tensor) -> Tensor:
+    """Inverse hyperbolic tangent (nan outside [-1, 1], +-inf at the ends)."""
+    return _unary_float(X.Atanh, input, "atanh")
+
+
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
 
 def acos(input: Tensor) -> Tensor:

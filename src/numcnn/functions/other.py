@@ -256,3 +256,258 @@ def tensor_split(input: Tensor, indices_or_sections: Any, dim: builtins.int = 0
         start = builtins.min(lo, length)
         out.append(x.narrow(d, start, builtins.max(builtins.min(hi, length) - start, 0)))
     return tuple(out)
+
+
+def _split_checked(x: Tensor, spec: Any, dim: builtins.int, name: str) -> tuple[Tensor, ...]:
+    """tensor_split, where an int number of sections must divide the dim exactly."""
+    if isinstance(spec, (builtins.int, np.integer)) and (spec == 0 or x.shape[dim] % spec):
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the "
+                           f"size of the dimension {x.shape[dim]} is not divisible by the "
+                           f"split_size {spec}!")
+    return tensor_split(x, spec, dim)
+
+
+def hsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    """tensor_split along dim 1 (dim 0 for 1-d input); sections must divide it exactly."""
+    x = check_tensor(input, "hsplit")
+    if x.ndim < 1:
+        raise RuntimeError("torch.hsplit requires a tensor with at least 1 dimension, but got "
+                           "a tensor with 0 dimensions!")
+    return _split_checked(x, indices_or_sections, 0 if x.ndim == 1 else 1, "hsplit")
+
+
+def vsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    """tensor_split along dim 0 of an at least 2-d tensor; sections must divide it exactly."""
+    x = check_tensor(input, "vsplit")
+    if x.ndim < 2:
+        raise RuntimeError(f"torch.vsplit requires a tensor with at least 2 dimension, but got "
+                           f"a tensor with {x.ndim} dimensions!")
+    return _split_checked(x, indices_or_sections, 0, "vsplit")
+
+
+def dsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    """tensor_split along dim 2 of an at least 3-d tensor; sections must divide it exactly."""
+    x = check_tensor(input, "dsplit")
+    if x.ndim < 3:
+        raise RuntimeError(f"torch.dsplit requires a tensor with at least 3 dimension, but got "
+                           f"a tensor with {x.ndim} dimensions!")
+    return _split_checked(x, indices_or_sections, 2, "dsplit")
+
+
+# ------------------------------------------------------------------------- more shapes
+def ravel(input: Tensor) -> Tensor:
+    """input as 1-d (a view when its storage allows)."""
+    return check_tensor(input, "ravel").reshape(-1)
+
+
+def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+    """The slice at `index` along `dim`, that dim removed (a view): input[..., index, ...]."""
+    x = check_tensor(input, "select")
+    if x.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = norm_dim(dim, x.ndim)
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(x.shape)} at dimension {d}")
+    return x[(slice(None),) * d + (builtins.int(index),)]
+
+
+def unflatten(input: Tensor, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor:
+    """Dim `dim` expanded into `sizes` (one entry may be -1)."""
+    return check_tensor(input, "unflatten").unflatten(dim, sizes)
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: builtins.int | None = None) -> Tensor:
+    """input picked at `indices` along `dim` (input and indices broadcast over the other
+    dims); dim None: both flattened.  The gradient goes back to the picked places."""
+    from numcnn.functions.indexing import gather
+    from numcnn.functions.views import broadcast_to
+    x = check_tensor(input, "take_along_dim")
+    idx = check_tensor(indices, "take_along_dim", "indices", 2)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be int64 but got "
+                           f"{idx.dtype}")
+    if dim is None:
+        return gather(x.reshape(-1), 0, idx.reshape(-1))
+    if x.ndim != idx.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
+                           f"number of dimensions, but got {x.ndim} dimensions for input, and "
+                           f"{idx.ndim} dimensions for indices")
+    d = norm_dim(dim, x.ndim)
+    shape = list(np.broadcast_shapes(tuple(s for i, s in enumerate(x.shape) if i != d),
+                                     tuple(s for i, s in enumerate(idx.shape) if i != d)))
+    xs = shape[:d] + [x.shape[d]] + shape[d:]
+    js = shape[:d] + [idx.shape[d]] + shape[d:]
+    return gather(broadcast_to(x, tuple(xs)), d, broadcast_to(idx, tuple(js)))
+
+
+def _atleast(n: builtins.int, tensors: tuple[Any, ...]) -> Any:
+    single = len(tensors) == 1 and isinstance(tensors[0], _t.Tensor)
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    out = []
+    for x in ts:
+        x = check_tensor(x, f"atleast_{n}d")
+        if x.ndim < n:
+            shape = {0: (1,) * n, 1: ((1, x.shape[0], 1) if n == 3 else (1, x.shape[0])),
+                     2: (*x.shape, 1)}[x.ndim]
+            x = x.reshape(shape)
+        out.append(x)
+    return out[0] if single else tuple(out)
+
+
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least 1 dim (0-d -> (1,)); one tensor in, one out."""
+    return _atleast(1, tensors)
+
+
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least 2 dims: 0-d -> (1, 1), (n,) -> (1, n)."""
+    return _atleast(2, tensors)
+
+
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least 3 dims: 0-d -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) ->
+    (m, n, 1)."""
+    return _atleast(3, tensors)
+
+
+def column_stack(tensors: Iterable[Tensor]) -> Tensor:
+    """Join along dim 1, 0-d and 1-d tensors first made columns (n, 1)."""
+    ts = [x.reshape(-1, 1) if x.ndim < 2 else x for x in _tensor_list(tensors, "column_stack")]
+    return cat(ts, 1)
+
+
+def dstack(tensors: Iterable[Tensor]) -> Tensor:
+    """Join along dim 2 after `atleast_3d`."""
+    return cat(list(atleast_3d(_tensor_list(tensors, "dstack"))), 2)
+
+
+def rot90(input: Tensor, k: builtins.int = 1, dims: Sequence[builtins.int] = (0, 1)) -> Tensor:
+    """Rotated by 90 degrees k times in the plane `dims`, from the first dim towards the second:
+    k = 1 flips dims[1] then swaps the two."""
+    from numcnn.functions.indexing import flip
+    x = check_tensor(input, "rot90")
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if x.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {x.ndim}")
+    d0, d1 = norm_dim(dims[0], x.ndim), norm_dim(dims[1], x.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
+                           f"dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return flip(x, [d1]).transpose(d0, d1)
+    if k == 2:
+        return flip(x, [d0, d1])
+    if k == 3:
+        return flip(x, [d0]).transpose(d0, d1)
+    return x.clone()
+
+
+def diag_embed(input: Tensor, offset: builtins.int = 0, dim1: builtins.int = -2,
+               dim2: builtins.int = -1) -> Tensor:
+    """Square matrices in dims (dim1, dim2) of the output with the last dim of input on their
+    diagonal `offset`: out[..., i, i + offset] = input[..., i].
+
+    Shape:
+        (*, L) -> output of ndim + 1 dims, size L + |offset| at dim1 and dim2.
+    """
+    from numcnn.functions.blas import tensordot
+    from numcnn.functions.views import movedim
+    x = check_tensor(input, "diag_embed")
+    nd = x.ndim + 1
+    d1, d2 = norm_dim(dim1, nd), norm_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x1 = x.reshape(1) if x.ndim == 0 else x
+    length = x1.shape[-1]
+    n = length + builtins.abs(offset)
+    # E[j, j + r0, j + c0] = 1: a one-hot for each input entry, contracted with input's last dim
+    e = np.zeros((length, n, n), dtype=x.dtype)
+    j = np.arange(length)
+    e[j, j + builtins.max(-offset, 0), j + builtins.max(offset, 0)] = 1
+    out = tensordot(x1, _t.Tensor(e), 1)                   # (*, n, n)
+    return movedim(out, (-2, -1), (d1, d2))
+
+
+def diagflat(input: Tensor, offset: builtins.int = 0) -> Tensor:
+    """The square matrix with the flattened input on diagonal `offset`."""
+    from numcnn.functions.indexing import diag
+    return diag(check_tensor(input, "diagflat").reshape(-1), offset)
+
+
+def block_diag(*tensors: Tensor) -> Tensor:
+    """The block-diagonal matrix of the given tensors (0-d as 1x1, 1-d as one row); dtypes
+    promote.
+
+    Shape:
+        (r_i, c_i) ... -> (sum r_i, sum c_i)
+    """
+    ts = [check_tensor(x, "block_diag", "tensors").reshape(1, -1) if x.ndim < 2 else x
+          for x in tensors]
+    for i, x in enumerate(ts):
+        if x.ndim != 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {i} has {x.ndim} dimensions")
+    if not ts:
+        return _t.Tensor(np.zeros((1, 0), dtype=np.float32))
+    ts = _promoted(ts)
+    total = builtins.sum(x.shape[1] for x in ts)
+    rows, left = [], 0
+    for x in ts:
+        r, c = x.shape
+        z = [_t.Tensor(np.zeros((r, w), dtype=x.dtype)) for w in (left, total - left - c)]
+        rows.append(cat([z[0], x, z[1]], 1))
+        left += c
+    return cat(rows, 0)
+
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """All tuples taking one entry of each 1-d tensor, in row-major order (the last varies
+    fastest).  One tensor: itself.
+
+    Shape:
+        (n_1,), ..., (n_k,) -> (n_1 * ... * n_k, k)
+    """
+    from numcnn.functions.creation import meshgrid
+    ts = [check_tensor(x, "cartesian_prod", "tensors") for x in tensors]
+    for x in ts:
+        if x.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(x.shape)}")
+    if len(ts) == 1:
+        return ts[0]
+    grids = meshgrid(*ts, indexing="ij")
+    return stack([g.reshape(-1) for g in grids], 1)
+
+
+def combinations(input: Tensor, r: builtins.int = 2,
+                 with_replacement: builtins.bool = False) -> Tensor:
+    """All length-r combinations of the entries of a 1-d tensor, in itertools' order.
+
+    Shape:
+        (n,) -> (C(n, r), r)  (C(n + r - 1, r) with replacement)
+    """
+    import itertools
+    x = check_tensor(input, "combinations")
+    if x.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(x.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return _t.Tensor(np.zeros(0, dtype=x.dtype))
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    idx = np.array(list(pick(range(x.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    return x[_t.Tensor(idx)]
+
+
+def is_nonzero(input: Tensor) -> builtins.bool:
+    """Whether a one-element tensor is nonzero (more or fewer elements raise, as bool(x))."""
+    x = check_tensor(input, "is_nonzero")
+    if x.numel() == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if x.numel() > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return builtins.bool(x.array.reshape(()).item() != 0)

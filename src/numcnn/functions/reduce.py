@@ -287,3 +287,25 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: builtins.bool 
         raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty tensor "
                            f"because the operation does not have an identity")
     return R.Norm.apply(x, p=builtins.float(p), axis=axis, keepdim=keepdim)
+
+
+_AminmaxResult = namedtuple("aminmax", ["min", "max"])  # type: ignore[name-match]
+
+
+def aminmax(input: Tensor, *, dim: builtins.int | None = None,
+            keepdim: builtins.bool = False) -> Any:
+    """(amin, amax) over `dim` (all elements when None) in one call.
+
+    Returns:
+        aminmax(min, max).
+    """
+    x = check_tensor(input, "aminmax")
+    if x.numel() == 0 and (dim is None or x.ndim == 0 or x.shape[norm_dim(dim, x.ndim)] == 0):
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                           "operation has no identity.")
+    if dim is None:
+        lo, hi = amin(x.reshape(-1), 0), amax(x.reshape(-1), 0)
+        if keepdim:
+            lo, hi = lo.reshape((1,) * x.ndim), hi.reshape((1,) * x.ndim)
+        return _AminmaxResult(lo, hi)
+    return _AminmaxResult(amin(x, dim, keepdim), amax(x, dim, keepdim))

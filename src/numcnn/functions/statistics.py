@@ -380,3 +380,73 @@ def bucketize(input: Any, boundaries: Tensor, *, out_int32: builtins.bool = Fals
     if b.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({b.ndim})")
     return searchsorted(b, input, out_int32=out_int32, right=right)
+
+
+# --------------------------------------------------------------- covariance
+def cov(input: Tensor, *, correction: builtins.int = 1, fweights: Tensor | None = None,
+        aweights: Tensor | None = None) -> Tensor:
+    """Covariance of the variables in the rows of `input` (observations in the columns).
+
+    With weights w = fweights * aweights (ones when absent), mean m = sum_j w_j x_j / sum w and
+    c_ab = sum_j w_j (x_aj - m_a)(x_bj - m_b) / (sum w - correction * sum(w * aweights) / sum w)
+    (without aweights the denominator is sum w - correction).
+
+    Shape:
+        (V, N) -> (V, V);  (N,) -> ()
+    """
+    x = check_tensor(input, "cov")
+    if x.ndim > 2:
+        raise ValueError(f"cov(): expected input to have two or fewer dimensions but got an "
+                         f"input with {x.ndim} dimensions")
+    x2 = x.reshape(1, -1) if x.ndim < 2 else x
+    if x2.dtype.kind not in "f":
+        x2 = x2.to(dtypes.get_default_dtype())
+    n = x2.shape[1]
+    w: Tensor | None = None
+    for name, wt in (("fweights", fweights), ("aweights", aweights)):
+        if wt is None:
+            continue
+        wt = check_tensor(wt, "cov", name)
+        if wt.ndim > 1 or wt.numel() != n:
+            raise ValueError(f"cov(): expected {name} to have one dimension and {n} elements "
+                             f"but got {wt.ndim} dimensions and {wt.numel()} elements")
+        if name == "fweights" and wt.dtype.kind not in "iu":
+            raise ValueError(f"cov(): expected fweights to have integral dtype but got "
+                             f"{_t._torch_type_name(wt.dtype)}")
+        if name == "aweights" and wt.dtype.kind != "f":
+            raise ValueError(f"cov(): expected aweights to have floating point dtype but got "
+                             f"{_t._torch_type_name(wt.dtype)}")
+        if bool(np.any(wt.array < 0)):
+            raise ValueError(f"cov(): {name} cannot be negative")
+        wt = wt.reshape(-1).to(x2.dtype)
+        w = wt if w is None else w * wt
+    if w is None:
+        w_sum = _t.Tensor(np.asarray(n, dtype=x2.dtype))
+        avg = x2.mean(1)
+        norm = w_sum - correction
+    else:
+        w_sum = w.sum()
+        avg = (x2 * w).sum(1) / w_sum
+        if aweights is None or correction == 0:
+            norm = w_sum - correction
+        else:
+            aw = aweights.reshape(-1).to(x2.dtype)
+            norm = w_sum - correction * (w * aw).sum() / w_sum
+    norm = norm.clamp_min(0)
+    xm = x2 - avg.unsqueeze(1)
+    c = (xm if w is None else xm * w) @ xm.t() / norm
+    return c.reshape(()) if x.ndim < 2 else c
+
+
+def corrcoef(input: Tensor) -> Tensor:
+    """Pearson correlation coefficients of the rows: cov_ab / sqrt(cov_aa cov_bb), clipped to
+    [-1, 1].
+
+    Shape:
+        (V, N) -> (V, V);  (N,) -> ()
+    """
+    c = cov(check_tensor(input, "corrcoef"))
+    if c.ndim == 0:
+        return c / c
+    s = c.diagonal().sqrt()
+    return (c / s.unsqueeze(1) / s.unsqueeze(0)).clamp(-1, 1)

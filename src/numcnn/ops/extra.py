@@ -1,6 +1,6 @@
 """Kernels of torch-level functions that no composition of other ops computes well:
-running log-sum-exp (stable forward and backward), NaN as zero (nansum) and pairwise
-p-norm distances.
+running log-sum-exp (stable forward and backward), NaN as zero (nansum), pairwise p-norm
+distances, inverse hyperbolic functions, fmod, logaddexp(2) and nan_to_num.
 
 Axis legend: B batch (any leading dims), P rows of x1, R rows of x2, M features.
 """
@@ -114,3 +114,101 @@ class Cdist(Function):
         g1 = w.sum(axis=2) if ctx.needs_input_grad[0] else None
         g2 = -w.sum(axis=1) if ctx.needs_input_grad[1] else None
         return g1, g2
+
+
+class Acosh(Function):
+    """y = arcosh a;  da = gy / sqrt(a^2 - 1)  (nan below 1, inf at 1)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        with np.errstate(invalid="ignore"):
+            return np.arccosh(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (gy / np.sqrt((a - 1) * (a + 1)),)
+
+
+class Asinh(Function):
+    """y = arsinh a;  da = gy / sqrt(a^2 + 1)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        return np.arcsinh(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (gy / np.sqrt(a * a + 1),)
+
+
+class Atanh(Function):
+    """y = artanh a;  da = gy / (1 - a^2)  (nan outside [-1, 1], inf at the ends)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.arctanh(a)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (gy / (1 - a * a),)
+
+
+class Fmod(Function):
+    """y = a - trunc(a / b) * b  (the C remainder: the sign of a);
+    da = gy,  db = -gy * trunc(a / b)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        a, b = ctx.saved
+        gb = None
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = -gy * np.trunc(a / b)
+        return gy, gb
+
+
+class LogAddExp(Function):
+    """y = log_B(B^a + B^b) for base B = e or 2;  da = gy B^(a - y),  db = gy B^(b - y)."""
+
+    @staticmethod
+    def forward(ctx: Context, a, b, *, base2):
+        y = np.logaddexp2(a, b) if base2 else np.logaddexp(a, b)
+        ctx.save_for_backward(a, b, y)
+        ctx.base2 = base2
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        a, b, y = ctx.saved
+        power = np.exp2 if ctx.base2 else np.exp
+        return gy * power(a - y), gy * power(b - y)
+
+
+class NanToNum(Function):
+    """y = x with NaN, +inf, -inf replaced by the given numbers;  dx = gy where x is finite,
+    else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x, *, nan, posinf, neginf):
+        ctx.save_for_backward(np.isfinite(x))
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (finite,) = ctx.saved
+        return (np.where(finite, gy, 0).astype(gy.dtype, copy=False),)
