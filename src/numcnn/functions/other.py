@@ -349,8 +349,12 @@ def _atleast(n: builtins.int, tensors: tuple[Any, ...]) -> Any:
     for x in ts:
         x = check_tensor(x, f"atleast_{n}d")
         if x.ndim < n:
-            shape = {0: (1,) * n, 1: ((1, x.shape[0], 1) if n == 3 else (1, x.shape[0])),
-                     2: (*x.shape, 1)}[x.ndim]
+            if x.ndim == 0:
+                shape: tuple[builtins.int, ...] = (1,) * n
+            elif x.ndim == 1:
+                shape = (1, x.shape[0], 1) if n == 3 else (1, x.shape[0])
+            else:
+                shape = (*x.shape, 1)
             x = x.reshape(shape)
         out.append(x)
     return out[0] if single else tuple(out)
