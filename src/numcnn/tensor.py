@@ -474,6 +474,15 @@ class Tensor:
     def half(self) -> Tensor:
         return self.to(dtypes.float16)
 
+    def byte(self) -> Tensor:
+        return self.to(dtypes.uint8)
+
+    def char(self) -> Tensor:
+        return self.to(dtypes.int8)
+
+    def short(self) -> Tensor:
+        return self.to(dtypes.int16)
+
     def long(self) -> Tensor:
         return self.to(dtypes.int64)
 
@@ -666,6 +675,16 @@ class Tensor:
     aminmax = functions.aminmax
     cov = functions.cov
     corrcoef = functions.corrcoef
+    erfc = functions.erfc
+    adjoint = functions.adjoint
+    renorm = functions.renorm
+    unfold = functions.other.unfold
+    is_signed = functions.other.is_signed
+    sum_to_size = functions.other.sum_to_size
+    index_fill = functions.other.index_fill
+    put = functions.other.put
+    mH = property(functions.adjoint)
+    H = property(functions.other.matrix_h)
     # --- E1: indexing, scatter, sorting (functions/indexing, sorting)
     gather = functions.gather
     scatter = functions.scatter
@@ -906,6 +925,11 @@ class Tensor:
     tanh_ = _in_place(functions.tanh)
     addcmul_ = _in_place(functions.addcmul)
     addcdiv_ = _in_place(functions.addcdiv)
+    erfc_ = _in_place(functions.erfc)
+    renorm_ = _in_place(functions.renorm)
+    index_fill_ = _in_place(functions.other.index_fill)
+    put_ = _in_place(functions.other.put)
+    fill_diagonal_ = _in_place(functions.other.fill_diagonal)
     acos_ = _in_place(functions.acos)
     acosh_ = _in_place(functions.acosh)
     addbmm_ = _in_place(functions.addbmm)

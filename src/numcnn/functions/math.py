@@ -441,6 +441,22 @@ def acosh(input: Tensor) -> Tensor:
     return _unary_float(X.Acosh, input, "acosh")
 
 
+def erfc(input: Tensor) -> Tensor:
+    """The complementary error function 1 - erf(input), accurate where it is tiny."""
+    return _unary_float(X.Erfc, input, "erfc")
+
+
+def can_cast(from_: Any, to: Any) -> builtins.bool:
+    """Whether torch's casting rules allow from_ -> to: not floating -> integral, not complex
+    -> real, and not a non-bool -> bool."""
+    f, t = dtypes.as_dtype(from_), dtypes.as_dtype(to)
+    if f.kind in "fc" and t.kind in "iub":
+        return False
+    if f.kind == "c" and t.kind != "c":
+        return False
+    return not (f.kind != "b" and t.kind == "b")
+
+
 def atanh(input: Tensor) -> Tensor:
     """Inverse hyperbolic tangent (nan outside [-1, 1], +-inf at the ends)."""
     return _unary_float(X.Atanh, input, "atanh")

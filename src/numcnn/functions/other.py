@@ -515,3 +515,193 @@ def is_nonzero(input: Tensor) -> builtins.bool:
     if x.numel() > 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return builtins.bool(x.array.reshape(()).item() != 0)
+
+
+# ------------------------------------------------------------------------- Tensor-only methods
+# torch has these as Tensor methods only (no torch.* function); tensor.py's table uses them.
+def unfold(input: Tensor, dimension: builtins.int, size: builtins.int,
+           step: builtins.int) -> Tensor:
+    """Every window of `size` consecutive entries along `dimension`, `step` apart, as a new
+    last dim (a copy here; torch returns a view).
+
+    Shape:
+        (*, L, *) -> (*, (L - size) // step + 1, *, size)
+    """
+    x = check_tensor(input, "unfold")
+    x1 = x.reshape(1) if x.ndim == 0 else x
+    d = norm_dim(dimension, x1.ndim)
+    length = x1.shape[d]
+    if size < 0 or size > length:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {length} but size is "
+                           f"{size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    n = (length - size) // step + 1
+    idx = (np.arange(n)[:, None] * step + np.arange(size)[None, :]).reshape(-1)
+    picked = x1.index_select(d, _t.Tensor(idx.astype(np.int64)))          # (*, n*size, *)
+    out = picked.reshape(*x1.shape[:d], n, size, *x1.shape[d + 1:])
+    out = out.movedim(d + 1, -1)
+    return out.reshape(size) if x.ndim == 0 else out
+
+
+def adjoint(input: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (real tensors: their transpose), a view."""
+    x = check_tensor(input, "adjoint")
+    if x.ndim < 2:
+        raise RuntimeError("tensor.adjoint() is only supported on matrices or batches of "
+                           "matrices. Got 1-D tensor." if x.ndim == 1 else
+                           "tensor.adjoint() is only supported on matrices or batches of "
+                           "matrices. Got 0-D tensor.")
+    return x.transpose(-2, -1)
+
+
+def matrix_h(input: Tensor) -> Tensor:
+    """`Tensor.H`: the conjugate transpose of a matrix (0-d and 1-d tensors: themselves)."""
+    if input.ndim > 2:
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{input.ndim}-D tensor.")
+    return input.transpose(0, 1) if input.ndim == 2 else input
+
+
+def is_signed(input: Tensor) -> builtins.bool:
+    """Whether the dtype holds negative numbers (not uint8, not bool)."""
+    return input.dtype.kind in "ifc"
+
+
+def sum_to_size(input: Tensor, *size: Any) -> Tensor:
+    """input summed down to `size`, which must broadcast to input's shape (the reverse of
+    expand)."""
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    x = check_tensor(input, "sum_to_size")
+    try:
+        ok = np.broadcast_shapes(tuple(shape), x.shape) == x.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"size {{{', '.join(map(str, shape))}}} is not expandable to size "
+                           f"{{{', '.join(map(str, x.shape))}}}.")
+    lead = x.ndim - len(shape)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape)
+                                if s == 1 and x.shape[lead + i] != 1]
+    if not dims:
+        return x
+    from numcnn.functions.reduce import sum as _sum
+    return _sum(x, tuple(dims), keepdim=True).reshape(tuple(shape))
+
+
+def index_fill(input: Tensor, dim: builtins.int, index: Tensor, value: Any) -> Tensor:
+    """A copy of input with the slices `index` along `dim` set to `value` (a number or 0-d
+    tensor); no gradient flows to the filled places."""
+    from numcnn.functions.math import where
+    x = check_tensor(input, "index_fill")
+    idx = check_tensor(index, "index_fill", "index", 3)
+    if idx.dtype != np.int64:
+        raise RuntimeError("index_fill_(): Expected dtype int64 for index.")
+    if idx.ndim > 1:
+        raise IndexError("Index has to be a vector/scalar")
+    if isinstance(value, _t.Tensor) and value.ndim:
+        raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
+    x1 = x.reshape(1) if x.ndim == 0 else x
+    d = norm_dim(dim, x1.ndim)
+    n = x1.shape[d]
+    i = idx.array.reshape(-1)
+    if i.size and (i.min() < -n or i.max() >= n):
+        raise IndexError(f"index out of range in self (size {n} along dim {d})")
+    mask = np.zeros(n, dtype=bool)
+    mask[i] = True
+    mask = mask.reshape([n if k == d else 1 for k in range(x1.ndim)])
+    v = value.to(x.dtype) if isinstance(value, _t.Tensor) else cast(value, x.dtype)
+    out = where(_t.Tensor(np.broadcast_to(mask, x1.shape)), v, x1)
+    return out.reshape(()) if x.ndim == 0 else out.to(x.dtype)
+
+
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool = False
+        ) -> Tensor:
+    """A copy of input, seen as 1-d, with source written (or added, with accumulate) at the
+    flat positions `index`."""
+    from numcnn.functions.indexing import index_add, index_copy
+    x = check_tensor(input, "put")
+    idx = check_tensor(index, "put", "index", 2)
+    src = check_tensor(source, "put", "source", 3)
+    if idx.dtype != np.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {idx.dtype}")
+    if idx.numel() != src.numel():
+        raise RuntimeError(f"put_(): Expected source and index to have the same number of "
+                           f"elements, but got source.numel() = {src.numel()}, index.numel() = "
+                           f"{idx.numel()}")
+    if src.dtype != x.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but "
+                           f"got self.dtype = {x.dtype} and source.dtype = {src.dtype}")
+    n = x.numel()
+    i = idx.array.reshape(-1)
+    if i.size and (i.min() < -n or i.max() >= n):
+        bad = i.max() if i.max() >= n else i.min()
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
+                         f"elements.")
+    flat_idx = _t.Tensor(np.where(i < 0, i + n, i).astype(np.int64))
+    flat = x.reshape(-1)
+    op = index_add if accumulate else index_copy
+    return op(flat, 0, flat_idx, src.reshape(-1)).reshape(x.shape)
+
+
+def fill_diagonal(input: Tensor, fill_value: Any, wrap: builtins.bool = False) -> Tensor:
+    """A copy of input with its main diagonal (all dims equal beyond 2-d) set to fill_value;
+    with wrap, a tall matrix's diagonal starts again after N + 1 rows, as NumPy's."""
+    from numcnn.functions.math import where
+    x = check_tensor(input, "fill_diagonal_")
+    if x.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if x.ndim > 2 and len(set(x.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    mask = np.zeros(x.shape, dtype=bool)
+    np.fill_diagonal(mask, True, wrap=wrap)
+    return where(_t.Tensor(mask), cast(fill_value, x.dtype), x).to(x.dtype)
+
+
+fill_diagonal.__name__ = "fill_diagonal"
+
+
+def renorm(input: Tensor, p: Any, dim: builtins.int, maxnorm: Any) -> Tensor:
+    """Each slice along `dim` whose p-norm (over all other dims) exceeds maxnorm scaled down to
+    norm maxnorm: x * maxnorm / (norm + 1e-7) there, x elsewhere."""
+    from numcnn.functions.math import where
+    from numcnn.functions.reduce import norm
+    x = check_tensor(input, "renorm")
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. "
+                           f"Got {str(x.dtype).capitalize()}")
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if x.ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {x.ndim} "
+                           f"dimensions")
+    d = norm_dim(dim, x.ndim)
+    others = tuple(k for k in range(x.ndim) if k != d)
+    nrm = norm(x, p, others, keepdim=True)
+    factor = where(nrm > maxnorm, maxnorm / (nrm + 1e-7), cast(1.0, x.dtype))
+    return x * factor
+
+
+def unravel_index(indices: Tensor, shape: Any) -> tuple[Tensor, ...]:
+    """The coordinates in a tensor of `shape` of each flat (row-major) index; negative
+    indices count from the end.
+
+    Returns:
+        one int64 tensor of indices' shape per dim of `shape`.
+    """
+    i = check_tensor(indices, "unravel_index", "indices")
+    if i.dtype.kind not in "iu" or i.dtype == np.bool_:
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {i.dtype}")
+    dims = (builtins.int(shape),) if isinstance(shape, (builtins.int, np.integer)) else \
+        tuple(builtins.int(s) for s in shape)
+    if any(s < 0 for s in dims):
+        raise ValueError("'shape' cannot have negative values, but got " + str(dims))
+    total = builtins.int(np.prod(dims))
+    a = i.array.astype(np.int64)
+    if a.size and (a.min() < -total or a.max() >= total):
+        raise ValueError(f"'indices' must be in range [-{total}, {total})")
+    coords = np.unravel_index(np.where(a < 0, a + total, a), dims)
+    return tuple(_t.Tensor(np.asarray(c, dtype=np.int64)) for c in coords)

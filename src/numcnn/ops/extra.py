@@ -212,3 +212,22 @@ class NanToNum(Function):
     def backward(ctx: Context, gy):
         (finite,) = ctx.saved
         return (np.where(finite, gy, 0).astype(gy.dtype, copy=False),)
+
+
+class Erfc(Function):
+    """y = erfc a = 1 - erf a, accurate where it is tiny (a >> 0): erfc(-a) = 2 - erfc(a);
+    da = -gy 2/sqrt(pi) e^(-a^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, a):
+        from numcnn.ops.activation import erfc_nonneg
+        ctx.save_for_backward(a)
+        z = np.abs(a)
+        with np.errstate(invalid="ignore"):              # erfc(inf): inf / inf, set below
+            pos = np.where(np.isinf(z), 0, erfc_nonneg(z)[0])
+        return np.where(a < 0, 2 - pos, pos).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, gy):
+        (a,) = ctx.saved
+        return (-gy * np.asarray(2 / np.sqrt(np.pi), dtype=a.dtype) * np.exp(-(a * a)),)
