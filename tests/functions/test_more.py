@@ -725,3 +725,157 @@ def test_cov_naive_gradcheck_errors():
     raises_like_torch(lambda F, x: lib(x).cov(x), [np.ones((2, 2, 2))])
     raises_like_torch(lambda F, x, f: lib(x).cov(x, fweights=f), [x, np.ones(7)])
     raises_like_torch(lambda F, x, f: lib(x).cov(x, fweights=f), [x, -np.ones(7, np.int64)])
+
+
+# ================================================================= third batch
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erfc_matches_torch_in_the_tails(dtype):
+    x = np.array([-30.0, -5.0, -1.0, -0.3, 0.0, 0.2, 0.7, 2.0, 5.0, 9.0, 26.0, np.inf, -np.inf,
+                  NAN], dtype=dtype)
+    compare(lambda F, x: lib(x).erfc(x), [x], grad=False)
+    y = random_array((3, 4), dtype, 1) * 2
+    compare(lambda F, x: x.erfc(), [y])
+    assert gradcheck(numcnn.erfc, [leaf(y.astype(np.float64))])
+    n, t = numcnn.tensor(y.copy()), torch.tensor(y.copy())
+    n.erfc_()
+    t.erfc_()
+    assert_close(n, t)
+
+
+def test_can_cast_matches_torch():
+    names = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+    for a in names:
+        for b in names:
+            assert numcnn.can_cast(getattr(numcnn, a), getattr(numcnn, b)) == \
+                torch.can_cast(getattr(torch, a), getattr(torch, b)), (a, b)
+
+
+@pytest.mark.parametrize("shape,args", [((2, 7), (1, 3, 2)), ((8,), (0, 2, 2)),
+                                        ((3, 5, 4), (-2, 2, 1)), ((4, 6), (0, 4, 3)),
+                                        ((5,), (0, 5, 1)), ((5,), (0, 0, 1)), ((), (0, 1, 1))])
+def test_tensor_unfold_matches_torch(shape, args):
+    x = np.asarray(random_array(shape, seed=2))
+    compare(lambda F, x: x.unfold(*args), [x])
+    if x.size:
+        assert gradcheck(lambda t: t.unfold(*args), [leaf(x)])
+
+
+def test_tensor_unfold_patches_naive_and_errors():
+    img = random_array((2, 3, 6, 6), seed=3)                            # CNN patches, 3x3 stride 3
+    p = numcnn.tensor(img).unfold(2, 3, 3).unfold(3, 3, 3).numpy()
+    assert p.shape == (2, 3, 2, 2, 3, 3)
+    assert_close(p[1, 2, 1, 0], img[1, 2, 3:6, 0:3])
+    raises_like_torch(lambda F, x: x.unfold(0, 5, 1), [np.ones(3)])
+    raises_like_torch(lambda F, x: x.unfold(0, 2, 0), [np.ones(3)])
+
+
+def test_adjoint_mh_h_is_signed_casts():
+    x = random_array((2, 3, 4), seed=4)
+    compare(lambda F, x: lib(x).adjoint(x), [x])
+    compare(lambda F, x: x.mH, [x])
+    compare(lambda F, x: x.adjoint(), [x])
+    compare(lambda F, x: x.H, [x[0].copy()])
+    raises_like_torch(lambda F, x: x.H, [x])
+    raises_like_torch(lambda F, x: lib(x).adjoint(x), [np.ones(3)])
+    v = numcnn.tensor(x)
+    v.mH[0, 0, 0] = 99.0                                                # a view
+    assert v[0, 0, 0].item() == 99.0
+    for d in ["bool", "uint8", "int8", "int16", "int64", "float32", "float64"]:
+        a = np.zeros(2, dtype=d)
+        assert numcnn.tensor(a).is_signed() == torch.tensor(a).is_signed(), d
+    f = np.array([-1.7, 2.5, 300.0])
+    for m in ("byte", "char", "short"):
+        n, t = getattr(numcnn.tensor(f[:2]), m)(), getattr(torch.tensor(f[:2]), m)()
+        assert_close(n, t)
+
+
+@pytest.mark.parametrize("shape,size", [((2, 3, 4), (3, 1)), ((2, 3, 4), (1, 3, 4)),
+                                        ((2, 3, 4), (2, 3, 4)), ((3, 1), (1,)), ((4,), ())])
+def test_sum_to_size_matches_torch(shape, size):
+    x = random_array(shape, seed=5)
+    compare(lambda F, x: x.sum_to_size(size), [x])
+    if size:
+        compare(lambda F, x: x.sum_to_size(*size), [x])
+
+
+def test_sum_to_size_errors():
+    raises_like_torch(lambda F, x: x.sum_to_size(3, 3), [np.ones((2, 3))])
+
+
+@pytest.mark.parametrize("dim,index", [(0, [1]), (1, [0, 2, 2]), (-1, [-1]), (1, [])])
+def test_index_fill_matches_torch(dim, index):
+    x = random_array((3, 4), seed=6)
+    idx = np.array(index, dtype=np.int64)
+    compare(lambda F, x, i: x.index_fill(dim, i, -1.5), [x, idx])
+    if not (idx < 0).any():            # torch's tensor-value form fails on negative indices
+        compare(lambda F, x, i, v: x.index_fill(dim, i, v), [x, idx, np.array(2.0)])
+    n, t = numcnn.tensor(x.copy()), torch.tensor(x.copy())
+    assert n.index_fill_(dim, numcnn.tensor(idx), 7) is n
+    t.index_fill_(dim, torch.tensor(idx), 7)
+    assert_close(n, t)
+    raises_like_torch(lambda F, x, i: x.index_fill(dim, i, 0.0), [x, idx.astype(np.int32)])
+    raises_like_torch(lambda F, x, i: x.index_fill(0, i, 0.0), [x, np.array([3])])
+    raises_like_torch(lambda F, x, i: x.index_fill(0, i, 0.0), [x, np.array([-4])])
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_put_matches_torch(accumulate):
+    x = random_array((3, 4), seed=7)
+    idx = np.array([[0, 5], [-1, 7]], dtype=np.int64)
+    src = random_array((4,), seed=8)
+    compare(lambda F, x, i, s: x.put(i, s, accumulate), [x, idx, src])
+    dup = np.array([2, 2, 3], dtype=np.int64)
+    n, t = numcnn.tensor(x.copy()), torch.tensor(x.copy())
+    n.put_(numcnn.tensor(dup), numcnn.tensor(src[:3]), accumulate=True)
+    t.put_(torch.tensor(dup), torch.tensor(src[:3]), accumulate=True)
+    assert_close(n, t)
+    raises_like_torch(lambda F, x, i, s: x.put(i, s), [x, np.array([12]), src[:1].copy()])
+    raises_like_torch(lambda F, x, i, s: x.put(i, s), [x, np.array([1, 2]), src[:1].copy()])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (5, 3), (3, 5), (7, 2), (2, 2, 2)])
+@pytest.mark.parametrize("wrap", [False, True])
+def test_fill_diagonal_matches_torch(shape, wrap):
+    x = random_array(shape, seed=9)
+    n, t = numcnn.tensor(x.copy()), torch.tensor(x.copy())
+    assert n.fill_diagonal_(-4.0, wrap=wrap) is n
+    t.fill_diagonal_(-4.0, wrap=wrap)
+    assert_close(n, t)
+    raises_like_torch(lambda F, x: x.clone().fill_diagonal_(1.0), [np.ones((2, 3, 2))])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("p,dim,maxnorm", [(2, 0, 1.0), (1, 1, 2.0), (3, -1, 0.5), (2, 1, 100.0)])
+def test_renorm_matches_torch(dtype, p, dim, maxnorm):
+    x = random_array((3, 4, 2), dtype, 10) * 2
+    compare(lambda F, x: lib(x).renorm(x, p, dim, maxnorm), [x])
+    compare(lambda F, x: x.renorm(p, dim, maxnorm), [x])
+    if dtype == np.float64:
+        assert gradcheck(lambda t: t.renorm(p, dim, maxnorm), [leaf(x)])
+    n, t = numcnn.tensor(x.copy()), torch.tensor(x.copy())
+    n.renorm_(p, dim, maxnorm)
+    t.renorm_(p, dim, maxnorm)
+    assert_close(n, t)
+    raises_like_torch(lambda F, x: lib(x).renorm(x, 0, 0, 1.0), [x])
+    raises_like_torch(lambda F, x: lib(x).renorm(x, 2, 0, 1.0), [np.ones(3)])
+
+
+def test_unravel_index_matches_torch():
+    idx = np.array([[0, 5], [-1, 23], [24, -25]], dtype=np.int64)     # wraps around
+    for shape in [(2, 3, 4), (24,), 24, (4, 6)]:
+        n = numcnn.unravel_index(numcnn.tensor(idx), shape)
+        t = torch.unravel_index(torch.tensor(idx), shape)
+        assert len(n) == len(t)
+        for a, b in zip(n, t):
+            assert_close(a, b)
+    err = _torch_error(lambda: torch.unravel_index(torch.tensor([1.0]), (2,)))
+    with pytest.raises(type(err)):
+        numcnn.unravel_index(numcnn.tensor([1.0]), (2,))
+
+
+def _torch_error(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        return e
+    raise AssertionError("torch did not raise")

@@ -686,8 +686,8 @@ def renorm(input: Tensor, p: Any, dim: builtins.int, maxnorm: Any) -> Tensor:
 
 
 def unravel_index(indices: Tensor, shape: Any) -> tuple[Tensor, ...]:
-    """The coordinates in a tensor of `shape` of each flat (row-major) index; negative
-    indices count from the end.
+    """The coordinates in a tensor of `shape` of each flat (row-major) index, taken modulo the
+    number of elements as torch does (-1 is the last, N the first).
 
     Returns:
         one int64 tensor of indices' shape per dim of `shape`.
@@ -701,7 +701,7 @@ def unravel_index(indices: Tensor, shape: Any) -> tuple[Tensor, ...]:
         raise ValueError("'shape' cannot have negative values, but got " + str(dims))
     total = builtins.int(np.prod(dims))
     a = i.array.astype(np.int64)
-    if a.size and (a.min() < -total or a.max() >= total):
-        raise ValueError(f"'indices' must be in range [-{total}, {total})")
-    coords = np.unravel_index(np.where(a < 0, a + total, a), dims)
+    if a.size and total == 0:
+        raise ValueError("'indices' cannot index a tensor of no elements")
+    coords = np.unravel_index(a % builtins.max(total, 1), dims)       # wraps around, as torch
     return tuple(_t.Tensor(np.asarray(c, dtype=np.int64)) for c in coords)
