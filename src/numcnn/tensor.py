@@ -683,6 +683,11 @@ class Tensor:
     sum_to_size = functions.other.sum_to_size
     index_fill = functions.other.index_fill
     put = functions.other.put
+    bernoulli = functions.bernoulli
+    multinomial = functions.multinomial
+    hardshrink = functions.hardshrink
+    prelu = functions.prelu
+    __contains__ = functions.other.contains
     mH = property(functions.adjoint)
     H = property(functions.other.matrix_h)
     # --- E1: indexing, scatter, sorting (functions/indexing, sorting)

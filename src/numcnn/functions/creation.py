@@ -194,3 +194,87 @@ def logspace(start: Any, end: Any, steps: builtins.int, base: builtins.float = 1
     if d.kind in "iu":
         out = np.trunc(out)
     return _t.Tensor(out.astype(d), requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------- random draws from a tensor
+def _probs(input: Tensor, name: str) -> np.ndarray:
+    x = check_tensor(input, name)
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")
+    return x.array
+
+
+def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
+    """0/1 draws, 1 with probability input (or `p`, a number, when given); input's dtype."""
+    from numcnn.random import generator as rng
+    prob = _probs(input, "bernoulli") if p is None else np.asarray(p, dtype=np.float64)
+    if prob.size and (np.any(prob < 0) or np.any(prob > 1) or np.any(np.isnan(prob))):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    draws = rng(generator, "bernoulli").random(input.shape) < prob
+    return _t.Tensor(draws.astype(input.dtype))
+
+
+def poisson(input: Tensor, generator: Any = None) -> Tensor:
+    """Poisson draws with rates `input` (>= 0); input's dtype."""
+    from numcnn.random import generator as rng
+    lam = _probs(input, "poisson")
+    if lam.size and (np.any(lam < 0) or np.any(np.isnan(lam))):
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    return _t.Tensor(rng(generator, "poisson").poisson(lam).astype(input.dtype))
+
+
+def multinomial(input: Tensor, num_samples: builtins.int, replacement: builtins.bool = False,
+                *, generator: Any = None) -> Tensor:
+    """Category indices drawn with probabilities proportional to each row of `input`.
+
+    With replacement: inverse-CDF draws (index = number of cdf entries <= u).  Without:
+    the Gumbel top-k trick (the k largest of log w + Gumbel noise are k draws without
+    replacement, in order).
+
+    Shape:
+        (C,) -> (num_samples,);  (R, C) -> (R, num_samples); int64.
+    """
+    from numcnn.random import generator as rng
+    w = _probs(input, "multinomial")
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {w.ndim}")
+    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    if num_samples <= 0:
+        raise RuntimeError(f"cannot sample n_sample <= 0 samples, got {num_samples}")
+    if np.any(rows < 0) or not np.all(np.isfinite(rows)):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    total = rows.sum(axis=1, keepdims=True)
+    if np.any(total <= 0):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    g = rng(generator, "multinomial")
+    if replacement:
+        cdf = np.cumsum(rows / total, axis=1)
+        u = g.random((rows.shape[0], num_samples))
+        idx = (cdf[:, None, :] <= u[:, :, None]).sum(axis=2)
+        idx = np.minimum(idx, rows.shape[1] - 1)
+    else:
+        if num_samples > rows.shape[1] or np.any((rows > 0).sum(axis=1) < num_samples):
+            raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
+                               "enough non-negative category to sample)")
+        with np.errstate(divide="ignore"):
+            keys = np.log(rows) + g.gumbel(size=rows.shape)
+        idx = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return _t.Tensor(idx.reshape(*w.shape[:-1], num_samples).astype(np.int64))
+
+
+def randint_like(input: Tensor, low: builtins.int = 0, high: builtins.int | None = None, *,
+                 dtype: Any = None, generator: Any = None, requires_grad: builtins.bool = False,
+                 device: Any = None, **kwargs: Any) -> Tensor:
+    """Integers uniform on [low, high) in input's shape (`randint_like(x, high)` too); input's
+    dtype unless `dtype` is given."""
+    from numcnn.random import generator as rng
+    check_device(device)
+    x = check_tensor(input, "randint_like")
+    if high is None:
+        low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                           f">= to={high}")
+    d = x.dtype if dtype is None else dtypes.as_dtype(dtype)
+    draws = rng(generator, "randint_like").integers(low, high, x.shape)
+    return _t.Tensor(draws.astype(d), requires_grad=requires_grad)

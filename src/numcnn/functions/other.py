@@ -705,3 +705,30 @@ def unravel_index(indices: Tensor, shape: Any) -> tuple[Tensor, ...]:
         raise ValueError("'indices' cannot index a tensor of no elements")
     coords = np.unravel_index(a % builtins.max(total, 1), dims)       # wraps around, as torch
     return tuple(_t.Tensor(np.asarray(c, dtype=np.int64)) for c in coords)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """max(input, 0) written into input (numcnn.nn.functional.relu_)."""
+    from numcnn.nn import functional as F
+    return F.relu(check_tensor(input, "relu_"), inplace=True)
+
+
+def hardshrink(input: Tensor, lambd: builtins.float = 0.5) -> Tensor:
+    """input where |input| > lambd, else 0 (numcnn.nn.functional.hardshrink)."""
+    from numcnn.nn import functional as F
+    return F.hardshrink(check_tensor(input, "hardshrink"), lambd)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """max(0, x) + weight * min(0, x), weight per channel (numcnn.nn.functional.prelu)."""
+    from numcnn.nn import functional as F
+    return F.prelu(check_tensor(input, "prelu"), weight)
+
+
+def contains(input: Tensor, element: Any) -> builtins.bool:
+    """`element in tensor`: whether some entry equals element (a number or a tensor)."""
+    if not isinstance(element, (_t.Tensor, builtins.int, builtins.float, builtins.bool,
+                                np.generic)):
+        raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed "
+                           f"in a {type(element)}.")
+    return builtins.bool((input == element).any().item())
