@@ -879,3 +879,78 @@ def _torch_error(fn):
     except Exception as e:  # noqa: BLE001
         return e
     raise AssertionError("torch did not raise")
+
+
+# ================================================================= fourth batch
+def test_bernoulli_poisson_distributions_seeds_and_errors():
+    numcnn.manual_seed(0)
+    p = numcnn.tensor(np.array([0.0, 0.2, 0.9, 1.0], dtype=np.float32)).expand(20000, 4)
+    draws = numcnn.bernoulli(p)
+    assert draws.dtype == numcnn.float32
+    freq = draws.numpy().mean(axis=0)
+    assert freq[0] == 0 and freq[3] == 1
+    assert abs(freq[1] - 0.2) < 0.015 and abs(freq[2] - 0.9) < 0.015   # 5 sigma
+    numcnn.manual_seed(3)
+    a = p.bernoulli(0.5)
+    numcnn.manual_seed(3)
+    assert (a.numpy() == numcnn.bernoulli(p, 0.5).numpy()).all()
+    raises_like_torch(lambda F, x: lib(x).bernoulli(x), [np.array([1.5])])
+    lam = numcnn.tensor(np.array([0.0, 3.0, 50.0])).expand(20000, 3)
+    counts = numcnn.poisson(lam).numpy()
+    assert counts[:, 0].max() == 0
+    assert abs(counts[:, 1].mean() - 3) < 0.07 and abs(counts[:, 2].var() - 50) < 3.0
+    raises_like_torch(lambda F, x: lib(x).poisson(x), [np.array([-1.0])])
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_multinomial_frequencies_shapes_and_errors(replacement):
+    numcnn.manual_seed(1)
+    w = np.array([[1.0, 0.0, 3.0, 6.0], [0.0, 0.0, 2.0, 2.0]])
+    n = 1 if not replacement else 20000
+    if replacement:
+        s = numcnn.multinomial(numcnn.tensor(w), n, replacement=True).numpy()
+        assert s.shape == (2, n) and s.dtype == np.int64
+        f = np.stack([np.bincount(r, minlength=4) / n for r in s])
+        np.testing.assert_allclose(f, w / w.sum(1, keepdims=True), atol=0.015)
+    else:
+        firsts = np.stack([numcnn.tensor(w).multinomial(2).numpy() for _ in range(4000)])
+        assert firsts.shape == (4000, 2, 2)
+        assert (firsts[:, :, 0] != firsts[:, :, 1]).all()               # no repeats
+        assert not np.isin(firsts[:, 1], [0, 1]).any()                  # zero weight: never
+        f = np.bincount(firsts[:, 0, 0], minlength=4) / 4000            # first draw ~ w
+        np.testing.assert_allclose(f, w[0] / w[0].sum(), atol=0.03)
+    assert tuple(numcnn.multinomial(numcnn.tensor(w[0]), 3, True).shape) == (3,)
+    raises_like_torch(lambda F, x: lib(x).multinomial(x, 5), [w])       # 4 categories
+    raises_like_torch(lambda F, x: lib(x).multinomial(x, 1), [-w])
+    raises_like_torch(lambda F, x: lib(x).multinomial(x, 1), [np.ones((2, 2, 2))])
+
+
+def test_randint_like_range_dtype_seed():
+    x = numcnn.zeros(3, 500, dtype=numcnn.float32)
+    numcnn.manual_seed(2)
+    a = numcnn.randint_like(x, 3, 7)
+    assert a.dtype == numcnn.float32 and a.shape == x.shape
+    assert set(np.unique(a.numpy()).tolist()) == {3.0, 4.0, 5.0, 6.0}
+    numcnn.manual_seed(2)
+    assert (numcnn.randint_like(x, 3, 7).numpy() == a.numpy()).all()
+    b = numcnn.randint_like(x, 5, dtype=numcnn.int64)
+    assert b.dtype == numcnn.int64 and b.numpy().min() >= 0 and b.numpy().max() <= 4
+    with pytest.raises(RuntimeError):
+        numcnn.randint_like(x, 4, 4)
+
+
+def test_top_level_relu_hardshrink_prelu_and_contains():
+    x = random_array((2, 3, 4), seed=20)
+    compare(lambda F, x: lib(x).hardshrink(x, 0.7), [x])
+    compare(lambda F, x: x.hardshrink(), [x])
+    compare(lambda F, x, w: lib(x).prelu(x, w), [x, np.array([0.1, -0.2, 0.3])])
+    compare(lambda F, x, w: x.prelu(w), [x, np.array([0.25])])
+    n, t = numcnn.tensor(x.copy()), torch.tensor(x.copy())
+    assert numcnn.relu_(n) is n
+    torch.relu_(t)
+    assert_close(n, t)
+    v = numcnn.tensor([[1.0, 2.0], [3.0, NAN]])
+    assert 3.0 in v and 3 in v and numcnn.tensor(2.0) in v
+    assert 5.0 not in v and NAN not in v
+    with pytest.raises(RuntimeError):
+        "a" in v  # noqa: B015

@@ -253,7 +253,7 @@ def multinomial(input: Tensor, num_samples: builtins.int, replacement: builtins.
         idx = (cdf[:, None, :] <= u[:, :, None]).sum(axis=2)
         idx = np.minimum(idx, rows.shape[1] - 1)
     else:
-        if num_samples > rows.shape[1] or np.any((rows > 0).sum(axis=1) < num_samples):
+        if num_samples > rows.shape[1]:     # zero weights come last once the others are out
             raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
                                "enough non-negative category to sample)")
         with np.errstate(divide="ignore"):
