@@ -954,3 +954,72 @@ def test_top_level_relu_hardshrink_prelu_and_contains():
     assert 5.0 not in v and NAN not in v
     with pytest.raises(RuntimeError):
         "a" in v  # noqa: B015
+
+
+# ----------------------------------------------------------------- process-wide settings
+def test_deterministic_and_precision_settings_round_trip_as_torch():
+    from numcnn.functions import settings
+    saved = dict(settings._state)
+    t_saved = (torch.are_deterministic_algorithms_enabled(),
+               torch.is_deterministic_algorithms_warn_only_enabled(),
+               torch.get_float32_matmul_precision())
+    try:
+        for mode, warn in [(True, False), (True, True), (False, False)]:
+            numcnn.use_deterministic_algorithms(mode, warn_only=warn)
+            torch.use_deterministic_algorithms(mode, warn_only=warn)
+            assert numcnn.are_deterministic_algorithms_enabled() == \
+                torch.are_deterministic_algorithms_enabled()
+            assert numcnn.is_deterministic_algorithms_warn_only_enabled() == \
+                torch.is_deterministic_algorithms_warn_only_enabled()
+            assert numcnn.get_deterministic_debug_mode() == torch.get_deterministic_debug_mode()
+        for m in ("warn", 2, "default"):
+            numcnn.set_deterministic_debug_mode(m)
+            torch.set_deterministic_debug_mode(m)
+            assert numcnn.get_deterministic_debug_mode() == torch.get_deterministic_debug_mode()
+            assert numcnn.are_deterministic_algorithms_enabled() == \
+                torch.are_deterministic_algorithms_enabled()
+        for p in ("high", "medium", "highest"):
+            numcnn.set_float32_matmul_precision(p)
+            torch.set_float32_matmul_precision(p)
+            assert numcnn.get_float32_matmul_precision() == torch.get_float32_matmul_precision()
+        with pytest.warns(UserWarning, match="no effect"):
+            numcnn.set_float32_matmul_precision("low")                   # torch: warns only
+        assert numcnn.get_float32_matmul_precision() == "highest"
+        for bad in (lambda lib: lib.set_deterministic_debug_mode(3),
+                    lambda lib: lib.use_deterministic_algorithms(1)):
+            with pytest.raises(type(_torch_error(lambda bad=bad: bad(torch)))):
+                bad(numcnn)
+    finally:
+        settings._state.update(saved)
+        torch.use_deterministic_algorithms(t_saved[0], warn_only=t_saved[1])
+        torch.set_float32_matmul_precision(t_saved[2])
+
+
+def test_other_settings():
+    from numcnn.functions import settings
+    saved = dict(settings._state)
+    try:
+        numcnn.set_warn_always(True)
+        assert numcnn.is_warn_always_enabled() is True
+        numcnn.set_warn_always(False)
+        assert numcnn.is_warn_always_enabled() is False
+        assert numcnn.get_num_interop_threads() >= 1
+        numcnn.set_num_interop_threads(2)
+        assert numcnn.get_num_interop_threads() == 2
+        with pytest.raises(RuntimeError):
+            numcnn.set_num_interop_threads(3)                          # once only, as torch
+        settings._state["interop_set"] = False
+        with pytest.raises(RuntimeError):
+            numcnn.set_num_interop_threads(0)
+        assert numcnn.init_num_threads() is None
+        assert str(numcnn.get_default_device()) == str(torch.get_default_device()) == "cpu"
+        numcnn.set_default_device("cpu")
+        numcnn.set_default_device(None)
+        with pytest.raises(RuntimeError):
+            numcnn.set_default_device("cuda")
+        assert numcnn.set_flush_denormal(True) is False
+        assert numcnn.is_inference_mode_enabled() is False
+        with numcnn.autograd.inference_mode():
+            assert numcnn.is_inference_mode_enabled() is True
+    finally:
+        settings._state.update(saved)
