@@ -634,6 +634,7 @@ class Tensor:
     cummin = functions.cummin
     logcumsumexp = functions.logcumsumexp
     histc = functions.histc
+    histogram = functions.histogram
     bincount = functions.bincount
     unique = functions.unique
     unique_consecutive = functions.unique_consecutive

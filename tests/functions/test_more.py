@@ -1023,3 +1023,32 @@ def test_other_settings():
             assert numcnn.is_inference_mode_enabled() is True
     finally:
         settings._state.update(saved)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kw", [{"bins": 7}, {"bins": 4, "range": (-1.0, 1.0)},
+                                {"bins": 5, "density": True}, {"bins": 1}])
+def test_histogram_matches_torch(dtype, kw):
+    x = random_array((40,), dtype, 21)
+    n = numcnn.histogram(numcnn.tensor(x), **kw)
+    t = torch.histogram(torch.tensor(x), **kw)
+    assert_close(n.hist, t.hist)
+    assert_close(n.bin_edges, t.bin_edges)
+    w = random_array((40,), dtype, 22, low=0, high=2)
+    n = numcnn.tensor(x).histogram(kw["bins"], weight=numcnn.tensor(w))
+    t = torch.tensor(x).histogram(kw["bins"], weight=torch.tensor(w))
+    assert_close(n.hist, t.hist)
+
+
+def test_histogram_edges_constant_input_and_errors():
+    x = np.array([0.0, 0.5, 1.0, 1.0, 2.5, 3.0])
+    edges = np.array([0.0, 1.0, 2.0, 3.0])                               # 3.0 in the last bin
+    n = numcnn.histogram(numcnn.tensor(x), numcnn.tensor(edges))
+    t = torch.histogram(torch.tensor(x), torch.tensor(edges))
+    assert n.hist.tolist() == t.hist.tolist() == [2.0, 2.0, 2.0]
+    c = np.full(4, 2.0)
+    n, t = numcnn.histogram(numcnn.tensor(c), 3), torch.histogram(torch.tensor(c), 3)
+    assert_close(n.hist, t.hist)
+    assert_close(n.bin_edges, t.bin_edges)
+    raises_like_torch(lambda F, x: lib(x).histogram(x, 3, range=(2.0, 1.0)), [x])
+    raises_like_torch(lambda F, x: lib(x).histogram(x, 3), [np.arange(3)])

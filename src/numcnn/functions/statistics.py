@@ -450,3 +450,52 @@ def corrcoef(input: Tensor) -> Tensor:
         return c / c
     s = c.diagonal().sqrt()
     return (c / s.unsqueeze(1) / s.unsqueeze(0)).clamp(-1, 1)
+
+
+_Histogram = namedtuple("histogram", ["hist", "bin_edges"])  # type: ignore[name-match]
+
+
+def histogram(input: Tensor, bins: Any = 100, *, range: Any = None,
+              weight: Tensor | None = None, density: builtins.bool = False) -> Any:
+    """Histogram of input's values: `bins` equal bins over `range` (the data's min and max by
+    default), or the given increasing bin edges; the last bin includes its right edge.
+
+    Returns:
+        histogram(hist, bin_edges), both of input's dtype; hist (bins,), edges (bins + 1,);
+        with density, hist / (total * bin width).
+    """
+    x = check_tensor(input, "histogram")
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the "
+                           f"same dtype, but got input {x.dtype}")
+    a = x.array.reshape(-1)
+    w = None
+    if weight is not None:
+        wt = check_tensor(weight, "histogram", "weight")
+        if wt.shape != x.shape:
+            raise RuntimeError("torch.histogram: if weight tensor is provided it should have "
+                               "the same shape as the input tensor")
+        w = wt.array.reshape(-1)
+    if isinstance(bins, _t.Tensor):
+        edges = bins.array.astype(x.dtype)
+        if edges.ndim != 1 or edges.size < 2:
+            raise RuntimeError("torch.histogram: bins tensor should have one dimension and at "
+                               "least 2 elements")
+        hist, _ = np.histogram(a, bins=edges, weights=w, density=density)
+    else:
+        if builtins.int(bins) <= 0:
+            raise RuntimeError("torch.histogram(): bins must be > 0")
+        if range is not None:
+            lo, hi = builtins.float(range[0]), builtins.float(range[1])
+            if lo > hi:
+                raise RuntimeError(f"torch.histogram: min should not exceed max, but got min "
+                                   f"{lo} max {hi}")
+        elif a.size:
+            lo, hi = builtins.float(a.min()), builtins.float(a.max())
+        else:
+            lo, hi = 0.0, 0.0
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, builtins.int(bins) + 1).astype(x.dtype)
+        hist, _ = np.histogram(a, bins=edges, weights=w, density=density)
+    return _Histogram(_t.Tensor(hist.astype(x.dtype)), _t.Tensor(edges))
