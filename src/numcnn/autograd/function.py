@@ -233,10 +233,8 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "on_arrays" not in cls.__dict__ and not any(
-                "on_arrays" in base.__dict__ for base in cls.__mro__[1:-1]
-                if base is not Function):
-            cls.on_arrays = cls.__module__.split(".")[0] == "numcnn"
+        if "on_arrays" not in cls.__dict__ and Function in cls.__bases__:
+            cls.on_arrays = cls.__module__.split(".")[0] == "numcnn"   # deeper ones inherit
 
     @classmethod
     def backward_arrays(cls, ctx: Context, grad: np.ndarray) -> Any:

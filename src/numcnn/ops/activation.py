@@ -132,7 +132,6 @@ class ReLU(Function):
         return (gy * keep,)
 
 
-
 class Hardtanh(Function):
     """y = min(max(x, min_val), max_val);  gx = gy where min_val < x < max_val, else 0.
 
@@ -409,7 +408,6 @@ class Sigmoid(Function):
         return (gy * y * (1.0 - y),)
 
 
-
 class Tanh(Function):
     """y = tanh x;  gx = gy * (1 - y^2)."""
 
@@ -428,7 +426,6 @@ class Tanh(Function):
     def backward_graph(ctx: Context, gy, saved):
         (y,) = saved
         return (gy * (1.0 - y * y),)
-
 
 
 class Softplus(Function):
@@ -570,7 +567,6 @@ class Softmax(Function):
         return (gyy - y * gyy.sum(ctx.dim, keepdim=True),)
 
 
-
 class LogSoftmax(Function):
     """y_i = (x_i - m) - log sum_j exp(x_j - m) along `dim`;  gx = gy - exp(y) * sum_j gy_j."""
 
@@ -591,7 +587,6 @@ class LogSoftmax(Function):
     def backward_graph(ctx: Context, gy, saved):
         (y,) = saved
         return (gy - y.exp() * gy.sum(ctx.dim, keepdim=True),)
-
 
 
 __all__ = [

@@ -86,8 +86,6 @@ class Bilinear(Function):
         return g1, g2, gw, gb
 
 
-
-
 class Einsum(Function):
     """y = einsum(subs -> out, *operands): a sum of products over the labels not in `out`.
 

@@ -28,7 +28,6 @@ class Add(Function):
         return gy, gy
 
 
-
 class Sub(Function):
     """y = a - b;  da = gy, db = -gy."""
 
@@ -43,7 +42,6 @@ class Sub(Function):
     @staticmethod
     def backward_graph(ctx: Context, gy, saved):
         return gy, (-gy if ctx.needs_input_grad[1] else None)
-
 
 
 class Mul(Function):
@@ -68,7 +66,6 @@ class Mul(Function):
                 gy * a if ctx.needs_input_grad[1] else None)
 
 
-
 class Div(Function):
     """y = a / b;  da = gy / b, db = -gy * a / b^2."""
 
@@ -91,7 +88,6 @@ class Div(Function):
         a, b = saved
         return (gy / b if ctx.needs_input_grad[0] else None,
                 -gy * a / (b * b) if ctx.needs_input_grad[1] else None)
-
 
 
 class Pow(Function):
@@ -125,7 +121,6 @@ class Pow(Function):
         return ga, gb
 
 
-
 class Neg(Function):
     """y = -a."""
 
@@ -140,7 +135,6 @@ class Neg(Function):
     @staticmethod
     def backward_graph(ctx: Context, gy, saved):
         return (-gy,)
-
 
 
 class MatMul(Function):
@@ -201,7 +195,6 @@ class MatMul(Function):
         return ga, gb
 
 
-
 class Exp(Function):
     """y = e^a;  da = gy * y."""
 
@@ -220,7 +213,6 @@ class Exp(Function):
     def backward_graph(ctx: Context, gy, saved):
         (y,) = saved
         return (gy * y,)
-
 
 
 class Log(Function):
@@ -243,7 +235,6 @@ class Log(Function):
         return (gy / a,)
 
 
-
 class Sqrt(Function):
     """y = sqrt(a);  da = gy / (2 y)."""
 
@@ -264,7 +255,6 @@ class Sqrt(Function):
         return (gy / (2 * y),)
 
 
-
 class Abs(Function):
     """y = |a|;  da = gy * sign(a) (0 at a = 0)."""
 
@@ -282,7 +272,6 @@ class Abs(Function):
     def backward_graph(ctx: Context, gy, saved):
         (a,) = saved
         return (gy * np.sign(a.array),)
-
 
 
 class Clamp(Function):
@@ -312,7 +301,6 @@ class Clamp(Function):
         return (gy * keep,)
 
 
-
 class Where(Function):
     """y = a where cond else b;  da = gy * cond, db = gy * ~cond."""
 
@@ -334,7 +322,6 @@ class Where(Function):
         (cond,) = saved
         return (gy * cond if ctx.needs_input_grad[0] else None,
                 gy * ~cond if ctx.needs_input_grad[1] else None)
-
 
 
 class Maximum(Function):
@@ -359,7 +346,6 @@ class Maximum(Function):
         share = np.where(a.array == b.array, 0.5, a.array > b.array).astype(gy.dtype)
         return (gy * share if ctx.needs_input_grad[0] else None,
                 gy * (1 - share) if ctx.needs_input_grad[1] else None)
-
 
 
 class Minimum(Function):

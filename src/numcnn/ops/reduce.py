@@ -47,7 +47,6 @@ class Sum(Function):
         return (_expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim).expand(ctx.shape),)
 
 
-
 class Mean(Function):
     """y = mean_axis a;  da = gy / n broadcast over the reduced axes (n = reduced count)."""
 
@@ -66,7 +65,6 @@ class Mean(Function):
     def backward_graph(ctx: Context, gy, saved):
         g = _expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim) / ctx.count
         return (g.expand(ctx.shape),)
-
 
 
 class Var(Function):
@@ -128,7 +126,6 @@ class MaxAll(Function):
         (mask,) = saved
         count = np.count_nonzero(mask.array, axis=ctx.axis, keepdims=True).astype(gy.dtype)
         return (_expand_back_graph(gy, ctx.shape, ctx.axis, ctx.keepdim) * (mask / count),)
-
 
 
 class MaxDim(Function):

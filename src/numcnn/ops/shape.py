@@ -29,7 +29,6 @@ class Reshape(Function):
         return (gy.reshape(ctx.shape),)
 
 
-
 class Permute(Function):
     """y = a with axes reordered by `dims`;  da = gy with the inverse permutation."""
 
@@ -49,7 +48,6 @@ class Permute(Function):
         return (gy.permute(*np.argsort(ctx.dims).tolist()),)
 
 
-
 class Expand(Function):
     """y = a broadcast to `shape` (a view);  da = gy summed over the broadcast axes (engine)."""
 
@@ -66,7 +64,6 @@ class Expand(Function):
     @staticmethod
     def backward_graph(ctx: Context, gy, saved):
         return (gy,)
-
 
 
 def _is_basic(index) -> bool:
@@ -115,7 +112,6 @@ class Index(Function):
         return (IndexBackward.apply(gy, shape=ctx.shape, index=ctx.index),)
 
 
-
 class IndexBackward(Function):
     """y = zeros of `shape` with gy added at `index` (Index's backward, recorded for
     create_graph=True);  dgy = gy2[index]."""
@@ -153,7 +149,6 @@ class Cat(Function):
         return tuple(gy.split(ctx.sizes, ctx.axis))
 
 
-
 class Stack(Function):
     """y = stack(a_1..a_k, axis) (a new axis);  da_i = gy taken at position i of that axis."""
 
@@ -170,7 +165,6 @@ class Stack(Function):
     def backward_graph(ctx: Context, gy, saved):
         lead = (slice(None),) * ctx.axis
         return tuple(gy[lead + (i,)] for i in range(gy.shape[ctx.axis]))
-
 
 
 class Flip(Function):
