@@ -137,6 +137,17 @@ def of(np_dtype: np.dtype) -> Any:
     return _BY_NUMPY.get(np_dtype, np_dtype)
 
 
+_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                     "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                     "bool": "Bool"}
+
+
+def torch_type_name(d: Any) -> str:
+    """The name PyTorch's error messages use for a dtype ("Float" for float32)."""
+    name = np.dtype(d).name
+    return _TORCH_TYPE_NAMES.get(name, name.capitalize())
+
+
 def get_default_dtype() -> dtype:
     """The dtype of floating tensors made from Python numbers (float32 unless changed)."""
     return _default_dtype[0]

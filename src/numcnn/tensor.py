@@ -131,16 +131,6 @@ def _to_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, b
             builtins.bool(given.get("copy", False)))
 
 
-_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                     "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                     "bool": "Bool"}
-
-
-def _torch_type_name(dtype: np.dtype) -> str:
-    """The name PyTorch's messages use for a dtype ("Float" for float32)."""
-    return _TORCH_TYPE_NAMES.get(np.dtype(dtype).name, np.dtype(dtype).name)
-
-
 def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     """Accept f(2, 3) and f((2, 3)) alike."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -828,8 +818,8 @@ class Tensor:
         if res.dtype != self.array.dtype and not np.can_cast(res.dtype, self.array.dtype,
                                                                "same_kind"):
             raise RuntimeError(
-                f"result type {_torch_type_name(res.dtype)} can't be cast to the desired output "
-                f"type {_torch_type_name(self.array.dtype)}"
+                f"result type {dtypes.torch_type_name(res.dtype)} can't be cast to the desired "
+                f"output type {dtypes.torch_type_name(self.array.dtype)}"
             )
         node = out.grad_fn
         if record:                     # every node made since self's own, on the way to out

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from numcnn import dtypes
 from numcnn.functions._args import cast, check_tensor, norm_dim, result_dtype
 from numcnn.ops import extra as X
 from numcnn.ops import linear as L
@@ -278,7 +279,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {a.ndim}D")
     if a.dtype.kind != "f" or b.dtype.kind != "f":
         raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: "
-                           f"{str(a.dtype).capitalize()}")
+                           f"{dtypes.torch_type_name(a.dtype)}")
     if a.dtype != b.dtype:
         raise RuntimeError(f"X1 and X2 must have the same dtype, got {a.dtype} and {b.dtype}")
     if a.shape[-1] != b.shape[-1]:

@@ -278,7 +278,7 @@ def _logaddexp(input: Tensor, other: Tensor, name: str, base2: builtins.bool) ->
     d = result_dtype(a, b)
     if d.kind != "f":
         raise NotImplementedError(f"\"{name}_cpu\" not implemented for "
-                                  f"'{_t._torch_type_name(d)}'")
+                                  f"'{dtypes.torch_type_name(d)}'")
     return X.LogAddExp.apply(cast(a, d), cast(b, d), base2=base2)
 
 

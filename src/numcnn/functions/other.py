@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+from numcnn import dtypes
 from numcnn.functions._args import cast, check_tensor, norm_dim, result_dtype
 from numcnn.ops import shape as S
 
@@ -670,7 +671,7 @@ def renorm(input: Tensor, p: Any, dim: builtins.int, maxnorm: Any) -> Tensor:
     x = check_tensor(input, "renorm")
     if x.dtype.kind != "f":
         raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. "
-                           f"Got {str(x.dtype).capitalize()}")
+                           f"Got {dtypes.torch_type_name(x.dtype)}")
     if p <= 0:
         raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:

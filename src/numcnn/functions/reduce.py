@@ -53,7 +53,7 @@ def mean(input: Tensor, dim: Any = None, keepdim: builtins.bool = False, *,
     if x.dtype.kind not in "fc":
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating "
-            f"point or complex dtype. Got: {str(x.dtype).capitalize()}"
+            f"point or complex dtype. Got: {dtypes.torch_type_name(x.dtype)}"
         )
     return R.Mean.apply(x, axis=norm_dims(dim, x.ndim), keepdim=keepdim)
 
@@ -141,7 +141,7 @@ def _var_args(input: Tensor, dim: Any, unbiased: Any, name: str) -> tuple[Tensor
         dim, unbiased = None, dim
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"{name}(): input dtype should be either floating point or complex. "
-                           f"Got {str(x.dtype).capitalize()} instead.")
+                           f"Got {dtypes.torch_type_name(x.dtype)} instead.")
     return x, dim, unbiased
 
 
@@ -273,7 +273,7 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: builtins.bool 
         x = x.to(dtypes.as_dtype(dtype))
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {str(x.dtype).capitalize()}")
+                           f"input. Got {dtypes.torch_type_name(x.dtype)}")
     if p == "fro":
         p = 2
     elif isinstance(p, str):

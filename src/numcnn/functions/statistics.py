@@ -165,7 +165,7 @@ def nanmean(input: Tensor, dim: Any = None, keepdim: builtins.bool = False, *,
     x = x if dtype is None else x.to(dtypes.as_dtype(dtype))
     if x.dtype.kind != "f":
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex "
-                           f"dtype but got {str(x.dtype).capitalize()}")
+                           f"dtype but got {dtypes.torch_type_name(x.dtype)}")
     count = _sum((~x.isnan()).to(x.dtype), dim, keepdim)
     return nansum(x, dim, keepdim) / count
 
@@ -213,7 +213,7 @@ def logcumsumexp(input: Tensor, dim: builtins.int) -> Tensor:
     x = check_tensor(input, "logcumsumexp")
     if x.dtype.kind != "f":
         raise RuntimeError(f"\"logcumsumexp_out_cpu\" not implemented for "
-                           f"'{_t._torch_type_name(x.dtype)}'")
+                           f"'{dtypes.torch_type_name(x.dtype)}'")
     return X.LogCumSumExp.apply(x, axis=norm_dim(dim, x.ndim))
 
 
@@ -224,7 +224,7 @@ def histc(input: Tensor, bins: builtins.int = 100, min: Any = 0, max: Any = 0) -
     x = check_tensor(input, "histc")
     if x.dtype.kind != "f":
         raise RuntimeError(f"\"histogram_histc_cpu\" not implemented for "
-                           f"'{_t._torch_type_name(x.dtype)}'")
+                           f"'{dtypes.torch_type_name(x.dtype)}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for bins")
     a = x.array.reshape(-1)
@@ -412,10 +412,10 @@ def cov(input: Tensor, *, correction: builtins.int = 1, fweights: Tensor | None 
                              f"but got {wt.ndim} dimensions and {wt.numel()} elements")
         if name == "fweights" and wt.dtype.kind not in "iu":
             raise ValueError(f"cov(): expected fweights to have integral dtype but got "
-                             f"{_t._torch_type_name(wt.dtype)}")
+                             f"{dtypes.torch_type_name(wt.dtype)}")
         if name == "aweights" and wt.dtype.kind != "f":
             raise ValueError(f"cov(): expected aweights to have floating point dtype but got "
-                             f"{_t._torch_type_name(wt.dtype)}")
+                             f"{dtypes.torch_type_name(wt.dtype)}")
         if bool(np.any(wt.array < 0)):
             raise ValueError(f"cov(): {name} cannot be negative")
         wt = wt.reshape(-1).to(x2.dtype)
