@@ -1,4 +1,4 @@
-"""The `numcnn` command line: train, eval, predict, datasets.
+"""The `numcnn` command line: train, eval, predict, datasets, summary, rf, viz, report.
 
     numcnn train                       # fmnist-cnn on Fashion-MNIST, written to runs/<model>-<time>
     numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000
@@ -7,6 +7,11 @@
     numcnn datasets
     numcnn summary vgg16               # layers, parameters, MACs, memory (--input-size C H W)
     numcnn rf resnet18                 # receptive field of every layer
+    numcnn viz grad-cam runs/x/best.safetensors --test-index 0 --out cam.png
+    numcnn report runs/x                # one self-contained HTML page (--report: after train)
+
+The commands added with numcnn.viz live in numcnn.cli, one module each, exposing
+`add_parser(sub, fmt)` and `run(args)`; they reuse this module's checkpoint and data helpers.
 
 A checkpoint written by `numcnn train` is a Trainer checkpoint plus one entry "run": the run's
 configuration (model name and arguments, dataset, class names, normalisation, optimizer ...),
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import math
 import os
 import sys
@@ -165,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "only at the end of each epoch)")
     tr.add_argument("--progress", action="store_true",
                     help="show a progress bar even when stderr is not a terminal")
+    tr.add_argument("--report", action="store_true",
+                    help="when training ends, write RUN_DIR/report.html (as 'numcnn report', on "
+                         "the test images the run evaluates: at most N with --limit)")
 
     ev = sub.add_parser(
         "eval", formatter_class=fmt, help="evaluate a checkpoint on a test split",
@@ -198,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also look in this directory first (as train --root)")
     _add_summary_parser(sub, fmt)
     _add_rf_parser(sub, fmt)
+    for name in _CLI_MODULES:                     # numcnn.cli.<name>: one module per command
+        importlib.import_module(f"numcnn.cli.{name}").add_parser(sub, fmt)
     return parser
 
 
@@ -288,6 +299,19 @@ def _load_split(config: dict[str, Any], train: bool, root: str | None = None,
 
 def _limit(ds: Any, n: int | None) -> Any:
     return ds if n is None or n >= len(ds) else Subset(ds, list(range(n)))
+
+
+def _test_set(config: dict[str, Any], data: str | None = None, root: str | None = None) -> Any:
+    """The test split of `data` (default: the run's dataset) with the run's normalisation, as
+    `numcnn eval` reads it; its class count must be the model's."""
+    data = data or config["data"]
+    test_set = _load_split({**config, "data": data}, False, root)
+    classes = list(config["classes"])
+    if len(test_set.classes) != len(classes):
+        raise CLIError(f"the model has {len(classes)} classes, {data} has "
+                       f"{len(test_set.classes)}")
+    test_set.transform = _pipeline(data, config["mean"], config["std"], augment=False)
+    return test_set
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -457,6 +481,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                                                 "best.safetensors"))
                if os.path.exists(p)]
     print(f"checkpoints: {', '.join(written) or 'none'}")
+    if args.report:
+        from numcnn.viz.report import write_report
+
+        # the page evaluates the images the "test:" line above did (the run's --limit)
+        print(f"report: {write_report(out, limit=config['limit'], root=root)}")
     return 0
 
 
@@ -465,13 +494,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     ckpt = _read_checkpoint(args.checkpoint)
     model, config = _model_from(ckpt)
     data = args.data or config["data"]
-    test_set = _load_split({**config, "data": data}, False, args.root)
     classes = list(config["classes"])
-    if len(test_set.classes) != len(classes):
-        raise CLIError(f"the model has {len(classes)} classes, {data} has "
-                       f"{len(test_set.classes)}")
-    test_set.transform = _pipeline(data, config["mean"], config["std"], augment=False)
-    loader = DataLoader(_limit(test_set, args.limit), batch_size=args.batch_size)
+    loader = DataLoader(_limit(_test_set(config, data, args.root), args.limit),
+                        batch_size=args.batch_size)
     r = evaluate(model, loader, num_classes=len(classes))
     print(f"{config['model']} on {data} test split ({r.num_samples} images)")
     print(f"loss      {r.loss:.4f}")
@@ -571,16 +596,24 @@ def _read_image(path: str, channels: int) -> np.ndarray:
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
+def _model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
+    """An image file as the model takes it: the pixels (1, C, H, W) in [0, 1], converted to the
+    model's channels and resized to its input size, and those pixels normalised as in training."""
+    margs = config["model_args"]
+    size = int(margs["image_size"])
+    img = _read_image(path, int(margs["in_channels"]))[None]       # (1, C, H, W)
+    if img.shape[2:] != (size, size):
+        img = np.asarray(TB.resize(img, (size, size)))
+    x = TB.normalize(Tensor(img), config["mean"], config["std"])
+    return img, x if isinstance(x, Tensor) else Tensor(x)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     ckpt = _read_checkpoint(args.checkpoint)
     model, config = _model_from(ckpt)
-    margs, classes = config["model_args"], list(config["classes"])
-    size = int(margs["image_size"])
+    classes = list(config["classes"])
     for path in args.images:
-        img = _read_image(path, int(margs["in_channels"]))[None]   # (1, C, H, W)
-        if img.shape[2:] != (size, size):
-            img = np.asarray(TB.resize(img, (size, size)))
-        x = TB.normalize(Tensor(img), config["mean"], config["std"])
+        _, x = _model_input(path, config)
         with numcnn.no_grad():
             logits = model(x).array[0].astype(np.float64)
         p = np.exp(logits - logits.max())
@@ -661,8 +694,19 @@ def _cmd_rf(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- main
+# the commands of numcnn.cli: module name = command name
+_CLI_MODULES = ("viz", "report")
+
+
+def _cli_command(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(f"numcnn.cli.{name}").run(args))
+    return run
+
+
 _COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict,
-             "datasets": _cmd_datasets, "summary": _cmd_summary, "rf": _cmd_rf}
+             "datasets": _cmd_datasets, "summary": _cmd_summary, "rf": _cmd_rf,
+             **{name: _cli_command(name) for name in _CLI_MODULES}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
