@@ -194,13 +194,13 @@ def test_embedding_2d_uses_the_hooked_layer_in_eval_mode() -> None:
     model, loader = trained_model(), val_loader()
     model.train()
     before = {k: np.array(v.array) for k, v in model.state_dict().items()}
-    emb = ev.embedding_2d(model, loader, "5", limit=50)         # the second ReLU
+    emb = ev.embedding_2d(model, loader, "6", limit=50)         # the second max-pool
     assert model.training and all(m.training for m in model.modules())
     for k, v in model.state_dict().items():                     # BatchNorm stats untouched
         np.testing.assert_array_equal(v.array, before[k])
     x, y = loader_arrays(loader)
     with torch.no_grad():
-        feats = torch_twin(model)[:6](torch.from_numpy(x[:50])).reshape(50, -1).double().numpy()
+        feats = torch_twin(model)[:7](torch.from_numpy(x[:50])).reshape(50, -1).double().numpy()
     points, ratio = pca_by_eigh(feats)
     np.testing.assert_array_equal(emb.labels, y[:50])
     # float32 features: the components agree to float32 accuracy
