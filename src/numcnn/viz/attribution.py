@@ -29,8 +29,14 @@ from numcnn.autograd import grad as autograd_grad
 from numcnn.nn.module import Module
 from numcnn.ops import activation as A
 from numcnn.tensor import Tensor
-from numcnn.viz._common import (as_batch, get_layer, minmax_normalise, pyplot, resize_bilinear,
-                                resolve_targets)
+from numcnn.viz._common import (
+    as_batch,
+    get_layer,
+    minmax_normalise,
+    pyplot,
+    resize_bilinear,
+    resolve_targets,
+)
 
 __all__ = ["grad_cam", "grad_cam_plus_plus", "saliency", "guided_backprop", "occlusion",
            "plot_grad_cam", "plot_attribution"]
