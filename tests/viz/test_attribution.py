@@ -231,9 +231,9 @@ def test_grad_cam_plus_plus_zero_gradient_channels_give_zero_alpha() -> None:
     with numcnn.no_grad():
         act = model.conv(numcnn.tensor(x)).numpy()
         scores = model(numcnn.tensor(x)).numpy()
-    w = model.head.weight.detach().numpy()[scores.argmax(1)][:, :, None, None] / 36.0   # (N, 2, 1, 1)
+    w = model.head.weight.detach().numpy()[scores.argmax(1)][:, :, None, None] / 36.0
     alpha = w**2 / (2 * w**2 + act[:, :2].sum(axis=(2, 3), keepdims=True) * w**3)
-    weights = (alpha * np.maximum(w, 0)).sum(axis=(2, 3)) * 36                  # 36 pixels
+    weights = (alpha * np.maximum(w, 0)).sum(axis=(2, 3)) * 36     # (N, 2): 36 pixels
     expected = np.maximum((weights[:, :, None, None] * act[:, :2]).sum(1), 0)
     np.testing.assert_allclose(cam, expected, rtol=1e-10, atol=1e-14)
 
