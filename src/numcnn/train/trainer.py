@@ -64,6 +64,7 @@ from numcnn.nn.module import Module
 from numcnn.optim.lr_scheduler import ReduceLROnPlateau
 from numcnn.optim.optimizer import Optimizer
 from numcnn.tensor import Tensor
+from numcnn.viz.evaluation import confusion_matrix
 
 __all__ = ["Callback", "Evaluation", "METRICS_COLUMNS", "NonFiniteError", "StopTraining", "Trainer",
            "evaluate"]
@@ -139,8 +140,7 @@ def evaluate(model: Module, loader: Iterable[Any], loss_fn: LossFn = cross_entro
                 loss = loss_fn(out, y)
                 if confusion is None:
                     confusion = np.zeros((k, k), dtype=np.int64)
-                # C[t, p] += 1 for every sample, as one bincount over flat indices t * k + p
-                confusion += np.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
+                confusion += confusion_matrix(labels, pred, k)      # C[t, p] += 1 per sample
                 loss_sum += float(loss.item()) * len(labels)
                 n += len(labels)
     finally:

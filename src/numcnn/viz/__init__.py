@@ -34,7 +34,8 @@ _NAMES = {
     "embedding_2d": "evaluation", "Embedding": "evaluation", "plot_embedding": "evaluation",
     "confusion_matrix": "evaluation", "plot_confusion": "evaluation",
     "read_history": "evaluation", "plot_history": "evaluation",
-    "misclassified": "evaluation", "plot_misclassified": "evaluation",
+    "misclassified": "evaluation", "Misclassified": "evaluation",
+    "plot_misclassified": "evaluation",
     "write_report": "report",
 }
 
