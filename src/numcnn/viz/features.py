@@ -75,6 +75,13 @@ def _output_tensor(name: str, output: Any) -> Tensor:
     return output
 
 
+def _param_dtype(model: Module) -> np.dtype:
+    """The dtype of the model's first floating parameter (float32 when it has none): inputs are
+    cast to it, so a float64 array can be shown to a float32 model."""
+    return next((p.array.dtype for p in model.parameters() if p.array.dtype.kind == "f"),
+                np.dtype(np.float32))
+
+
 def _forward(model: Module, x: Tensor) -> Any:
     """model(x), with the model's own complaint about an input it cannot take as one ValueError
     line that names the shape given."""
@@ -118,7 +125,8 @@ def feature_maps(model: Module, x: Any, layers: Sequence[str] | None = None
 
     Args:
         model: any numcnn Module.
-        x: one input (C, H, W) or a batch (N, C, H, W), Tensor or ndarray.
+        x: one input (C, H, W) or a batch (N, C, H, W), Tensor or ndarray (cast to the
+            dtype of the model's parameters).
         layers: names from `model.named_modules()`; None: every Conv1d/2d/3d, ConvTranspose*,
             MaxPool*, AvgPool*, Adaptive*Pool* and LPPool* layer.
 
@@ -130,7 +138,7 @@ def feature_maps(model: Module, x: Any, layers: Sequence[str] | None = None
         ValueError: an unknown layer name (the message lists the layers), an input that is
             neither (C, H, W) nor (N, C, H, W), or one the model cannot take.
     """
-    batch = as_batch(x)
+    batch = as_batch(x, dtype=_param_dtype(model))
     if isinstance(layers, str):
         raise ValueError(f"layers must be a sequence of layer names or None, got the string "
                          f"{layers!r} (write [{layers!r}])")
@@ -214,7 +222,7 @@ def filters(module: Module, mode: str = "auto", *, scale: str = "symmetric") -> 
     if scale not in _FILTER_SCALES:
         raise ValueError(f"scale must be one of {', '.join(map(repr, _FILTER_SCALES))}, got "
                          f"{scale!r}")
-    w = np.asarray(module.weight.detach().array)
+    w = np.asarray(module.weight.detach().array, dtype=np.float64)
     if w.ndim == 3:                                   # Conv1d (O, I, k) -> (O, I, 1, k)
         w = w[:, :, None, :]
     elif w.ndim == 5:                                 # Conv3d (O, I, kd, kh, kw): middle depth
@@ -414,7 +422,7 @@ def max_activation(model: Module, layer: str, channel: int, input_shape: Sequenc
     if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
         raise ValueError(f"channel must be an int, got {channel!r}")
     probe = _LayerProbe(model, layer)
-    dtype = next((p.array.dtype for p in model.parameters()), np.dtype(np.float32))
+    dtype = _param_dtype(model)
     rng = np.random.default_rng(seed)
     x = (init_std * rng.standard_normal((1, c, h, w))).astype(dtype)
 
@@ -525,8 +533,7 @@ def plot_feature_maps(maps: dict[str, np.ndarray], index: int = 0, max_channels:
             raise ValueError(f"index must be an int in [0, {arr.shape[0]}) (the batch of "
                              f"{name!r}), got {index!r}")
     plt = pyplot()
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white")
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig = plt.figure(figsize=(4.2 * cols, 4.4 * rows), layout="constrained")
@@ -573,8 +580,7 @@ def plot_filters(module_or_tiles: Module | np.ndarray, max_tiles: int = 64) -> A
     total = tiles.shape[0]
     tiles = tiles[:max_tiles]
     plt = pyplot()
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray").with_extremes(bad="white")
     columns = _grid_columns(len(tiles), tiles.shape[1], tiles.shape[2])
     mosaic = _mosaic(np.clip(tiles, 0.0, 1.0), columns)
     height = 6.0 * mosaic.shape[0] / max(mosaic.shape[1], 1)
