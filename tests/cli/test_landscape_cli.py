@@ -66,9 +66,9 @@ def test_training_batches_are_the_first_images(checkpoint: Path) -> None:
 
 
 def test_bad_out_and_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
-    with pytest.raises(CLIError, match="must be a .png"):
+    with pytest.raises(ValueError, match="must be a .png"):
         cli.run(parse(str(checkpoint), "--out", str(tmp_path / "x.jpg")))
-    with pytest.raises(CLIError, match="folder of --out does not exist"):
+    with pytest.raises(ValueError, match="folder of --out does not exist"):
         cli.run(parse(str(checkpoint), "--out", str(tmp_path / "no" / "x.png")))
     with pytest.raises(CLIError, match="checkpoint not found"):
         cli.run(parse(str(tmp_path / "none.safetensors"), "--out", str(tmp_path / "x.png")))

@@ -14,7 +14,6 @@ centre loss and the range; everything it does, Python can do with numcnn.viz.
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import time
@@ -23,10 +22,9 @@ from typing import Any
 import numpy as np
 
 import numcnn.nn.functional as F
-from numcnn._atomic import atomic_write
+from numcnn.cli import check_png_path, write_png
 from numcnn.data import DataLoader
 from numcnn.train.cli import (
-    CLIError,
     _int_at_least,
     _limit,
     _load_split,
@@ -82,29 +80,11 @@ def _training_batches(config: dict[str, Any], limit: int, batch_size: int,
     return list(DataLoader(_limit(train_set, limit), batch_size=batch_size))
 
 
-def _write_png(fig: Any, path: str) -> None:
-    """Save `fig` as a PNG, atomically: a temporary file beside `path`, renamed over it."""
-    from numcnn.viz._common import pyplot
-
-    buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, format="png", dpi=100)
-    finally:
-        pyplot().close(fig)
-    with atomic_write(path) as f:
-        f.write(buffer.getvalue())
-
-
 def run(args: argparse.Namespace) -> int:
     """Compute the landscape of `args.checkpoint`, draw it to `args.out`, print a summary."""
     from numcnn.viz.landscape import loss_landscape, plot_landscape
 
-    out = str(args.out)
-    if not out.lower().endswith(".png"):
-        raise CLIError(f"--out must be a .png file, got {out!r}")
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise CLIError(f"the folder of --out does not exist: {folder}")
+    check_png_path(args.out)                      # before any work
     ckpt = _read_checkpoint(args.checkpoint)
     model, config = _model_from(ckpt)
     batches = _training_batches(config, args.limit, args.batch_size, args.root)
@@ -118,10 +98,11 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     finite = land.losses[np.isfinite(land.losses)]        # a diverged point can be inf or NaN
     name = os.path.basename(args.checkpoint)
-    _write_png(plot_landscape(land, title=f"{config['model']} ({name}): loss landscape"), out)
+    path = write_png(plot_landscape(land, title=f"{config['model']} ({name}): loss landscape"),
+                     args.out)
     low = float(finite.min()) if finite.size else math.nan
     high = float(finite.max()) if finite.size else math.nan
     print(f"centre loss {land.center_loss:.4f}")
     print(f"loss range  {low:.4f} .. {high:.4f} over the grid ({seconds:.1f}s)")
-    print(f"wrote {out}")
+    print(f"wrote {path}")
     return 0
