@@ -225,7 +225,8 @@ def test_weights_restored_when_loss_fn_raises(error: type[BaseException]) -> Non
 # ----------------------------------------------------------------------------- arguments
 @pytest.mark.parametrize("kwargs, match", [
     ({"steps": 1}, "steps must be"), ({"steps": (3, 3, 3)}, "steps must be"),
-    ({"steps": (3, 2.5)}, "steps must be"), ({"span": 0.0}, "span must be"),
+    ({"steps": (3, 2.5)}, "steps must be"), ({"steps": None}, "steps must be"),
+    ({"span": 0.0}, "span must be"),
     ({"span": float("inf")}, "span must be"), ({"batches": []}, "batches is empty"),
     ({"batches": [np.zeros(3)]}, "pairs"), ({"loss_fn": None}, "loss_fn must be"),
 ])

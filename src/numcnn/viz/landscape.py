@@ -108,7 +108,10 @@ def filter_normalized_directions(model: Module, count: int = 2, seed: int = 0
 
 def _check_steps(steps: Any) -> tuple[int, ...]:
     """`steps` as (S1,) or (S1, S2), each >= 2."""
-    shape = (steps,) if isinstance(steps, (int, np.integer)) else tuple(steps)
+    try:
+        shape = (steps,) if isinstance(steps, (int, np.integer)) else tuple(steps)
+    except TypeError:
+        shape = ()
     if (len(shape) not in (1, 2) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
                                         or s < 2 for s in shape)):
         raise ValueError(f"steps must be an int >= 2 (1-D) or a pair of ints >= 2 (2-D), got "
