@@ -286,6 +286,8 @@ def test_guided_backprop_covers_inplace_module_relus_of_resnet(resnet: Any) -> N
     t = out.argmax(1)
     (g,) = torch.autograd.grad(out[torch.arange(2), t].sum(), xt)
     np.testing.assert_allclose(at.guided_backprop(model, x), g.numpy(), rtol=1e-7, atol=1e-15)
+    (plain,) = torch.autograd.grad(torch_resnet(sd, xt)[torch.arange(2), t].sum(), xt)
+    assert not torch.allclose(g, plain)                   # the guided rule made a difference
 
 
 class FunctionalRelus(nn.Module):
@@ -324,6 +326,9 @@ def test_guided_backprop_covers_functional_and_inplace_relus() -> None:
     (g,) = torch.autograd.grad(out[torch.arange(3), torch.tensor(target)].sum(), xt)
     np.testing.assert_allclose(at.guided_backprop(model, x, target), g.numpy(), rtol=1e-7,
                                atol=1e-15)
+    out = torch_functional_relus(model, xt, TF.relu)
+    (plain,) = torch.autograd.grad(out[torch.arange(3), torch.tensor(target)].sum(), xt)
+    assert not torch.allclose(g, plain)
 
 
 def assert_plain_relu_backward() -> None:
@@ -398,27 +403,27 @@ def occlusion_loop(model: nn.Module, x: np.ndarray, target: list[int], window: t
 
 def test_occlusion_matches_one_forward_per_position(fmnist: Any,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(at, "_OCCLUSION_MAX_CHUNK", 7)     # chunks that split images unevenly
+    monkeypatch.setattr(at, "_OCCLUSION_MAX_CHUNK", 5)     # chunks that split images unevenly
     model, _ = fmnist
     x = images((2, 1, 28, 28))
-    got = at.occlusion(model, x, target=[2, 8], window=(8, 6), stride=(5, 4), fill=0.5)
-    assert got.shape == (2, 5, 6)                          # (28-8)//5+1, (28-6)//4+1
-    expected = occlusion_loop(model, x, [2, 8], (8, 6), (5, 4), 0.5)
+    got = at.occlusion(model, x, target=[2, 8], window=(8, 6), stride=(7, 6), fill=0.5)
+    assert got.shape == (2, 3, 4)                          # (28-8)//7+1, (28-6)//6+1
+    expected = occlusion_loop(model, x, [2, 8], (8, 6), (7, 6), 0.5)
     np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-14)
     assert model.training and np.abs(expected).max() > 1e-6
 
 
-def test_occlusion_defaults_and_predicted_target(fmnist: Any) -> None:
-    model, _ = fmnist
-    x = images((1, 28, 28))
-    model.eval()
+def test_occlusion_defaults_and_predicted_target() -> None:
+    numcnn.manual_seed(1)
+    model = FunctionalRelus().double()
+    x = images((2, 16, 16), seed=8) + 1.0
     with numcnn.no_grad():
         pred = int(model(numcnn.tensor(x[None])).numpy().argmax())
-    model.train()
     got = at.occlusion(model, x)
-    assert got.shape == (1, 6, 6)                          # (28 - 8) // 4 + 1
-    np.testing.assert_allclose(got, occlusion_loop(model, x[None], [pred], (8, 8), (4, 4), 0.0),
-                               rtol=1e-7, atol=1e-14)
+    assert got.shape == (1, 3, 3)                          # (16 - 8) // 4 + 1
+    expected = occlusion_loop(model, x[None], [pred], (8, 8), (4, 4), 0.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-14)
+    assert np.abs(expected).max() > 1e-6
 
 
 # ----------------------------------------------------------------------------- errors
