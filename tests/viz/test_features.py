@@ -64,6 +64,13 @@ def torch_layer_outputs(twin: torch.nn.Sequential, x: np.ndarray) -> dict[str, n
     return outs
 
 
+@pytest.fixture
+def plt() -> Any:
+    import matplotlib.pyplot as pyplot  # a test dependency (the "viz" extra)
+    yield pyplot
+    pyplot.close("all")
+
+
 def modes(model: nn.Module) -> list[bool]:
     return [m.training for m in model.modules()]
 
@@ -153,6 +160,26 @@ def test_feature_maps_module_called_twice_gives_one_entry_per_call() -> None:
     np.testing.assert_allclose(maps["pool"], first.numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(maps["pool#2"], torch.nn.functional.max_pool2d(first, 2).numpy(),
                                rtol=RTOL, atol=ATOL)
+
+
+def test_feature_maps_conv1d_model_takes_c_l_inputs(plt: Any) -> None:
+    numcnn.manual_seed(3)
+    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.MaxPool1d(2))
+    x = np.random.default_rng(6).standard_normal((2, 30))          # one (C, L) input, float64
+    maps = V.feature_maps(model, x)
+    assert list(maps) == ["0", "2"]
+    conv = torch.nn.functional.conv1d(torch.from_numpy(x[None].astype(np.float32)),
+                                      torch.from_numpy(model[0].weight.array),
+                                      torch.from_numpy(model[0].bias.array))
+    np.testing.assert_allclose(maps["0"], conv.numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(maps["2"], torch.nn.functional.max_pool1d(conv.relu(), 2).numpy(),
+                               rtol=RTOL, atol=ATOL)
+    fig = V.plot_feature_maps(maps)
+    rows = np.asarray(fig.axes[1].get_images()[0].get_array())
+    assert rows.shape == (4, 14)                                   # one row per channel
+    m = maps["2"][0]
+    np.testing.assert_allclose(rows, (m - m.min(1, keepdims=True)) /
+                               (m.max(1, keepdims=True) - m.min(1, keepdims=True)), rtol=1e-6)
 
 
 def test_feature_maps_errors_leave_no_hooks_and_restore_modes() -> None:
@@ -392,13 +419,6 @@ def test_max_activation_errors() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # plots
-
-
-@pytest.fixture
-def plt() -> Any:
-    pyplot = pytest.importorskip("matplotlib.pyplot")
-    yield pyplot
-    pyplot.close("all")
 
 
 def test_plot_feature_maps(plt: Any) -> None:

@@ -109,6 +109,15 @@ def _default_layers(model: Module) -> list[str]:
             if name and isinstance(m, _DEFAULT_LAYER_TYPES)]
 
 
+def _input_rank(model: Module) -> int:
+    """The rank of the model's batched input: 2 + the dimensions of its first convolution
+    ((N, C, L) for Conv1d, (N, C, D, H, W) for Conv3d), 4 (N, C, H, W) without one."""
+    for m in model.modules():
+        if isinstance(m, _DEFAULT_LAYER_TYPES[:6]):
+            return 2 + len(m.kernel_size)
+    return 4
+
+
 def feature_maps(model: Module, x: Any, layers: Sequence[str] | None = None
                  ) -> dict[str, np.ndarray]:
     """The activations of named layers for an input batch (seed 004, "visualizing CNN feature
@@ -126,7 +135,8 @@ def feature_maps(model: Module, x: Any, layers: Sequence[str] | None = None
     Args:
         model: any numcnn Module.
         x: one input (C, H, W) or a batch (N, C, H, W), Tensor or ndarray (cast to the
-            dtype of the model's parameters).
+            dtype of the model's parameters); for a model whose first convolution is a
+            Conv1d: (C, L) or (N, C, L), a Conv3d: (C, D, H, W) or (N, C, D, H, W).
         layers: names from `model.named_modules()`; None: every Conv1d/2d/3d, ConvTranspose*,
             MaxPool*, AvgPool*, Adaptive*Pool* and LPPool* layer.
 
@@ -138,7 +148,7 @@ def feature_maps(model: Module, x: Any, layers: Sequence[str] | None = None
         ValueError: an unknown layer name (the message lists the layers), an input that is
             neither (C, H, W) nor (N, C, H, W), or one the model cannot take.
     """
-    batch = as_batch(x, dtype=_param_dtype(model))
+    batch = as_batch(x, ndim=_input_rank(model), dtype=_param_dtype(model))
     if isinstance(layers, str):
         raise ValueError(f"layers must be a sequence of layer names or None, got the string "
                          f"{layers!r} (write [{layers!r}])")
@@ -502,7 +512,8 @@ def plot_feature_maps(maps: dict[str, np.ndarray], index: int = 0, max_channels:
                       layers: Sequence[str] | None = None) -> Any:
     """Draw feature maps: one grid per layer, its first `max_channels` channels as tiles of
     image `index`, each tile scaled on its own to [0, 1] (viridis), titled with the layer's name
-    and its output shape.
+    and its output shape. 1-D maps (C, L) are drawn as one row per channel, 3-D maps
+    (C, D, H, W) by their middle depth slice.
 
     Args:
         maps: the result of `feature_maps` ({name: (N, C, ...)}).
@@ -541,7 +552,8 @@ def plot_feature_maps(maps: dict[str, np.ndarray], index: int = 0, max_channels:
         arr = np.asarray(maps[name])
         tiles = _unit(_channel_tiles(arr[index][:max_channels]))
         ax = fig.add_subplot(rows, cols, k + 1)
-        mosaic = _mosaic(tiles, _grid_columns(len(tiles), tiles.shape[1], tiles.shape[2]))
+        columns = _grid_columns(len(tiles), tiles.shape[1], tiles.shape[2])
+        mosaic = _mosaic(tiles, columns, gap=0 if tiles.shape[1] == columns == 1 else 1)
         ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
                   aspect="auto" if tiles.shape[1] == 1 else "equal")
         shown = "" if arr.shape[1] <= max_channels else f", first {max_channels}"
