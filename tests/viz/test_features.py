@@ -355,6 +355,23 @@ def test_max_activation_jitter_rolls_the_gradient_back() -> None:
     assert res.activations[1] == pytest.approx(a1, rel=RTOL, abs=ATOL)
 
 
+@pytest.mark.parametrize("jitter", [0, 1])
+def test_max_activation_records_each_iterate(jitter: int) -> None:
+    """activations[t] = a(x_t) on the unshifted image: x_t taken from a run of t steps (runs
+    with equal seeds share their first steps), a(x_t) from PyTorch."""
+    model = make_fmnist(4)
+    twin = torch_features(model)
+    kw: dict[str, Any] = dict(lr=0.2, seed=5, blur_every=2, jitter=jitter)
+    full = V.max_activation(model, "features.3", 1, (1, 28, 28), steps=3, **kw)
+    assert full.activations.shape == (4,)
+    iterates = [start_image(5, (1, 28, 28))[0]] + [
+        V.max_activation(model, "features.3", 1, (1, 28, 28), steps=t, **kw).image
+        for t in (1, 2)] + [full.image]
+    want = [torch_objective(twin, 3, 1, img[None])[0] for img in iterates]
+    np.testing.assert_allclose(full.activations, want, rtol=RTOL, atol=ATOL)
+    assert len(set(full.activations.tolist())) == 4
+
+
 def test_max_activation_raises_the_channel_and_leaves_the_model_alone() -> None:
     model = make_fmnist().train()
     model.classifier[3].eval()

@@ -442,15 +442,17 @@ def max_activation(model: Module, layer: str, channel: int, input_shape: Sequenc
 
     with _EvalMode(model), _Frozen(list(_trainable(model))):
         with numcnn.no_grad():
-            channels = probe(Tensor(x)).shape[1]
-        if not 0 <= channel < channels:
+            first = probe(Tensor(x))
+        if not 0 <= channel < first.shape[1]:
             raise ValueError(f"channel {channel} is out of range: layer {layer!r} has "
-                             f"{channels} channels (0..{channels - 1})")
-        history = [activation(x)]
+                             f"{first.shape[1]} channels (0..{first.shape[1] - 1})")
+        history = [float(first.array[:, channel].mean())]            # a(x_0)
         for t in range(steps):
             dy, dx = (int(v) for v in rng.integers(-jitter, jitter + 1, size=2))
             xj = Tensor(np.roll(x, (dy, dx), axis=(2, 3)), requires_grad=True)
             objective = probe(xj)[:, channel].mean()
+            if t > 0 and jitter == 0:                                # x_j = x_t: a(x_t) known
+                history.append(float(objective.item()))
             (g,) = numcnn.autograd.grad(objective, xj)
             grad = np.roll(g.array, (-dy, -dx), axis=(2, 3))
             rms = float(np.sqrt(np.mean(np.square(grad, dtype=np.float64))))
@@ -459,7 +461,8 @@ def max_activation(model: Module, layer: str, channel: int, input_shape: Sequenc
             if blur_every and blur_sigma > 0 and (t + 1) % blur_every == 0:
                 x = _gaussian_blur(x, blur_sigma)
             x = x.astype(dtype, copy=False)
-            history.append(activation(x))
+            if jitter > 0 or t == steps - 1:                         # a(x_{t+1}), unshifted
+                history.append(activation(x))
     return MaxActivation(image=x[0], activations=np.asarray(history, dtype=np.float64))
 
 
