@@ -182,6 +182,22 @@ def test_feature_maps_conv1d_model_takes_c_l_inputs(plt: Any) -> None:
                                (m.max(1, keepdims=True) - m.min(1, keepdims=True)), rtol=1e-6)
 
 
+class Split(nn.Module):
+    def forward(self, x: numcnn.Tensor) -> dict[str, numcnn.Tensor]:
+        return {"a": x, "b": x}
+
+
+class DictOutput(nn.Module):
+    """A model with a layer whose output is not a Tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.split = Split()
+
+    def forward(self, x: numcnn.Tensor) -> numcnn.Tensor:
+        return self.split(x)["a"]
+
+
 def test_feature_maps_errors_leave_no_hooks_and_restore_modes() -> None:
     model = make_fmnist().train()
     with pytest.raises(ValueError, match=r"no layer 'conv9' .* layers: features, features\.0"):
@@ -190,6 +206,8 @@ def test_feature_maps_errors_leave_no_hooks_and_restore_modes() -> None:
         V.feature_maps(model, np.zeros((28, 28), np.float32))
     with pytest.raises(ValueError, match=r"cannot take an input of shape \(1, 3, 28, 28\)"):
         V.feature_maps(model, np.zeros((1, 3, 28, 28), np.float32))
+    with pytest.raises(ValueError, match=r"^layer 'split' returns dict, not a Tensor"):
+        V.feature_maps(DictOutput(), np.zeros((1, 1, 4, 4)), layers=["split"])
     with pytest.raises(ValueError, match="sequence of layer names"):
         V.feature_maps(model, np.zeros((1, 1, 28, 28), np.float32), layers="features.0")
     assert all(modes(model))

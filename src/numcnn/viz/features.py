@@ -39,6 +39,8 @@ _DEFAULT_LAYER_TYPES: tuple[type, ...] = (
     nn.LPPool1d, nn.LPPool2d, nn.LPPool3d,
 )
 _CONV_TYPES: tuple[type, ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONV_AND_TRANSPOSED = _CONV_TYPES + (nn.ConvTranspose1d, nn.ConvTranspose2d,
+                                      nn.ConvTranspose3d)
 _FILTER_MODES = ("auto", "pairs", "mean", "rgb")
 _FILTER_SCALES = ("symmetric", "minmax")
 
@@ -70,7 +72,7 @@ def _output_tensor(name: str, output: Any) -> Tensor:
     if isinstance(output, (tuple, list)) and output:
         output = output[0]
     if not isinstance(output, Tensor):
-        raise ValueError(f"layer {name!r} returns {type(output).__name__}, not a Tensor: "
+        raise _LayerError(f"layer {name!r} returns {type(output).__name__}, not a Tensor: "
                          f"choose a layer whose output is a feature map")
     return output
 
@@ -87,16 +89,20 @@ def _forward(model: Module, x: Tensor) -> Any:
     line that names the shape given."""
     try:
         return model(x)
+    except _LayerError:
+        raise
     except (RuntimeError, ValueError) as err:
-        if isinstance(err, _StopForward):
-            raise
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ValueError(f"{type(model).__name__} cannot take an input of shape "
                          f"{tuple(x.shape)}: {first}") from err
 
 
-class _StopForward(RuntimeError):
+class _StopForward(Exception):
     """Raised by a hook once the layer of interest has run, to skip the rest of the forward."""
+
+
+class _LayerError(ValueError):
+    """A chosen layer that cannot be read (raised inside a hook, passed on as it is)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,7 +119,7 @@ def _input_rank(model: Module) -> int:
     """The rank of the model's batched input: 2 + the dimensions of its first convolution
     ((N, C, L) for Conv1d, (N, C, D, H, W) for Conv3d), 4 (N, C, H, W) without one."""
     for m in model.modules():
-        if isinstance(m, _DEFAULT_LAYER_TYPES[:6]):
+        if isinstance(m, _CONV_AND_TRANSPOSED):
             return 2 + len(m.kernel_size)
     return 4
 
