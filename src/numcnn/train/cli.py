@@ -1,4 +1,5 @@
-"""The `numcnn` command line: train, eval, predict, datasets, summary, rf, viz, report.
+"""The `numcnn` command line: train, eval, predict, datasets, summary, rf, viz, landscape,
+report.
 
     numcnn train                       # fmnist-cnn on Fashion-MNIST, written to runs/<model>-<time>
     numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000
@@ -8,7 +9,8 @@
     numcnn summary vgg16               # layers, parameters, MACs, memory (--input-size C H W)
     numcnn rf resnet18                 # receptive field of every layer
     numcnn viz grad-cam runs/x/best.safetensors --test-index 0 --out cam.png
-    numcnn report runs/x                # one self-contained HTML page (--report: after train)
+    numcnn landscape runs/x/best.safetensors --out landscape.png
+    numcnn report runs/x               # one self-contained HTML page (--report: after train)
 
 The commands added with numcnn.viz live in numcnn.cli, one module each, exposing
 `add_parser(sub, fmt)` and `run(args)`; they reuse this module's checkpoint and data helpers.
@@ -695,7 +697,7 @@ def _cmd_rf(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- main
 # the commands of numcnn.cli: module name = command name
-_CLI_MODULES = ("viz", "report")
+_CLI_MODULES = ("viz", "landscape", "report")
 
 
 def _cli_command(name: str) -> Callable[[argparse.Namespace], int]:
