@@ -110,6 +110,12 @@ def _value_text(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
+def _number_text(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{int(value)}" if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+
+
 def _settings_table(settings: dict[str, Any]) -> str:
     return _table(("setting", "value"), [(k, _value_text(v)) for k, v in settings.items()])
 
@@ -207,8 +213,7 @@ def _curves_section(run: _Run) -> str:
     history = read_history(path)
     if len(history.get("epoch", ())) == 0:
         return '<p class="note">metrics.csv has no finished epoch yet.</p>'
-    last = {k: float(v[-1]) for k, v in history.items()}
-    rows = [(k, f"{v:.4f}" if not math.isnan(v) else "n/a") for k, v in last.items()]
+    rows = [(k, _number_text(float(v[-1]))) for k, v in history.items()]
     return (_figure(plot_history(history), "loss and accuracy per epoch")
             + "<p>The last epoch's row of metrics.csv:</p>" + _table(("column", "value"), rows,
                                                                      numeric=(1,)))
