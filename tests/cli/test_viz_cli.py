@@ -133,6 +133,10 @@ def test_target_names_the_class_explained(capsys: pytest.CaptureFixture[str],
     assert "for class 'circle'" in a and "for class 'cross'" in b
     _check_png(out0)
     _check_png(out3)
+    code, c, _ = run(capsys, "viz", "grad-cam", str(ckpt), "--test-index", "2", "--plus-plus",
+                     "--layer", "features.0", "--out", str(out0))
+    assert code == 0 and "of layer 'features.0' for class " in c and "(Grad-CAM++)" in c
+    _check_png(out0)
 
 
 def test_filters_and_max_activation(capsys: pytest.CaptureFixture[str], tmp_path: Path,

@@ -46,8 +46,8 @@ _HELP = {
     "max-activation": "the input that most excites channels of a layer (Yosinski et al. 2015)",
     "grad-cam": "where the model looks for a class (Selvaraju et al. 2017), over the image",
     "saliency": "|d score / d pixel|, the max over channels (Simonyan et al. 2014)",
-    "occlusion": "the drop of the class score when a grey square hides each region (Zeiler & "
-                 "Fergus 2014)",
+    "occlusion": "the drop of the class probability when a square hides each region (Zeiler "
+                 "& Fergus 2014)",
 }
 
 
@@ -64,7 +64,8 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     methods = vz.add_subparsers(dest="method", metavar="METHOD", required=True)
     for name in METHODS:
         p = methods.add_parser(name, formatter_class=fmt, help=_HELP[name],
-                               description=_HELP[name][0].upper() + _HELP[name][1:] + ".")
+                               description=_HELP[name][0].upper() + _HELP[name][1:] + ".\n\n"
+                               + _FORMULA[name])
         p.add_argument("checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint")
         if name in _TAKES_IMAGE:
             p.add_argument("image", metavar="IMAGE", nargs="?", default=None,
@@ -129,6 +130,20 @@ def _occlusion_args(p: argparse.ArgumentParser) -> None:
                    help="value of the occluded pixels, in the model's normalised input "
                         "(default 0, the data's mean)")
 
+
+# the formula each method computes, for its --help
+_FORMULA = {
+    "feature-maps": "A^l = the output of layer l (forward hooks, eval mode, no graph).",
+    "filters": "The weights W[out, in] of the layer, all tiles scaled together to [0, 1].",
+    "max-activation": "a(x) = mean over (h, w) of A_c(x); from noise, x <- x + lr g / rms(g) "
+                      "with g = d a / d x,\nthen L2 decay x <- (1 - d) x, periodic Gaussian "
+                      "blur and jitter (eval mode).",
+    "grad-cam": "L^c = ReLU(sum_k a_k^c A^k), a_k^c = mean over (i, j) of d y^c / d A^k_ij, "
+                "upsampled\nbilinearly to the image (Grad-CAM++: second-order weights).",
+    "saliency": "M_ij = max_c |d y^c / d x_cij| for the target class c.",
+    "occlusion": "M_rs = p_c(x) - p_c(x with window (r, s) set to --fill), one forward per "
+                 "window.",
+}
 
 _METHOD_ARGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "feature-maps": _feature_maps_args, "filters": _filters_args,
@@ -267,8 +282,8 @@ def _run_grad_cam(args: argparse.Namespace, model: Module,
     fig = plot_grad_cam(inp.pixels, cams,
                         titles=[_class_title(classes, inp, predicted, args.target)])
     shown = predicted[0] if args.target is None else args.target
-    plus = "++" if args.plus_plus else ""
-    return fig, (f"(Grad-CAM{plus} of layer {name!r} for class {classes[shown]!r}); "
+    plus = " (Grad-CAM++)" if args.plus_plus else ""
+    return fig, (f"of layer {name!r} for class {classes[shown]!r}{plus}; "
                  f"{_describe(inp, classes, predicted)}")
 
 
