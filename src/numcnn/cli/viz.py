@@ -31,6 +31,7 @@ from numcnn.train.cli import (
     _non_negative_int,
     _positive_int,
     _read_checkpoint,
+    _test_images,
     _test_set,
 )
 
@@ -171,13 +172,8 @@ def _read_input(args: argparse.Namespace, config: dict[str, Any]) -> _Input:
     if i >= n:
         raise CLIError(f"--test-index {i} is out of range: the test split has {n} images "
                        f"(0..{n - 1})")
-    images, labels = test.get_batch(np.array([i]))
-    arr = np.asarray(images.array if isinstance(images, Tensor) else images, np.float32)
-    mean = np.asarray(config["mean"], np.float32).reshape(1, -1, 1, 1)
-    std = np.asarray(config["std"], np.float32).reshape(1, -1, 1, 1)
-    pixels = np.clip(arr * std + mean, 0.0, 1.0)                # undo the normalisation
-    label = int(np.asarray(labels.array if isinstance(labels, Tensor) else labels)[0])
-    return _Input(pixels, Tensor(np.ascontiguousarray(arr)), f"test image {i}", label)
+    x, pixels, labels = _test_images(test, config, [i])
+    return _Input(pixels, x, f"test image {i}", int(labels[0]))
 
 
 def _predicted(model: Module, x: Tensor) -> tuple[int, float]:

@@ -316,6 +316,18 @@ def _test_set(config: dict[str, Any], data: str | None = None, root: str | None 
     return test_set
 
 
+def _test_images(test_set: Any, config: dict[str, Any], indices: Sequence[int] | np.ndarray
+                 ) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """Images `indices` of a `_test_set`: the normalised batch (N, C, H, W) the model takes,
+    the pixels x * std + mean (clipped to [0, 1]) for drawing, and the int64 labels (N,)."""
+    x, y = test_set.get_batch(np.asarray(indices, dtype=np.int64))
+    arr = np.ascontiguousarray(x.array if isinstance(x, Tensor) else x, dtype=np.float32)
+    mean = np.asarray(config["mean"], np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(config["std"], np.float32).reshape(1, -1, 1, 1)
+    labels = np.asarray(y.array if isinstance(y, Tensor) else y).astype(np.int64)
+    return Tensor(arr), np.clip(arr * std + mean, 0.0, 1.0), labels
+
+
 # ----------------------------------------------------------------------------- checkpoints
 class _RunTrainer(Trainer):
     """A Trainer whose checkpoints also carry the run's configuration ("run")."""

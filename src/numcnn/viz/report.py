@@ -160,12 +160,9 @@ class _Run:
 
     def images(self, indices: np.ndarray) -> tuple[Tensor, np.ndarray, np.ndarray]:
         """Test images `indices`: the normalised batch, the pixels for drawing, the labels."""
-        x, y = self.test.get_batch(indices)
-        arr = np.ascontiguousarray(x.array if isinstance(x, Tensor) else x, dtype=np.float32)
-        mean = np.asarray(self.config["mean"], np.float32).reshape(1, -1, 1, 1)
-        std = np.asarray(self.config["std"], np.float32).reshape(1, -1, 1, 1)
-        labels = np.asarray(y.array if isinstance(y, Tensor) else y).astype(np.int64)
-        return Tensor(arr), np.clip(arr * std + mean, 0.0, 1.0), labels
+        from numcnn.train.cli import _test_images
+
+        return _test_images(self.test, self.config, indices)
 
     def one_per_class(self, count: int) -> np.ndarray:
         """`count` test indices (among the evaluated ones): the first image of each class in
