@@ -6,7 +6,8 @@ under a minute on the default fmnist-cnn Fashion-MNIST run, whole test split).
 RUN_DIR defaults to the newest directory under runs/. The page is written to a temporary file
 (the run's own report.html is left alone); the time printed is the wall-clock time of the whole
 call: reading the checkpoint, evaluating the test split, the misclassified scan, the pictures
-and the summary. There is no PyTorch row: PyTorch has no such report.
+and the summary; the CPU time (all threads) and the load average say how busy the machine was.
+There is no PyTorch row: PyTorch has no such report.
 """
 
 from __future__ import annotations
@@ -37,17 +38,19 @@ def main() -> None:
     from numcnn.viz.report import write_report
 
     run_dir = Path(args.run_dir) if args.run_dir else newest_run(Path("runs"))
-    times = []
+    times, cpu = [], []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.html"
         for _ in range(args.repeat):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             write_report(run_dir, out=out, limit=args.limit, progress=False)
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         size = os.path.getsize(out)
     scope = "whole test split" if args.limit is None else f"first {args.limit} test images"
-    print(f"write_report({run_dir}): {min(times):.1f} s (best of {len(times)}; {scope}; page "
-          f"{size / 1e6:.2f} MB)")
+    print(f"write_report({run_dir}): {min(times):.1f} s wall, {min(cpu):.1f} s CPU (best of "
+          f"{len(times)}; {scope}; page {size / 1e6:.2f} MB; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":
