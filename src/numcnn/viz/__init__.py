@@ -31,6 +31,7 @@ _NAMES = {
     "saliency": "attribution", "guided_backprop": "attribution", "occlusion": "attribution",
     "plot_grad_cam": "attribution", "plot_attribution": "attribution",
     "loss_landscape": "landscape", "Landscape": "landscape", "plot_landscape": "landscape",
+    "filter_normalized_directions": "landscape",
     "embedding_2d": "evaluation", "Embedding": "evaluation", "plot_embedding": "evaluation",
     "confusion_matrix": "evaluation", "plot_confusion": "evaluation",
     "read_history": "evaluation", "plot_history": "evaluation",
