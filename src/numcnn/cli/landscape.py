@@ -24,16 +24,8 @@ import numpy as np
 import numcnn.nn.functional as F
 from numcnn.cli import check_png_path, write_png
 from numcnn.data import DataLoader
-from numcnn.train.cli import (
-    _int_at_least,
-    _limit,
-    _load_split,
-    _model_from,
-    _pipeline,
-    _positive_float,
-    _positive_int,
-    _read_checkpoint,
-)
+from numcnn.train.cli import _int_at_least, _positive_float, _positive_int
+from numcnn.train.run import first_n, load_run, load_split, pipeline
 
 __all__ = ["add_parser", "run"]
 
@@ -74,10 +66,10 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
 def _training_batches(config: dict[str, Any], limit: int, batch_size: int,
                       root: str | None) -> list[Any]:
     """The first `limit` images of the run's training split, normalised, not augmented."""
-    train_set = _load_split(config, True, root)
-    train_set.transform = _pipeline(config["data"], config["mean"], config["std"],
-                                    augment=False)
-    return list(DataLoader(_limit(train_set, limit), batch_size=batch_size))
+    train_set = load_split(config, True, root)
+    train_set.transform = pipeline(config["data"], config["mean"], config["std"],
+                                   augment=False)
+    return list(DataLoader(first_n(train_set, limit), batch_size=batch_size))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from numcnn.viz.landscape import loss_landscape, plot_landscape
 
     check_png_path(args.out)                      # before any work
-    ckpt = _read_checkpoint(args.checkpoint)
-    model, config = _model_from(ckpt)
+    model, config = load_run(args.checkpoint)
     batches = _training_batches(config, args.limit, args.batch_size, args.root)
     n = sum(int(x.shape[0]) for x, _ in batches)
     print(f"loss landscape of {config['model']} on the first {n} {config['data']} training "

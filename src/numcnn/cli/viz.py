@@ -24,16 +24,8 @@ import numpy as np
 from numcnn.cli import check_png_path, write_png
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
-from numcnn.train.cli import (
-    CLIError,
-    _model_from,
-    _model_input,
-    _non_negative_int,
-    _positive_int,
-    _read_checkpoint,
-    _test_images,
-    _test_set,
-)
+from numcnn.train.cli import CLIError, _non_negative_int, _positive_int
+from numcnn.train.run import load_run, load_test_set, model_input, pick_images
 
 __all__ = ["add_parser", "run", "METHODS"]
 
@@ -165,14 +157,14 @@ def _read_input(args: argparse.Namespace, config: dict[str, Any]) -> _Input:
     if (args.image is None) == (args.test_index is None):
         raise CLIError("give either an IMAGE file or --test-index I, not both or neither")
     if args.image is not None:
-        pixels, x = _model_input(args.image, config)
+        pixels, x = model_input(args.image, config)
         return _Input(pixels, x, args.image, None)
-    test = _test_set(config, root=args.root)
+    test = load_test_set(config, root=args.root)
     i, n = args.test_index, len(test)
     if i >= n:
         raise CLIError(f"--test-index {i} is out of range: the test split has {n} images "
                        f"(0..{n - 1})")
-    x, pixels, labels = _test_images(test, config, [i])
+    x, pixels, labels = pick_images(test, config, [i])
     return _Input(pixels, x, f"test image {i}", int(labels[0]))
 
 
@@ -189,8 +181,7 @@ def _predicted(model: Module, x: Tensor) -> tuple[int, float]:
 
 def _default_conv(model: Module, which: int) -> str:
     """The name of the first (which=0) or last (which=-1) convolution layer of `model`."""
-    from numcnn.viz._common import layer_names
-    from numcnn.viz.report import conv_layer_names
+    from numcnn.viz._common import conv_layer_names, layer_names
 
     names = conv_layer_names(model)
     if not names:
@@ -218,7 +209,7 @@ def _class_title(classes: list[str], inp: _Input, predicted: tuple[int, float],
 def run(args: argparse.Namespace) -> int:
     """Compute the method's arrays, draw them, write --out; print one line saying what."""
     check_png_path(args.out)                      # before any work
-    model, config = _model_from(_read_checkpoint(args.checkpoint))
+    model, config = load_run(args.checkpoint)
     fig, what = _RUNNERS[args.method](args, model, config)
     path = write_png(fig, args.out)
     print(f"wrote {path}: {args.method} {what}")

@@ -13,11 +13,13 @@ report.
     numcnn report runs/x               # one self-contained HTML page (--report: after train)
 
 The commands added with numcnn.viz live in numcnn.cli, one module each, exposing
-`add_parser(sub, fmt)` and `run(args)`; they reuse this module's checkpoint and data helpers.
+`add_parser(sub, fmt)` and `run(args)`.
 
 A checkpoint written by `numcnn train` is a Trainer checkpoint plus one entry "run": the run's
 configuration (model name and arguments, dataset, class names, normalisation, optimizer ...),
-from which `eval` and `predict` rebuild the model and its input pipeline.
+from which `eval` and `predict` rebuild the model and its input pipeline. Reading a run back
+(checkpoint, model, data, image files) is the library's `numcnn.train.run`; this module only
+parses, trains and prints.
 
 Errors are one line on stderr: exit status 2 for bad arguments, 1 for anything that fails while
 running. NUMCNN_DEBUG=1 shows the traceback instead.
@@ -38,35 +40,42 @@ from typing import Any, Callable, Literal, NoReturn, Sequence
 import numpy as np
 
 import numcnn
-from numcnn.data import MNIST, DataLoader, FashionMNIST, Subset, SyntheticShapes
-from numcnn.data import transforms as T
-from numcnn.data.folder import load_image
-from numcnn.data.transforms import batch as TB
-from numcnn.io import load
+from numcnn.data import DataLoader, Subset
 from numcnn.nn.module import Module
 from numcnn.optim import SGD, Adam, AdamW, RMSprop
 from numcnn.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, StepLR
 from numcnn.optim.optimizer import Optimizer
-from numcnn.tensor import Tensor
 from numcnn.train.models import MODELS
+from numcnn.train.run import (
+    DATASETS,
+    IDX_DATASETS,
+    NORMALISATION,
+    SYNTHETIC_TEST,
+    SYNTHETIC_TRAIN,
+    RunError,
+    first_n,
+    load_split,
+    load_test_set,
+    model_from,
+    model_input,
+    pipeline,
+    read_checkpoint,
+)
 from numcnn.train.trainer import Callback, NonFiniteError, Trainer, evaluate
 
 __all__ = ["main", "build_parser", "CLIError"]
 
-DATASETS = ("fashion-mnist", "mnist", "synthetic")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
-_IDX_CLASSES: dict[str, type[MNIST]] = {"fashion-mnist": FashionMNIST, "mnist": MNIST}
-# per-channel mean and standard deviation of the training split (pixels in [0, 1])
-_NORMALISATION = {"fashion-mnist": ([0.2860], [0.3530]), "mnist": ([0.1307], [0.3081])}
 _DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
-_SYNTHETIC_TRAIN, _SYNTHETIC_TEST = 6000, 1000
 _DEFAULTS = {"model": "fmnist-cnn", "data": "fashion-mnist", "epochs": 15, "batch_size": 128,
              "optimizer": "adam", "scheduler": "cosine", "seed": 0, "val_split": 0.0}
 
 
-class CLIError(Exception):
-    """A runtime failure reported as one line on stderr, exit status 1."""
+# a runtime failure reported as one line on stderr, exit status 1: the library's RunError
+CLIError = RunError
+# older names, kept for scripts that imported them from here
+_read_checkpoint, _model_from = read_checkpoint, model_from
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -254,80 +263,6 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None) -> None:
                         "~/.cache/numcnn, the Debian location)")
 
 
-# ----------------------------------------------------------------------------- data
-def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST:
-    cls = _IDX_CLASSES[name]
-    try:
-        return cls(root=root, train=train, download=download)
-    except RuntimeError as exc:
-        if "not found" not in str(exc):
-            raise
-        looked = ", ".join(str(d) for d in cls._lookup(root))
-        ways = []
-        if cls.debian_package:
-            ways.append(f"'sudo apt-get install {cls.debian_package}'")
-        ways.append("add --download")
-        ways.append("pass --root DIR, a directory holding the four IDX files "
-                    "(train-images-idx3-ubyte.gz ...)")
-        raise CLIError(f"{cls.__name__} not found (looked in {looked}); to get it: "
-                       + ", or ".join(ways)) from None
-
-
-def _synthetic(train: bool, n: int, seed: int) -> SyntheticShapes:
-    return SyntheticShapes(n=n, size=28, seed=seed if train else seed + 1)
-
-
-def _pipeline(name: str, mean: list[float], std: list[float], augment: bool) -> T.Compose:
-    """Batched transforms: uint8 (N, H, W) -> float (N, 1, H, W) (IDX data), then augment,
-    then normalise."""
-    steps: list[Any] = [] if name == "synthetic" else [T.ToTensor()]
-    if augment:
-        steps += [T.RandomCrop(28, padding=2), T.RandomHorizontalFlip()]
-    steps.append(T.Normalize(mean, std))
-    return T.Compose(steps)
-
-
-def _load_split(config: dict[str, Any], train: bool, root: str | None = None,
-                download: bool = False) -> Any:
-    name = config["data"]
-    if name == "synthetic":
-        n = _SYNTHETIC_TRAIN if train else _SYNTHETIC_TEST
-        limit = config.get("limit")
-        if limit is not None and train:
-            n = limit
-        return _synthetic(train, n, int(config["seed"]))
-    return _open_idx(name, root, train, download)
-
-
-def _limit(ds: Any, n: int | None) -> Any:
-    return ds if n is None or n >= len(ds) else Subset(ds, list(range(n)))
-
-
-def _test_set(config: dict[str, Any], data: str | None = None, root: str | None = None) -> Any:
-    """The test split of `data` (default: the run's dataset) with the run's normalisation, as
-    `numcnn eval` reads it; its class count must be the model's."""
-    data = data or config["data"]
-    test_set = _load_split({**config, "data": data}, False, root)
-    classes = list(config["classes"])
-    if len(test_set.classes) != len(classes):
-        raise CLIError(f"the model has {len(classes)} classes, {data} has "
-                       f"{len(test_set.classes)}")
-    test_set.transform = _pipeline(data, config["mean"], config["std"], augment=False)
-    return test_set
-
-
-def _test_images(test_set: Any, config: dict[str, Any], indices: Sequence[int] | np.ndarray
-                 ) -> tuple[Tensor, np.ndarray, np.ndarray]:
-    """Images `indices` of a `_test_set`: the normalised batch (N, C, H, W) the model takes,
-    the pixels x * std + mean (clipped to [0, 1]) for drawing, and the int64 labels (N,)."""
-    x, y = test_set.get_batch(np.asarray(indices, dtype=np.int64))
-    arr = np.ascontiguousarray(x.array if isinstance(x, Tensor) else x, dtype=np.float32)
-    mean = np.asarray(config["mean"], np.float32).reshape(1, -1, 1, 1)
-    std = np.asarray(config["std"], np.float32).reshape(1, -1, 1, 1)
-    labels = np.asarray(y.array if isinstance(y, Tensor) else y).astype(np.int64)
-    return Tensor(arr), np.clip(arr * std + mean, 0.0, 1.0), labels
-
-
 # ----------------------------------------------------------------------------- checkpoints
 class _RunTrainer(Trainer):
     """A Trainer whose checkpoints also carry the run's configuration ("run")."""
@@ -345,32 +280,6 @@ class _PrintEpochs(Callback):
         print(f"epoch {row['epoch']}/{trainer.epochs}  train_loss {row['train_loss']:.4f}  "
               f"train_acc {row['train_acc']:.4f}{val}  lr {row['lr']:.3g}  "
               f"{row['seconds']:.1f}s", flush=True)
-
-
-def _read_checkpoint(path: str) -> dict[str, Any]:
-    if not os.path.isfile(path):
-        raise CLIError(f"checkpoint not found: {path}")
-    try:
-        ckpt = load(path)
-    except ValueError as exc:
-        raise CLIError(f"cannot read checkpoint {path}: {exc}") from None
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("run"), dict) \
-            or "model" not in ckpt:
-        raise CLIError(f"{path} is not a checkpoint written by 'numcnn train' (it has no run "
-                       f"configuration)")
-    return ckpt
-
-
-def _model_from(ckpt: dict[str, Any]) -> tuple[Module, dict[str, Any]]:
-    config = ckpt["run"]
-    factory = MODELS.get(config.get("model"))
-    if factory is None:
-        raise CLIError(f"the checkpoint's model {config.get('model')!r} is unknown; known: "
-                       f"{', '.join(sorted(MODELS))}")
-    model = factory(**config["model_args"])
-    model.load_state_dict(ckpt["model"])
-    model.eval()
-    return model, config
 
 
 # ----------------------------------------------------------------------------- train
@@ -397,7 +306,7 @@ def _make_scheduler(name: str, optimizer: Optimizer, epochs: int, steps: int,
 def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     """The run's configuration: from the command line, or from the checkpoint on --resume."""
     if args.resume is not None:
-        ckpt = _read_checkpoint(args.resume)
+        ckpt = read_checkpoint(args.resume)
         config = dict(ckpt["run"])
         given = {k: getattr(args, k) for k in ("model", "data", "batch_size", "lr", "optimizer",
                                                "scheduler", "seed", "val_split", "limit")}
@@ -424,22 +333,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config, out = _train_config(args)
     numcnn.manual_seed(int(config["seed"]))
     root = args.root
-    train_set = _load_split(config, True, root, args.download)
-    test_set = _load_split(config, False, root, args.download)
+    train_set = load_split(config, True, root, args.download)
+    test_set = load_split(config, False, root, args.download)
     if "classes" not in config:
         classes = list(train_set.classes)
         if config["data"] == "synthetic":
             mean = [float(train_set.data.mean())]
             std = [float(train_set.data.std())]
         else:
-            mean, std = _NORMALISATION[config["data"]]
+            mean, std = NORMALISATION[config["data"]]
         config.update(classes=classes, mean=mean, std=std, model_args={
             "in_channels": 1, "num_classes": len(classes), "image_size": 28})
     model = MODELS[config["model"]](**config["model_args"])
 
     # train / validation indices: a seeded permutation, cut to --limit, then split
-    plain = _pipeline(config["data"], config["mean"], config["std"], augment=False)
-    augmented = _pipeline(config["data"], config["mean"], config["std"], config["augment"])
+    plain = pipeline(config["data"], config["mean"], config["std"], augment=False)
+    augmented = pipeline(config["data"], config["mean"], config["std"], config["augment"])
     val_view = copy.copy(train_set)
     val_view.transform = plain
     train_set.transform = augmented
@@ -457,7 +366,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     val_loader = (DataLoader(Subset(val_view, order[:n_val].tolist()), batch_size=256)
                   if n_val else None)
     test_set.transform = plain
-    test_loader = DataLoader(_limit(test_set, config["limit"]), batch_size=256)
+    test_loader = DataLoader(first_n(test_set, config["limit"]), batch_size=256)
 
     optimizer = _make_optimizer(config["optimizer"], model.parameters(), config["lr"])
     monitor = "val_accuracy" if val_loader is not None else "train_loss"
@@ -505,11 +414,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- eval
 def _cmd_eval(args: argparse.Namespace) -> int:
-    ckpt = _read_checkpoint(args.checkpoint)
-    model, config = _model_from(ckpt)
+    ckpt = read_checkpoint(args.checkpoint)
+    model, config = model_from(ckpt)
     data = args.data or config["data"]
     classes = list(config["classes"])
-    loader = DataLoader(_limit(_test_set(config, data, args.root), args.limit),
+    loader = DataLoader(first_n(load_test_set(config, data, args.root), args.limit),
                         batch_size=args.batch_size)
     r = evaluate(model, loader, num_classes=len(classes))
     print(f"{config['model']} on {data} test split ({r.num_samples} images)")
@@ -530,104 +439,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- predict
-def _read_pgm(path: str) -> np.ndarray:
-    """A binary (P5) or plain (P2) PGM file as (H, W) float in [0, 1]."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    tokens: list[bytes] = []
-    pos = 0
-    while len(tokens) < 4:                        # magic, width, height, maxval
-        while pos < len(raw) and raw[pos:pos + 1].isspace():
-            pos += 1
-        if raw[pos:pos + 1] == b"#":
-            pos = raw.find(b"\n", pos) + 1 or len(raw)
-            continue
-        start = pos
-        while pos < len(raw) and not raw[pos:pos + 1].isspace():
-            pos += 1
-        if start == pos:
-            raise CLIError(f"{path}: truncated PGM header")
-        tokens.append(raw[start:pos])
-    magic = tokens[0]
-    if magic not in (b"P5", b"P2"):
-        raise CLIError(f"{path}: not a PGM file (magic {magic[:8]!r}, expected P5 or P2)")
-    try:
-        w, h, maxval = (int(t) for t in tokens[1:])
-    except ValueError:
-        raise CLIError(f"{path}: bad PGM header {b' '.join(tokens)!r}") from None
-    if w <= 0 or h <= 0 or not 0 < maxval < 65536:
-        raise CLIError(f"{path}: bad PGM size {w}x{h} or maxval {maxval}")
-    if magic == b"P5":
-        dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
-        body = raw[pos + 1:pos + 1 + w * h * dtype.itemsize]
-        if len(body) != w * h * dtype.itemsize:
-            raise CLIError(f"{path}: truncated PGM data")
-        values = np.frombuffer(body, dtype=dtype).astype(np.float32)
-    else:
-        values = np.array(raw[pos:].split()[:w * h], dtype=np.float32)
-        if values.size != w * h:
-            raise CLIError(f"{path}: truncated PGM data")
-    return values.reshape(h, w) / np.float32(maxval)
-
-
-def _read_image(path: str, channels: int) -> np.ndarray:
-    """The file as a float32 (C, H, W) array of the model's channel count."""
-    if not os.path.isfile(path):
-        raise CLIError(f"image not found: {path}")
-    ext = Path(path).suffix.lower()
-    if ext == ".npy":
-        try:
-            a = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise CLIError(f"{path}: not a plain .npy array ({exc})") from None
-        if a.dtype.kind not in "uif" or a.ndim not in (2, 3):
-            raise CLIError(f"{path}: expected a 2-D or 3-D numeric array, got {a.ndim}-D "
-                           f"{a.dtype}")
-        img = a.astype(np.float32) / (np.float32(255) if a.dtype == np.uint8 else 1)
-    elif ext in (".pgm", ".pnm"):
-        img = _read_pgm(path)
-    else:
-        try:
-            pixels = load_image(path, "L" if channels == 1 else "RGB")
-        except ImportError:
-            raise CLIError(f"{path}: reading {ext or 'this'} images needs Pillow (pip install "
-                           f"pillow); or give the image as .npy or .pgm") from None
-        except ValueError as exc:
-            raise CLIError(str(exc)) from None
-        img = pixels.astype(np.float32) / 255
-    if img.ndim == 2:
-        img = img[None]                                         # (1, H, W)
-    elif img.shape[0] not in (1, 3, 4) and img.shape[-1] in (1, 3, 4):
-        img = img.transpose(2, 0, 1)                            # (H, W, C) -> (C, H, W)
-    if img.shape[0] == 4:
-        img = img[:3]                                           # drop alpha
-    if img.shape[0] == 3 and channels == 1:                     # ITU-R 601 luma
-        img = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), img, axes=1)[None]
-    elif img.shape[0] == 1 and channels > 1:
-        img = np.repeat(img, channels, axis=0)
-    if img.shape[0] != channels:
-        raise CLIError(f"{path}: {img.shape[0]} channels, the model takes {channels}")
-    return np.ascontiguousarray(img, dtype=np.float32)
-
-
-def _model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
-    """An image file as the model takes it: the pixels (1, C, H, W) in [0, 1], converted to the
-    model's channels and resized to its input size, and those pixels normalised as in training."""
-    margs = config["model_args"]
-    size = int(margs["image_size"])
-    img = _read_image(path, int(margs["in_channels"]))[None]       # (1, C, H, W)
-    if img.shape[2:] != (size, size):
-        img = np.asarray(TB.resize(img, (size, size)))
-    x = TB.normalize(Tensor(img), config["mean"], config["std"])
-    return img, x if isinstance(x, Tensor) else Tensor(x)
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
-    ckpt = _read_checkpoint(args.checkpoint)
-    model, config = _model_from(ckpt)
+    ckpt = read_checkpoint(args.checkpoint)
+    model, config = model_from(ckpt)
     classes = list(config["classes"])
     for path in args.images:
-        _, x = _model_input(path, config)
+        _, x = model_input(path, config)
         with numcnn.no_grad():
             logits = model(x).array[0].astype(np.float64)
         p = np.exp(logits - logits.max())
@@ -644,7 +461,7 @@ def _size_text(n: int) -> str:
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
-    for name, cls in _IDX_CLASSES.items():
+    for name, cls in IDX_DATASETS.items():
         print(f"{name} ({cls.__name__}), looked up in this order:")
         first = True
         for d in cls._lookup(args.root):
@@ -668,7 +485,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
             pkg = f"'sudo apt-get install {cls.debian_package}', " if cls.debian_package else ""
             print(f"  -> get it with {pkg}'numcnn train --data {name} --download' or --root DIR")
     print(f"synthetic (SyntheticShapes): generated, always available "
-          f"({_SYNTHETIC_TRAIN} training, {_SYNTHETIC_TEST} test images, 28x28, 5 shapes)")
+          f"({SYNTHETIC_TRAIN} training, {SYNTHETIC_TEST} test images, 28x28, 5 shapes)")
     return 0
 
 

@@ -16,13 +16,22 @@ import numcnn
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
 
-__all__ = ["get_layer", "layer_names", "as_batch", "resolve_targets", "resize_bilinear",
-           "pyplot", "minmax_normalise"]
+__all__ = ["get_layer", "layer_names", "conv_layer_names", "as_batch", "resolve_targets",
+           "resize_bilinear", "pyplot", "minmax_normalise"]
 
 
 def layer_names(model: Module) -> list[str]:
     """The names of every submodule of `model` (not the model itself), in registration order."""
     return [name for name, _ in model.named_modules() if name]
+
+
+def conv_layer_names(model: Module) -> list[str]:
+    """The names of the Conv1d/2d/3d layers of `model`, in registration order (the first is
+    the layer that sees the image, the last the one Grad-CAM usually explains)."""
+    from numcnn.nn.modules.conv import Conv1d, Conv2d, Conv3d
+
+    return [name for name, m in model.named_modules()
+            if name and isinstance(m, (Conv1d, Conv2d, Conv3d))]
 
 
 def get_layer(model: Module, name: str | Module) -> Module:

@@ -26,21 +26,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from numcnn._atomic import atomic_write
-from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
+from numcnn.viz._common import conv_layer_names
 
 __all__ = ["write_report", "conv_layer_names", "figure_png"]
 
 _CONFIG_MAX_BYTES = 1 << 20                  # config.json is a few kB; refuse anything huge
-
-
-def conv_layer_names(model: Module) -> list[str]:
-    """The names of the Conv1d/2d/3d layers of `model`, in registration order (the first is
-    the layer that sees the image, the last the one Grad-CAM usually explains)."""
-    from numcnn.nn.modules.conv import Conv1d, Conv2d, Conv3d
-
-    return [name for name, m in model.named_modules()
-            if name and isinstance(m, (Conv1d, Conv2d, Conv3d))]
 
 
 def figure_png(fig: Any, dpi: int = 100) -> bytes:
@@ -138,18 +129,18 @@ class _Run:
 
     def __init__(self, run_dir: Path, checkpoint: Path, root: str | None,
                  limit: int | None) -> None:
-        from numcnn.train.cli import _limit, _model_from, _read_checkpoint, _test_set
+        from numcnn.train.run import first_n, load_test_set, model_from, read_checkpoint
 
         self.run_dir, self.checkpoint = run_dir, checkpoint
-        ckpt = _read_checkpoint(str(checkpoint))
-        self.model, self.config = _model_from(ckpt)
+        ckpt = read_checkpoint(checkpoint)
+        self.model, self.config = model_from(ckpt)
         self.epoch = ckpt.get("epoch")
         self.classes = [str(c) for c in self.config["classes"]]
         margs = self.config["model_args"]
         self.input_size = (int(margs["in_channels"]), int(margs["image_size"]),
                            int(margs["image_size"]))
-        self.test = _test_set(self.config, root=root)
-        self.subset = _limit(self.test, limit)
+        self.test = load_test_set(self.config, root=root)
+        self.subset = first_n(self.test, limit)
         self.n_test = len(self.subset)
         self.whole = self.n_test == len(self.test)
 
@@ -160,9 +151,9 @@ class _Run:
 
     def images(self, indices: np.ndarray) -> tuple[Tensor, np.ndarray, np.ndarray]:
         """Test images `indices`: the normalised batch, the pixels for drawing, the labels."""
-        from numcnn.train.cli import _test_images
+        from numcnn.train.run import pick_images
 
-        return _test_images(self.test, self.config, indices)
+        return pick_images(self.test, self.config, indices)
 
     def one_per_class(self, count: int) -> np.ndarray:
         """`count` test indices (among the evaluated ones): the first image of each class in

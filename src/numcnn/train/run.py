@@ -1,0 +1,334 @@
+"""A run written by `numcnn train`, read back from Python: its checkpoint, its model, its data.
+
+A checkpoint written by `numcnn train` is a Trainer checkpoint plus one entry "run": the run's
+configuration (model name and arguments, dataset, class names, normalisation mean and std,
+optimizer ...). From it this module rebuilds the model and reads the data the way the run did:
+
+    model, config = load_run("runs/x/best.safetensors")       # eval mode, trained weights
+    test = load_test_set(config)                               # normalised as in training
+    x, pixels, labels = pick_images(test, config, [0, 1, 2])
+    logits = model(x)
+
+The command line (`numcnn eval`, `predict`, `viz`, `landscape`, `report`) and
+`numcnn.viz.write_report` call these functions; whatever they do, Python can do too.
+
+Errors that come from the files or the data (a missing checkpoint, a dataset not found, an
+unreadable image) are `RunError`s with a one-line message; the command line prints that line
+as it is (`numcnn.train.cli.CLIError` is this class). Bad arguments are `ValueError`s.
+
+Axes: N batch, C channels, H height, W width; pixels are in [0, 1], the model's input is
+x = (pixels - mean) / std per channel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from numcnn.data import MNIST, FashionMNIST, Subset, SyntheticShapes
+from numcnn.data import transforms as T
+from numcnn.data.folder import load_image
+from numcnn.data.transforms import batch as TB
+from numcnn.io import load
+from numcnn.nn.module import Module
+from numcnn.tensor import Tensor
+from numcnn.train.models import MODELS
+
+__all__ = ["RunError", "DATASETS", "IDX_DATASETS", "NORMALISATION", "SYNTHETIC_TRAIN",
+           "SYNTHETIC_TEST", "read_checkpoint", "model_from", "load_run", "pipeline",
+           "load_split", "first_n", "load_test_set", "pick_images", "read_pgm", "read_image",
+           "model_input"]
+
+DATASETS = ("fashion-mnist", "mnist", "synthetic")
+# the datasets read from IDX files, by name
+IDX_DATASETS: dict[str, type[MNIST]] = {"fashion-mnist": FashionMNIST, "mnist": MNIST}
+# per-channel mean and standard deviation of the training split (pixels in [0, 1])
+NORMALISATION = {"fashion-mnist": ([0.2860], [0.3530]), "mnist": ([0.1307], [0.3081])}
+# SyntheticShapes split sizes (the training split is cut to the run's --limit)
+SYNTHETIC_TRAIN, SYNTHETIC_TEST = 6000, 1000
+
+
+class RunError(Exception):
+    """A failure reading a run's checkpoint, data or images; the message is one line, which
+    the command line prints on stderr (exit status 1)."""
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checkpoint at `path`, checked to be one written by `numcnn train`.
+
+    Returns:
+        The Trainer state dict ("model", "optimizer", "epoch" ...) with its "run" configuration.
+
+    Raises:
+        RunError: the file is missing, is not a safetensors checkpoint, or has no "run".
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise RunError(f"checkpoint not found: {path}")
+    try:
+        ckpt = load(path)
+    except ValueError as exc:
+        raise RunError(f"cannot read checkpoint {path}: {exc}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("run"), dict) \
+            or "model" not in ckpt:
+        raise RunError(f"{path} is not a checkpoint written by 'numcnn train' (it has no run "
+                       f"configuration)")
+    return ckpt
+
+
+def model_from(ckpt: dict[str, Any]) -> tuple[Module, dict[str, Any]]:
+    """The model of a `read_checkpoint` result, rebuilt as model = MODELS[run["model"]](
+    **run["model_args"]) with the checkpoint's weights, in eval mode; and the run's
+    configuration.
+
+    Raises:
+        RunError: the checkpoint names a model that `numcnn.train.models.MODELS` lacks.
+    """
+    config = ckpt["run"]
+    factory = MODELS.get(config.get("model"))
+    if factory is None:
+        raise RunError(f"the checkpoint's model {config.get('model')!r} is unknown; known: "
+                       f"{', '.join(sorted(MODELS))}")
+    model = factory(**config["model_args"])
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, config
+
+
+def load_run(path: str | os.PathLike[str]) -> tuple[Module, dict[str, Any]]:
+    """The trained model (eval mode) and the run configuration of the checkpoint at `path`:
+    `model_from(read_checkpoint(path))`.
+
+    Raises:
+        RunError: as `read_checkpoint` and `model_from`.
+    """
+    return model_from(read_checkpoint(path))
+
+
+# ----------------------------------------------------------------------------- data
+def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST:
+    """The IDX dataset `name`; when it is not found, a RunError that says how to get it."""
+    cls = IDX_DATASETS[name]
+    try:
+        return cls(root=root, train=train, download=download)
+    except RuntimeError as exc:
+        if "not found" not in str(exc):
+            raise
+        looked = ", ".join(str(d) for d in cls._lookup(root))
+        ways = []
+        if cls.debian_package:
+            ways.append(f"'sudo apt-get install {cls.debian_package}'")
+        ways.append("add --download")
+        ways.append("pass --root DIR, a directory holding the four IDX files "
+                    "(train-images-idx3-ubyte.gz ...)")
+        raise RunError(f"{cls.__name__} not found (looked in {looked}); to get it: "
+                       + ", or ".join(ways)) from None
+
+
+def _synthetic(train: bool, n: int, seed: int) -> SyntheticShapes:
+    return SyntheticShapes(n=n, size=28, seed=seed if train else seed + 1)
+
+
+def pipeline(name: str, mean: list[float], std: list[float], augment: bool = False
+             ) -> T.Compose:
+    """The batched transforms of dataset `name`: uint8 (N, H, W) -> float (N, 1, H, W) in
+    [0, 1] (IDX data; SyntheticShapes is already float), then, with `augment`, a random crop
+    (padding 2) and horizontal flip, then x = (x - mean) / std per channel.
+
+    Raises:
+        ValueError: `name` is not one of DATASETS.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    steps: list[Any] = [] if name == "synthetic" else [T.ToTensor()]
+    if augment:
+        steps += [T.RandomCrop(28, padding=2), T.RandomHorizontalFlip()]
+    steps.append(T.Normalize(mean, std))
+    return T.Compose(steps)
+
+
+def load_split(config: dict[str, Any], train: bool, root: str | None = None,
+               download: bool = False) -> Any:
+    """The training (`train`) or test split of the run's dataset config["data"], without a
+    transform. IDX data is looked up in `root`, $NUMCNN_DATA, ~/.cache/numcnn and the Debian
+    location (or downloaded with `download`); SyntheticShapes is generated from the run's
+    seed (its training split has config["limit"] images when that is set).
+
+    Raises:
+        RunError: the dataset is unknown, or is not found (the message says how to get it).
+    """
+    name = config["data"]
+    if name not in DATASETS:
+        raise RunError(f"the run's dataset {name!r} is unknown; known: {', '.join(DATASETS)}")
+    if name == "synthetic":
+        n = SYNTHETIC_TRAIN if train else SYNTHETIC_TEST
+        limit = config.get("limit")
+        if limit is not None and train:
+            n = limit
+        return _synthetic(train, n, int(config["seed"]))
+    return _open_idx(name, root, train, download)
+
+
+def first_n(dataset: Any, n: int | None) -> Any:
+    """The first `n` items of `dataset` (a Subset), or `dataset` itself when n is None or not
+    smaller than its length.
+
+    Raises:
+        ValueError: `n` is negative.
+    """
+    if n is not None and n < 0:
+        raise ValueError(f"n must be None or an integer >= 0, got {n}")
+    return dataset if n is None or n >= len(dataset) else Subset(dataset, list(range(n)))
+
+
+def load_test_set(config: dict[str, Any], data: str | None = None,
+                  root: str | None = None) -> Any:
+    """The test split of `data` (default: the run's dataset) with the run's normalisation, as
+    `numcnn eval` reads it; its class count must be the model's.
+
+    Raises:
+        RunError: as `load_split`, or the split's class count differs from the model's.
+    """
+    data = data or config["data"]
+    test_set = load_split({**config, "data": data}, False, root)
+    classes = list(config["classes"])
+    if len(test_set.classes) != len(classes):
+        raise RunError(f"the model has {len(classes)} classes, {data} has "
+                       f"{len(test_set.classes)}")
+    test_set.transform = pipeline(data, config["mean"], config["std"], augment=False)
+    return test_set
+
+
+def pick_images(dataset: Any, config: dict[str, Any], indices: Sequence[int] | np.ndarray
+                ) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """Images `indices` of a `load_test_set` split (any dataset with `get_batch` and the run's
+    normalisation).
+
+    Returns:
+        x: the normalised float32 batch (N, C, H, W) the model takes;
+        pixels: x * std + mean, clipped to [0, 1], for drawing (N, C, H, W);
+        labels: int64 (N,).
+    """
+    x, y = dataset.get_batch(np.asarray(indices, dtype=np.int64))
+    arr = np.ascontiguousarray(x.array if isinstance(x, Tensor) else x, dtype=np.float32)
+    mean = np.asarray(config["mean"], np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(config["std"], np.float32).reshape(1, -1, 1, 1)
+    labels = np.asarray(y.array if isinstance(y, Tensor) else y).astype(np.int64)
+    return Tensor(arr), np.clip(arr * std + mean, 0.0, 1.0), labels
+
+
+# ----------------------------------------------------------------------------- image files
+def read_pgm(path: str) -> np.ndarray:
+    """A binary (P5) or plain (P2) PGM file as (H, W) float32 in [0, 1]: value / maxval.
+
+    Raises:
+        RunError: not a PGM file, a bad header, or truncated data.
+    """
+    with open(path, "rb") as f:
+        raw = f.read()
+    tokens: list[bytes] = []
+    pos = 0
+    while len(tokens) < 4:                        # magic, width, height, maxval
+        while pos < len(raw) and raw[pos:pos + 1].isspace():
+            pos += 1
+        if raw[pos:pos + 1] == b"#":
+            pos = raw.find(b"\n", pos) + 1 or len(raw)
+            continue
+        start = pos
+        while pos < len(raw) and not raw[pos:pos + 1].isspace():
+            pos += 1
+        if start == pos:
+            raise RunError(f"{path}: truncated PGM header")
+        tokens.append(raw[start:pos])
+    magic = tokens[0]
+    if magic not in (b"P5", b"P2"):
+        raise RunError(f"{path}: not a PGM file (magic {magic[:8]!r}, expected P5 or P2)")
+    try:
+        w, h, maxval = (int(t) for t in tokens[1:])
+    except ValueError:
+        raise RunError(f"{path}: bad PGM header {b' '.join(tokens)!r}") from None
+    if w <= 0 or h <= 0 or not 0 < maxval < 65536:
+        raise RunError(f"{path}: bad PGM size {w}x{h} or maxval {maxval}")
+    if magic == b"P5":
+        dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
+        body = raw[pos + 1:pos + 1 + w * h * dtype.itemsize]
+        if len(body) != w * h * dtype.itemsize:
+            raise RunError(f"{path}: truncated PGM data")
+        values = np.frombuffer(body, dtype=dtype).astype(np.float32)
+    else:
+        values = np.array(raw[pos:].split()[:w * h], dtype=np.float32)
+        if values.size != w * h:
+            raise RunError(f"{path}: truncated PGM data")
+    return values.reshape(h, w) / np.float32(maxval)
+
+
+def read_image(path: str, channels: int) -> np.ndarray:
+    """An image file as a float32 (C, H, W) array in [0, 1] with C = `channels`.
+
+    .npy arrays ((H, W), (C, H, W) or (H, W, C); uint8 is scaled by 1/255, floats are taken as
+    they are), .pgm/.pnm files, and other formats through Pillow. Alpha is dropped; RGB becomes
+    grey as the ITU-R 601 luma Y = 0.299 R + 0.587 G + 0.114 B; grey is repeated to RGB.
+
+    Raises:
+        RunError: the file is missing or unreadable, or its channels cannot be converted.
+    """
+    if not os.path.isfile(path):
+        raise RunError(f"image not found: {path}")
+    ext = Path(path).suffix.lower()
+    if ext == ".npy":
+        try:
+            a = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise RunError(f"{path}: not a plain .npy array ({exc})") from None
+        if a.dtype.kind not in "uif" or a.ndim not in (2, 3):
+            raise RunError(f"{path}: expected a 2-D or 3-D numeric array, got {a.ndim}-D "
+                           f"{a.dtype}")
+        img = a.astype(np.float32) / (np.float32(255) if a.dtype == np.uint8 else 1)
+    elif ext in (".pgm", ".pnm"):
+        img = read_pgm(path)
+    else:
+        try:
+            pixels = load_image(path, "L" if channels == 1 else "RGB")
+        except ImportError:
+            raise RunError(f"{path}: reading {ext or 'this'} images needs Pillow (pip install "
+                           f"pillow); or give the image as .npy or .pgm") from None
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
+        img = pixels.astype(np.float32) / 255
+    if img.ndim == 2:
+        img = img[None]                                         # (1, H, W)
+    elif img.shape[0] not in (1, 3, 4) and img.shape[-1] in (1, 3, 4):
+        img = img.transpose(2, 0, 1)                            # (H, W, C) -> (C, H, W)
+    if img.shape[0] == 4:
+        img = img[:3]                                           # drop alpha
+    if img.shape[0] == 3 and channels == 1:                     # ITU-R 601 luma
+        img = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), img, axes=1)[None]
+    elif img.shape[0] == 1 and channels > 1:
+        img = np.repeat(img, channels, axis=0)
+    if img.shape[0] != channels:
+        raise RunError(f"{path}: {img.shape[0]} channels, the model takes {channels}")
+    return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
+    """An image file as the run's model takes it.
+
+    Returns:
+        pixels: (1, C, H, W) in [0, 1], converted to the model's channels (`read_image`) and
+            resized bilinearly to its input size;
+        x: those pixels normalised as in training, x = (pixels - mean) / std.
+
+    Raises:
+        RunError: as `read_image`.
+    """
+    margs = config["model_args"]
+    size = int(margs["image_size"])
+    img = read_image(path, int(margs["in_channels"]))[None]        # (1, C, H, W)
+    if img.shape[2:] != (size, size):
+        img = np.asarray(TB.resize(img, (size, size)))
+    x = TB.normalize(Tensor(img), config["mean"], config["std"])
+    return img, x if isinstance(x, Tensor) else Tensor(x)
