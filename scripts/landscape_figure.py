@@ -25,7 +25,7 @@ import numpy as np
 
 import numcnn.nn.functional as F
 from numcnn.cli.landscape import _training_batches
-from numcnn.train.cli import _model_from, _read_checkpoint
+from numcnn.train.run import model_from, read_checkpoint
 from numcnn.viz.landscape import Landscape, loss_landscape, plot_landscape
 
 OUT_DIR = os.path.join(os.path.dirname(__file__), "..", "docs", "img", "landscape")
@@ -56,7 +56,7 @@ def compute(paths: list[str], steps: int, limit: int, span: float, seed: int
             ) -> list[Landscape]:
     lands = []
     for path in paths:
-        model, config = _model_from(_read_checkpoint(path))
+        model, config = model_from(read_checkpoint(path))
         batches = _training_batches(config, limit, 256, None)
         start = time.perf_counter()
         lands.append(loss_landscape(model, F.cross_entropy, batches, steps=(steps, steps),

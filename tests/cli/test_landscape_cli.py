@@ -12,7 +12,8 @@ import pytest
 
 import numcnn.nn.functional as F
 from numcnn.cli import landscape as cli
-from numcnn.train.cli import CLIError, _model_from, _read_checkpoint, main
+from numcnn.train.cli import CLIError, main
+from numcnn.train.run import model_from, read_checkpoint
 from numcnn.viz.landscape import loss_landscape
 
 
@@ -45,7 +46,7 @@ def test_writes_png_and_prints_centre_and_range(checkpoint: Path, tmp_path: Path
     centre = float(re.search(r"centre loss (\S+)", text).group(1))
     low, high = map(float, re.search(r"loss range +(\S+) \.\. (\S+)", text).groups())
     # the same numbers from the library on the first 32 training images, in one batch
-    model, config = _model_from(_read_checkpoint(str(checkpoint)))
+    model, config = model_from(read_checkpoint(str(checkpoint)))
     batches = cli._training_batches(config, 32, 32, None)
     assert len(batches) == 1 and batches[0][0].shape[0] == 32
     land = loss_landscape(model, F.cross_entropy, batches, steps=(3, 3), span=0.5, seed=2,
@@ -57,7 +58,7 @@ def test_writes_png_and_prints_centre_and_range(checkpoint: Path, tmp_path: Path
 
 
 def test_training_batches_are_the_first_images(checkpoint: Path) -> None:
-    _, config = _model_from(_read_checkpoint(str(checkpoint)))
+    _, config = model_from(read_checkpoint(str(checkpoint)))
     batches = cli._training_batches(config, 25, 10, None)
     assert [b[0].shape[0] for b in batches] == [10, 10, 5]
     whole = cli._training_batches(config, 200, 200, None)

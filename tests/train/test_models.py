@@ -11,8 +11,9 @@ import pytest
 import numcnn
 from numcnn.models.cifar_resnet import PlainBlock, ShortcutA
 from numcnn.models.resnet import BasicBlock
-from numcnn.train.cli import _model_from, _read_checkpoint, main
+from numcnn.train.cli import main
 from numcnn.train.models import MODELS, plain20, resnet20
+from numcnn.train.run import model_from, read_checkpoint
 
 
 def cifar20_parameters(in_channels: int, num_classes: int) -> int:
@@ -60,8 +61,8 @@ def test_numcnn_train_model_cifar20(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["train", "--data", "synthetic", "--model", name, "--limit", "48", "--epochs",
                  "1", "--batch-size", "16", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    ckpt = _read_checkpoint(str(out / "last.safetensors"))
-    model, config = _model_from(ckpt)
+    ckpt = read_checkpoint(str(out / "last.safetensors"))
+    model, config = model_from(ckpt)
     k = len(config["classes"])                     # SyntheticShapes has its own class count
     assert f"training {name} ({cifar20_parameters(1, k):,} parameters)" in text
     assert config["model"] == name and type(model).__name__ == "CifarResNet"

@@ -74,8 +74,6 @@ _DEFAULTS = {"model": "fmnist-cnn", "data": "fashion-mnist", "epochs": 15, "batc
 
 # a runtime failure reported as one line on stderr, exit status 1: the library's RunError
 CLIError = RunError
-# older names, kept for scripts that imported them from here
-_read_checkpoint, _model_from = read_checkpoint, model_from
 
 
 # ----------------------------------------------------------------------------- arguments
