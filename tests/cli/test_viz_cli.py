@@ -231,3 +231,24 @@ def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str], ckpt: Path) -
         assert method in out
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "viz" in out and "report" in out
+
+
+@pytest.mark.parametrize("method", ["grad-cam", "saliency", "occlusion"])
+def test_several_test_indices_one_picture_each(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                           ckpt: Path, method: str) -> None:
+    one, several = tmp_path / "one.png", tmp_path / "several.png"
+    singles = []
+    for i in (3, 7, 11):
+        _, out, _ = run(capsys, "viz", method, str(ckpt), "--test-index", str(i),
+                        "--out", str(one))
+        singles.append(re.search(r"(test image \d+: predicted [^;]*?true class '\w+')", out))
+    code, out, _ = run(capsys, "viz", method, str(ckpt), "--test-index", "3", "7", "11",
+                       "--out", str(several))
+    assert code == 0
+    for i, single in zip((3, 7, 11), singles):
+        assert single is not None
+        assert single.group(1) in out                   # same answer as alone, in the same line
+        assert f"test image {i}: predicted" in single.group(1)
+    area_one, area_several = _decoded(one).shape[0] * _decoded(one).shape[1], \
+        _decoded(several).shape[0] * _decoded(several).shape[1]
+    assert area_several > 2 * area_one                   # three pictures, not one

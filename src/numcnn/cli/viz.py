@@ -63,8 +63,11 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         if name in _TAKES_IMAGE:
             p.add_argument("image", metavar="IMAGE", nargs="?", default=None,
                            help="an image file (or give --test-index)")
-            p.add_argument("--test-index", type=_non_negative_int, default=None, metavar="I",
-                           help="use image I of the run's test split instead of a file")
+            p.add_argument("--test-index", type=_non_negative_int, nargs="+", default=None,
+                           metavar="I",
+                           help="use image I of the run's test split instead of a file (several "
+                                "indices: one row each" + (", the first one drawn)"
+                                                             if name == "feature-maps" else ")"))
             p.add_argument("--root", metavar="DIR", default=None,
                            help="directory holding the dataset's IDX files (as 'numcnn eval')")
         if name in _TAKES_TARGET:
@@ -146,11 +149,13 @@ _METHOD_ARGS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 
 # ----------------------------------------------------------------------------- running
 class _Input:
-    """The image a method explains: pixels (1, C, H, W) in [0, 1] for drawing, the
-    normalised batch x for the model, and where it came from."""
+    """The images a method explains: pixels (N, C, H, W) in [0, 1] for drawing, the
+    normalised batch x for the model, where each came from and its true class (None for a
+    file)."""
 
-    def __init__(self, pixels: np.ndarray, x: Tensor, source: str, label: int | None) -> None:
-        self.pixels, self.x, self.source, self.label = pixels, x, source, label
+    def __init__(self, pixels: np.ndarray, x: Tensor, sources: list[str],
+                 labels: list[int | None]) -> None:
+        self.pixels, self.x, self.sources, self.labels = pixels, x, sources, labels
 
 
 def _read_input(args: argparse.Namespace, config: dict[str, Any]) -> _Input:
@@ -158,25 +163,26 @@ def _read_input(args: argparse.Namespace, config: dict[str, Any]) -> _Input:
         raise CLIError("give either an IMAGE file or --test-index I, not both or neither")
     if args.image is not None:
         pixels, x = model_input(args.image, config)
-        return _Input(pixels, x, args.image, None)
+        return _Input(pixels, x, [args.image], [None])
     test = load_test_set(config, root=args.root)
-    i, n = args.test_index, len(test)
-    if i >= n:
-        raise CLIError(f"--test-index {i} is out of range: the test split has {n} images "
-                       f"(0..{n - 1})")
-    x, pixels, labels = pick_images(test, config, [i])
-    return _Input(pixels, x, f"test image {i}", int(labels[0]))
+    n = len(test)
+    for i in args.test_index:
+        if i >= n:
+            raise CLIError(f"--test-index {i} is out of range: the test split has {n} images "
+                           f"(0..{n - 1})")
+    x, pixels, labels = pick_images(test, config, list(args.test_index))
+    return _Input(pixels, x, [f"test image {i}" for i in args.test_index],
+                  [int(k) for k in labels])
 
 
-def _predicted(model: Module, x: Tensor) -> tuple[int, float]:
-    """The arg-max class of the model for the one image in x, and its softmax probability."""
+def _predicted(model: Module, x: Tensor) -> list[tuple[int, float]]:
+    """For each image in x: the model's arg-max class and its softmax probability."""
     from numcnn.viz._common import eval_scores
 
-    logits = eval_scores(model, x)[0].astype(np.float64)
-    p = np.exp(logits - logits.max())
-    p /= p.sum()
-    k = int(p.argmax())
-    return k, float(p[k])
+    logits = eval_scores(model, x).astype(np.float64)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return [(int(k), float(row[k])) for row, k in zip(p, p.argmax(axis=1))]
 
 
 def _default_conv(model: Module, which: int) -> str:
@@ -190,20 +196,32 @@ def _default_conv(model: Module, which: int) -> str:
     return names[which]
 
 
-def _describe(inp: _Input, classes: list[str], predicted: tuple[int, float]) -> str:
-    k, p = predicted
-    truth = "" if inp.label is None else f", true class {classes[inp.label]!r}"
-    return f"{inp.source}: predicted {classes[k]!r} ({p:.3f}){truth}"
+def _describe(inp: _Input, classes: list[str], predicted: list[tuple[int, float]]) -> str:
+    lines = []
+    for source, label, (k, p) in zip(inp.sources, inp.labels, predicted):
+        truth = "" if label is None else f", true class {classes[label]!r}"
+        lines.append(f"{source}: predicted {classes[k]!r} ({p:.3f}){truth}")
+    return "; ".join(lines)
 
 
-def _class_title(classes: list[str], inp: _Input, predicted: tuple[int, float],
-                 target: int | None) -> str:
-    k, p = predicted
-    shown = k if target is None else target
-    parts = [f"class {classes[shown]}", f"predicted {classes[k]} {p:.2f}"]
-    if inp.label is not None:
-        parts.append(f"true {classes[inp.label]}")
-    return ", ".join(parts)
+def _class_titles(classes: list[str], inp: _Input, predicted: list[tuple[int, float]],
+                  target: int | None) -> list[str]:
+    titles = []
+    for label, (k, p) in zip(inp.labels, predicted):
+        shown = k if target is None else target
+        parts = [f"class {classes[shown]}", f"predicted {classes[k]} {p:.2f}"]
+        if label is not None:
+            parts.append(f"true {classes[label]}")
+        titles.append(", ".join(parts))
+    return titles
+
+
+def _shown_classes(classes: list[str], predicted: list[tuple[int, float]],
+                   target: int | None) -> str:
+    """The explained class(es): the target, else each image's predicted class."""
+    if target is not None:
+        return repr(classes[target])
+    return ", ".join(dict.fromkeys(repr(classes[k]) for k, _ in predicted))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -221,11 +239,12 @@ def _run_feature_maps(args: argparse.Namespace, model: Module,
     from numcnn.viz import feature_maps, plot_feature_maps
 
     inp = _read_input(args, config)
-    maps = feature_maps(model, inp.x, layers=args.layer)
+    first = _Input(inp.pixels[:1], inp.x[:1], inp.sources[:1], inp.labels[:1])
+    maps = feature_maps(model, first.x, layers=args.layer)
     fig = plot_feature_maps(maps, index=0, max_channels=args.max_channels)
-    predicted = _predicted(model, inp.x)
+    predicted = _predicted(model, first.x)
     return fig, (f"of {len(maps)} layer(s) ({', '.join(maps)}); "
-                 f"{_describe(inp, list(config['classes']), predicted)}")
+                 f"{_describe(first, list(config['classes']), predicted)}")
 
 
 def _run_filters(args: argparse.Namespace, model: Module,
@@ -267,11 +286,10 @@ def _run_grad_cam(args: argparse.Namespace, model: Module,
     cams = method(model, inp.x, name, target=args.target)
     classes, predicted = list(config["classes"]), _predicted(model, inp.x)
     fig = plot_grad_cam(inp.pixels, cams,
-                        titles=[_class_title(classes, inp, predicted, args.target)])
-    shown = predicted[0] if args.target is None else args.target
+                        titles=_class_titles(classes, inp, predicted, args.target))
     plus = " (Grad-CAM++)" if args.plus_plus else ""
-    return fig, (f"of layer {name!r} for class {classes[shown]!r}{plus}; "
-                 f"{_describe(inp, classes, predicted)}")
+    return fig, (f"of layer {name!r} for class {_shown_classes(classes, predicted, args.target)}"
+                 f"{plus}; {_describe(inp, classes, predicted)}")
 
 
 def _run_attribution(args: argparse.Namespace, model: Module,
@@ -286,9 +304,9 @@ def _run_attribution(args: argparse.Namespace, model: Module,
                          stride=args.stride, fill=args.fill)
     classes, predicted = list(config["classes"]), _predicted(model, inp.x)
     fig = plot_attribution(inp.pixels, maps,
-                           titles=[_class_title(classes, inp, predicted, args.target)])
-    shown = predicted[0] if args.target is None else args.target
-    return fig, f"for class {classes[shown]!r}; {_describe(inp, classes, predicted)}"
+                           titles=_class_titles(classes, inp, predicted, args.target))
+    return fig, (f"for class {_shown_classes(classes, predicted, args.target)}; "
+                 f"{_describe(inp, classes, predicted)}")
 
 
 _RUNNERS: dict[str, Callable[[argparse.Namespace, Module, dict[str, Any]], tuple[Any, str]]] = {
