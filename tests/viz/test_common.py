@@ -117,3 +117,12 @@ def test_import_is_lazy_and_names_resolve() -> None:
     import numcnn.viz as viz
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         viz.nope  # noqa: B018
+
+
+def test_evaluating_restores_the_mode_even_on_error() -> None:
+    net = small_net()
+    net.train()
+    with pytest.raises(KeyError), _common.evaluating(net):
+        assert not net.training and not net[0].training
+        raise KeyError("boom")
+    assert net.training and net[0].training

@@ -8,7 +8,8 @@ what is allowed.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
 
 __all__ = ["get_layer", "layer_names", "conv_layer_names", "as_batch", "resolve_targets",
-           "resize_bilinear", "pyplot", "minmax_normalise"]
+           "resize_bilinear", "pyplot", "minmax_normalise", "evaluating", "eval_scores"]
 
 
 def layer_names(model: Module) -> list[str]:
@@ -133,12 +134,18 @@ def pyplot() -> Any:
     return plt
 
 
-def eval_scores(model: Module, x: Tensor) -> np.ndarray:
-    """The model's outputs for `x` in eval mode without a graph (restoring its mode)."""
+@contextlib.contextmanager
+def evaluating(model: Module) -> Iterator[None]:
+    """Eval mode inside the block, the model's own mode restored afterwards (even on error)."""
     was = model.training
     model.eval()
     try:
-        with numcnn.no_grad():
-            return model(x).array
+        yield
     finally:
         model.train(was)
+
+
+def eval_scores(model: Module, x: Tensor) -> np.ndarray:
+    """The model's outputs for `x` in eval mode without a graph (restoring its mode)."""
+    with evaluating(model), numcnn.no_grad():
+        return model(x).array

@@ -31,6 +31,7 @@ from numcnn.ops import activation as A
 from numcnn.tensor import Tensor
 from numcnn.viz._common import (
     as_batch,
+    evaluating,
     get_layer,
     minmax_normalise,
     pyplot,
@@ -47,17 +48,6 @@ _OCCLUSION_MAX_CHUNK = 256
 
 
 # ----------------------------------------------------------------------------- shared steps
-@contextlib.contextmanager
-def _evaluating(model: Module) -> Iterator[None]:
-    """Eval mode inside the block, the model's own mode restored afterwards (even on error)."""
-    was = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was)
-
-
 def _input(model: Module, x: Any) -> Tensor:
     """`x` as an (N, C, H, W) Tensor in the dtype of the model's parameters."""
     param = next(iter(model.parameters()), None)
@@ -102,7 +92,7 @@ def _layer_gradient(model: Module, x: Any, layer: str | Module, target: Any
     captured: list[Tensor] = []
     handle = module.register_forward_hook(lambda m, inputs, output: captured.append(output))
     try:
-        with _evaluating(model), numcnn.enable_grad():
+        with evaluating(model), numcnn.enable_grad():
             x.requires_grad_(True)                     # a graph even if every weight is frozen
             out = _output(model, x)
             seed = _score_seed(out, target)
@@ -205,7 +195,7 @@ def grad_cam_plus_plus(model: Module, x: Any, layer: str | Module, target: Any =
 def _input_gradient(model: Module, x: Any, target: Any) -> np.ndarray:
     """d(y_{n, c_n}) / d x_n for every image, (N, C, H, W), one forward and one backward."""
     xb = _input(model, x)
-    with _evaluating(model), numcnn.enable_grad():
+    with evaluating(model), numcnn.enable_grad():
         xb.requires_grad_(True)
         out = _output(model, xb)
         (g,) = autograd_grad(out, xb, grad_outputs=Tensor(_score_seed(out, target)),
@@ -349,7 +339,7 @@ def occlusion(model: Module, x: Any, target: Any = None, window: int | Sequence[
     row_masks, col_masks = _window_masks(h, wh, sh), _window_masks(w, ww, sw)
     rows, cols = len(row_masks), len(col_masks)
     chunk = int(np.clip(_OCCLUSION_ELEMENTS // (c * h * w), 1, _OCCLUSION_MAX_CHUNK))
-    with _evaluating(model):
+    with evaluating(model):
         base = _probabilities(model, xb)                                 # (N, K)
         t = resolve_targets(base, target)
         # every (image, row, col) triple, flattened; each chunk of them is one forward

@@ -28,7 +28,7 @@ import numpy as np
 import numcnn
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
-from numcnn.viz._common import get_layer, pyplot
+from numcnn.viz._common import evaluating, get_layer, pyplot
 
 __all__ = ["Embedding", "Misclassified", "confusion_matrix", "plot_confusion", "embedding_2d",
            "plot_embedding", "read_history", "plot_history", "misclassified",
@@ -204,10 +204,8 @@ def _layer_features(model: Module, loader: Iterable[Any], layer: str | Module,
     features: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     count = 0
-    was = model.training
-    model.eval()
     try:
-        with numcnn.no_grad():
+        with evaluating(model), numcnn.no_grad():
             for batch in loader:
                 if not isinstance(batch, (tuple, list)) or len(batch) != 2:
                     raise ValueError("the loader must yield (inputs, labels) batches")
@@ -231,7 +229,6 @@ def _layer_features(model: Module, loader: Iterable[Any], layer: str | Module,
                     break
     finally:
         handle.remove()
-        model.train(was)
     if count == 0:
         raise ValueError("the loader yielded no images")
     feats, labs = np.concatenate(features), np.concatenate(labels)
@@ -456,38 +453,33 @@ def misclassified(model: Module, loader: Iterable[Any], limit: int | None = None
                                                           "index")}
     seen, count = 0, 0
     input_shape: tuple[int, ...] | None = None
-    was = model.training
-    model.eval()
-    try:
-        with numcnn.no_grad():
-            for batch in loader:
-                if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                    raise ValueError("the loader must yield (inputs, labels) batches")
-                x = _as_input(batch[0])
-                images = x.array
-                input_shape = images.shape[1:]
-                z = _array(model(x)).astype(np.float64)
-                t = _labels(_array(batch[1]).reshape(-1), "labels")
-                if z.ndim != 2 or z.shape[0] != t.shape[0]:
-                    raise ValueError(f"the model must give logits (N, K) for the {t.shape[0]} "
-                                     f"labels of a batch, got shape {tuple(z.shape)}")
-                pred = z.argmax(axis=1)
-                # softmax(z)_p with p = argmax: 1 / sum_k exp(z_k - z_p)
-                prob = 1.0 / np.exp(z - z[np.arange(len(pred)), pred][:, None]).sum(axis=1)
-                wrong = np.flatnonzero(pred != t)
-                if limit is not None:
-                    wrong = wrong[:limit - count]
-                found["images"].append(images[wrong])
-                found["true"].append(t[wrong])
-                found["pred"].append(pred[wrong])
-                found["prob"].append(prob[wrong])
-                found["index"].append(seen + wrong)
-                seen += len(t)
-                count += len(wrong)
-                if limit is not None and count >= limit:
-                    break
-    finally:
-        model.train(was)
+    with evaluating(model), numcnn.no_grad():
+        for batch in loader:
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise ValueError("the loader must yield (inputs, labels) batches")
+            x = _as_input(batch[0])
+            images = x.array
+            input_shape = images.shape[1:]
+            z = _array(model(x)).astype(np.float64)
+            t = _labels(_array(batch[1]).reshape(-1), "labels")
+            if z.ndim != 2 or z.shape[0] != t.shape[0]:
+                raise ValueError(f"the model must give logits (N, K) for the {t.shape[0]} "
+                                 f"labels of a batch, got shape {tuple(z.shape)}")
+            pred = z.argmax(axis=1)
+            # softmax(z)_p with p = argmax: 1 / sum_k exp(z_k - z_p)
+            prob = 1.0 / np.exp(z - z[np.arange(len(pred)), pred][:, None]).sum(axis=1)
+            wrong = np.flatnonzero(pred != t)
+            if limit is not None:
+                wrong = wrong[:limit - count]
+            found["images"].append(images[wrong])
+            found["true"].append(t[wrong])
+            found["pred"].append(pred[wrong])
+            found["prob"].append(prob[wrong])
+            found["index"].append(seen + wrong)
+            seen += len(t)
+            count += len(wrong)
+            if limit is not None and count >= limit:
+                break
     if input_shape is None:
         raise ValueError("the loader yielded no images")
     return Misclassified(images=np.concatenate(found["images"]),
