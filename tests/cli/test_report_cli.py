@@ -67,7 +67,7 @@ def test_report_out_and_checkpoint_options(capsys: pytest.CaptureFixture[str],
 @pytest.mark.parametrize("args, message", [
     (["{tmp}/missing"], "run_dir is not a directory"),
     (["{tmp}"], "has neither best.safetensors nor last.safetensors"),
-    (["{run}", "--out", "{tmp}/no/page.html"], "the folder of out does not exist"),
+    (["{run}", "--out", "{tmp}/no/page.html"], "the folder of the report (out) does not exist"),
     (["{run}", "--checkpoint", "{tmp}/x.safetensors"], "checkpoint not found"),
 ])
 def test_report_errors_are_one_line(capsys: pytest.CaptureFixture[str], run_dir: Path,

@@ -140,7 +140,7 @@ def test_write_report_errors(run_dir: Path, tmp_path: Path) -> None:
         write_report(run_dir, limit=0)
     with pytest.raises(ValueError, match="checkpoint not found"):
         write_report(run_dir, checkpoint=tmp_path / "x.safetensors")
-    with pytest.raises(ValueError, match="folder of out does not exist"):
+    with pytest.raises(ValueError, match=r"folder of the report \(out\) does not exist"):
         write_report(run_dir, out=tmp_path / "no" / "r.html")
 
 

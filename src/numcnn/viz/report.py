@@ -358,7 +358,7 @@ def write_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         raise ValueError(f"limit must be None or a positive int, got {limit!r}")
     target = Path(out) if out is not None else run_path / "report.html"
     if not target.parent.is_dir():
-        raise ValueError(f"the folder of out does not exist: {target.parent}")
+        raise ValueError(f"the folder of the report (out) does not exist: {target.parent}")
     run = _Run(run_path, _pick_checkpoint(run_path, checkpoint), root, limit)
     chosen = run.one_per_class(num_images)
     steps: list[tuple[str, str, Callable[[], str]]] = [
