@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 from typing import Any
 
@@ -60,7 +61,8 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--root", metavar="DIR", default=None,
                    help="directory holding the dataset's IDX files (as 'numcnn eval')")
     p.add_argument("--progress", action="store_true",
-                   help="show a progress bar over the grid points")
+                   help="show the progress bar over the grid points even when stderr is not "
+                        "a terminal (on a terminal it is always shown)")
 
 
 def _training_batches(config: dict[str, Any], limit: int, batch_size: int,
@@ -85,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
           f"seed {args.seed}", flush=True)
     start = time.perf_counter()
     land = loss_landscape(model, F.cross_entropy, batches, steps=(args.steps, args.steps),
-                          span=args.span, seed=args.seed, progress=args.progress)
+                          span=args.span, seed=args.seed,
+                          progress=args.progress or sys.stderr.isatty())
     seconds = time.perf_counter() - start
     finite = land.losses[np.isfinite(land.losses)]        # a diverged point can be inf or NaN
     name = os.path.basename(args.checkpoint)
