@@ -17,9 +17,11 @@ atomically; everything it draws, Python can draw with numcnn.viz.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, Callable
 
 import numpy as np
+from tqdm import tqdm
 
 from numcnn.cli import check_png_path, write_png
 from numcnn.nn.module import Module
@@ -266,8 +268,10 @@ def _run_max_activation(args: argparse.Namespace, model: Module,
     margs = config["model_args"]
     shape = (int(margs["in_channels"]), int(margs["image_size"]), int(margs["image_size"]))
     kwargs = {} if args.steps is None else {"steps": args.steps}
+    channels = tqdm(args.channel, desc="max-activation", unit="channel",
+                    disable=not sys.stderr.isatty(), leave=False)   # ~10-20 s a channel
     results = [max_activation(model, name, c, shape, seed=args.seed, **kwargs)
-               for c in args.channel]
+               for c in channels]
     titles = [f"{name} channel {c}: {float(r.activations[-1]):.3g}"
               for c, r in zip(args.channel, results)]
     fig = plot_max_activation(results, titles=titles)
