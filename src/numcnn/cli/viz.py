@@ -214,7 +214,7 @@ def _class_titles(classes: list[str], inp: _Input, predicted: list[tuple[int, fl
         parts = [f"class {classes[shown]}", f"predicted {classes[k]} {p:.2f}"]
         if label is not None:
             parts.append(f"true {classes[label]}")
-        titles.append(", ".join(parts))
+        titles.append("\n".join(parts))             # short lines: titles sit side by side
     return titles
 
 
