@@ -125,3 +125,13 @@ def random_array(shape: Sequence[int], dtype: Any = np.float64, seed: int = 0,
     if low is not None:
         return rng.uniform(low, high, size=tuple(shape)).astype(dtype)
     return rng.standard_normal(tuple(shape)).astype(dtype)
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """Run the `numcnn` command in-process: (exit status, stdout, stderr) of this call only."""
+    from numcnn.train.cli import main
+
+    capsys.readouterr()                       # drop what earlier calls and fixtures printed
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -10,15 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.helpers import run_cli as run
 
 from numcnn.train.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

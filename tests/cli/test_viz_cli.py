@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import run_cli as run
 
 from numcnn.data import SyntheticShapes
 from numcnn.train.cli import main
@@ -21,11 +22,6 @@ from numcnn.train.cli import main
 IMAGE_METHODS = ("feature-maps", "grad-cam", "saliency", "occlusion")
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import run_cli as run
 
 import numcnn
 from numcnn.data import SyntheticShapes
@@ -25,10 +26,6 @@ from numcnn.train.models import MODELS
 FMNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
