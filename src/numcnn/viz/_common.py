@@ -18,7 +18,8 @@ from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
 
 __all__ = ["get_layer", "layer_names", "conv_layer_names", "as_batch", "resolve_targets",
-           "resize_bilinear", "pyplot", "minmax_normalise", "evaluating", "eval_scores"]
+           "resize_bilinear", "pyplot", "minmax_normalise", "evaluating", "eval_scores",
+           "param_dtype"]
 
 
 def layer_names(model: Module) -> list[str]:
@@ -52,6 +53,12 @@ def get_layer(model: Module, name: str | Module) -> Module:
                                          else "")
         raise ValueError(f"no layer {name!r} in {type(model).__name__}; layers: {shown}")
     return modules[name]
+
+
+def param_dtype(model: Module) -> np.dtype | None:
+    """The dtype of the model's first floating parameter (None when it has none): inputs are
+    cast to it, so a float64 array can be shown to a float32 model."""
+    return next((p.array.dtype for p in model.parameters() if p.array.dtype.kind == "f"), None)
 
 
 def as_batch(x: Any, ndim: int = 4, dtype: Any = None) -> Tensor:

@@ -34,6 +34,7 @@ from numcnn.viz._common import (
     evaluating,
     get_layer,
     minmax_normalise,
+    param_dtype,
     pyplot,
     resize_bilinear,
     resolve_targets,
@@ -50,8 +51,7 @@ _OCCLUSION_MAX_CHUNK = 256
 # ----------------------------------------------------------------------------- shared steps
 def _input(model: Module, x: Any) -> Tensor:
     """`x` as an (N, C, H, W) Tensor in the dtype of the model's parameters."""
-    param = next(iter(model.parameters()), None)
-    return as_batch(x, dtype=None if param is None else param.array.dtype)
+    return as_batch(x, dtype=param_dtype(model))
 
 
 def _output(model: Module, x: Tensor) -> Tensor:

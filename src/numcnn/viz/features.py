@@ -25,7 +25,7 @@ import numcnn
 from numcnn import nn
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
-from numcnn.viz._common import as_batch, get_layer, pyplot
+from numcnn.viz._common import as_batch, get_layer, param_dtype, pyplot
 
 __all__ = ["feature_maps", "plot_feature_maps", "filters", "plot_filters", "max_activation",
            "MaxActivation", "plot_max_activation"]
@@ -78,10 +78,9 @@ def _output_tensor(name: str, output: Any) -> Tensor:
 
 
 def _param_dtype(model: Module) -> np.dtype:
-    """The dtype of the model's first floating parameter (float32 when it has none): inputs are
-    cast to it, so a float64 array can be shown to a float32 model."""
-    return next((p.array.dtype for p in model.parameters() if p.array.dtype.kind == "f"),
-                np.dtype(np.float32))
+    """The model's parameter dtype (`_common.param_dtype`), float32 when it has none."""
+    dtype = param_dtype(model)
+    return np.dtype(np.float32) if dtype is None else dtype
 
 
 def _forward(model: Module, x: Tensor) -> Any:
