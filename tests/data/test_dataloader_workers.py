@@ -182,6 +182,35 @@ class Unpicklable(Exception):
         self.fn = fn
 
 
+class SlowThenFailing(Dataset):
+    """Batch 1 (items 4..7) fails at once; batch 0 takes a while, so the error reaches the
+    consumer before the batch that comes before it."""
+
+    def __len__(self) -> int:
+        return 12
+
+    def __getitem__(self, i):
+        if 4 <= i < 8:
+            raise KeyError(f"bad item {i}")
+        if i < 4:
+            time.sleep(0.3)
+        return np.float32(i)
+
+
+def test_a_batch_error_waits_for_the_batches_before_it():
+    # torch yields batch 0 and only then raises batch 1's error, whatever arrives first
+    for loader in (TD.DataLoader(SlowThenFailing(), batch_size=4, num_workers=2),
+                   DataLoader(SlowThenFailing(), batch_size=4, num_workers=2)):
+        got = []
+        with pytest.raises(KeyError, match="bad item 4") as info:
+            for b in loader:
+                got.append(np.asarray(b).tolist())
+        assert got == [[0.0, 1.0, 2.0, 3.0]]
+        if isinstance(loader, DataLoader):
+            assert "worker process 1 while loading batch 1" in "\n".join(info.value.__notes__)
+    wait_no_children()
+
+
 def test_worker_exception_names_the_worker_and_the_original_traceback():
     loader = DataLoader(Exploding(), batch_size=4, num_workers=2)
     got = []

@@ -332,11 +332,12 @@ class _WorkerIter:
                 raise_worker_error(value, worker_id, k)
             if iteration != self._iteration:              # from an abandoned pass
                 continue
-            if kind == _WORKER_ERR:
-                self.close()
-                raise_worker_error(value, worker_id, k)
-            self._ready[k] = value
-        batch = self._ready.pop(want)
+            # a batch's error waits its turn, as torch does: the batches before it come first
+            self._ready[k] = (kind, worker_id, value)
+        kind, worker_id, batch = self._ready.pop(want)
+        if kind == _WORKER_ERR:
+            self.close()
+            raise_worker_error(batch, worker_id, want)
         self._next += 1
         if self._sent < len(self._jobs):
             self._submit()
