@@ -234,10 +234,24 @@ def _array(a: Any) -> np.ndarray:
     return a.array if isinstance(a, Tensor) else np.asarray(a)
 
 
+# cost rules of primitives defined outside the core ops (e.g. numcnn.compress's integer and
+# binary kernels): Function class name -> function(OpCall) -> (MACs, FLOPs)
+OP_COSTS: dict[str, Callable[[OpCall], tuple[int, int]]] = {}
+
+
+def register_op_cost(name: str, cost: Callable[[OpCall], tuple[int, int]]) -> None:
+    """Teach `summary` the (MACs, FLOPs) of the primitive (Function subclass) called `name`,
+    e.g. an int8 convolution: cost(op) gets the traced call (inputs, kwargs, output)."""
+    OP_COSTS[name] = cost
+
+
 def op_cost(op: OpCall) -> tuple[int, int] | None:
     """(MACs, FLOPs) of one primitive call under the module docstring's convention; None for
     a primitive the convention does not cover."""
     name, kw = op.op, op.kwargs
+    if name in OP_COSTS:
+        macs, flops = OP_COSTS[name](op)
+        return int(macs), int(flops)
     y = op.output.array
     if name == "ConvNd":
         macs = y.size * math.prod(_array(op.inputs[1]).shape[1:])

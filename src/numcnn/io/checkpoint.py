@@ -313,6 +313,10 @@ def load_into(model: Module, path: _PathLike, strict: bool = True) -> Any:
     if not isinstance(model, Module):
         raise TypeError(f"load_into expects an nn.Module, got {type(model).__name__}")
     obj = load(path)
+    if isinstance(obj, dict) and isinstance(obj.get("compress"), dict):
+        raise ValueError(f"{os.fspath(path)} holds a compressed model "
+                         f"({obj['compress'].get('method')}); load it with "
+                         "numcnn.compress.load(path, model)")
     if not _is_state_dict(obj):
         inner = [obj[k] for k in ("model", "state_dict")
                  if isinstance(obj, dict) and _is_state_dict(obj.get(k))]

@@ -83,7 +83,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def model_from(ckpt: dict[str, Any]) -> tuple[Module, dict[str, Any]]:
     """The model of a `read_checkpoint` result, rebuilt as model = MODELS[run["model"]](
     **run["model_args"]) with the checkpoint's weights, in eval mode; and the run's
-    configuration.
+    configuration. A compressed checkpoint (`numcnn.compress.save(..., run=config)`) is
+    rebuilt on that model by `numcnn.compress.load`.
 
     Raises:
         RunError: the checkpoint names a model that `numcnn.train.models.MODELS` lacks.
@@ -94,7 +95,14 @@ def model_from(ckpt: dict[str, Any]) -> tuple[Module, dict[str, Any]]:
         raise RunError(f"the checkpoint's model {config.get('model')!r} is unknown; known: "
                        f"{', '.join(sorted(MODELS))}")
     model = factory(**config["model_args"])
-    model.load_state_dict(ckpt["model"])
+    if isinstance(ckpt.get("compress"), dict):          # written by numcnn.compress.save
+        from numcnn.compress import checkpoint as compressed
+        try:
+            model = compressed.load(ckpt, model)
+        except ValueError as exc:
+            raise RunError(f"cannot rebuild the compressed model: {exc}") from None
+    else:
+        model.load_state_dict(ckpt["model"])
     model.eval()
     return model, config
 
