@@ -1,5 +1,5 @@
 """The `numcnn` command line: train, eval, predict, datasets, summary, rf, viz, landscape,
-report.
+report, compress.
 
     numcnn train                       # fmnist-cnn on Fashion-MNIST, written to runs/<model>-<time>
     numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000
@@ -7,12 +7,14 @@ report.
     numcnn predict runs/x/best.safetensors shoe.npy shirt.pgm
     numcnn datasets
     numcnn summary vgg16               # layers, parameters, MACs, memory (--input-size C H W)
+    numcnn summary runs/x/best.safetensors       # the same for a trained or compressed model
     numcnn rf resnet18                 # receptive field of every layer
     numcnn viz grad-cam runs/x/best.safetensors --test-index 0 --out cam.png
     numcnn landscape runs/x/best.safetensors --out landscape.png
     numcnn report runs/x               # one self-contained HTML page (--report: after train)
+    numcnn compress int8 runs/x/best.safetensors --out q8   # prune, int8, inq, binarize ...
 
-The commands added with numcnn.viz live in numcnn.cli, one module each, exposing
+The commands added with numcnn.viz and numcnn.compress live in numcnn.cli, one module each, exposing
 `add_parser(sub, fmt)` and `run(args)`.
 
 A checkpoint written by `numcnn train` is a Trainer checkpoint plus one entry "run": the run's
@@ -221,8 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="a name from numcnn.models.list_models()")
+def _add_model_args(p: argparse.ArgumentParser, checkpoints: bool = False) -> None:
+    p.add_argument("model", metavar="MODEL",
+                   help="a name from numcnn.models.list_models()" + (
+                       ", or a .safetensors checkpoint (compressed ones too)"
+                       if checkpoints else ""))
     p.add_argument("--input-size", type=_positive_int, nargs=3, metavar=("C", "H", "W"),
                    default=None, help="input channels, height and width (default: the size "
                                       "the model is made for, e.g. 3 224 224)")
@@ -233,7 +238,7 @@ def _add_summary_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         "summary", formatter_class=fmt, help="print a model's layers, parameters, MACs, memory",
         description="Print a table of a model's layers (output shape, parameters, MACs, FLOPs, "
                     "activation memory)\nand its totals, from one forward pass on zeros.")
-    _add_model_args(sm)
+    _add_model_args(sm, checkpoints=True)
     sm.add_argument("--batch-size", type=_positive_int, default=1, metavar="N",
                     help="images per batch (default 1)")
     sm.add_argument("--num-classes", type=_positive_int, default=None, metavar="K",
@@ -504,11 +509,26 @@ def _zoo_model(args: argparse.Namespace, **kwargs: Any) -> tuple[Module, tuple[i
     return factory(**kwargs), size
 
 
+def _run_model(args: argparse.Namespace) -> tuple[Module, tuple[int, ...]]:
+    """The model of the checkpoint args.model (as `numcnn eval` rebuilds it, compressed ones
+    included) and the run's input size."""
+    if args.input_size is not None or args.num_classes is not None:
+        raise CLIError("--input-size and --num-classes apply to zoo models; a checkpoint "
+                       "keeps its own")
+    model, config = model_from(read_checkpoint(args.model))
+    margs = config["model_args"]
+    side = int(margs["image_size"])
+    return model, (int(margs["in_channels"]), side, side)
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from numcnn.analysis import summary
 
     kwargs = {} if args.num_classes is None else {"num_classes": args.num_classes}
-    model, size = _zoo_model(args, **kwargs)
+    if args.model.endswith(".safetensors") or os.path.isfile(args.model):
+        model, size = _run_model(args)
+    else:
+        model, size = _zoo_model(args, **kwargs)
     print(f"{args.model} on input {[args.batch_size, *size]}")
     print(summary(model, size, batch_size=args.batch_size, depth=args.depth))
     return 0
@@ -524,7 +544,7 @@ def _cmd_rf(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- main
 # the commands of numcnn.cli: module name = command name
-_CLI_MODULES = ("viz", "landscape", "report")
+_CLI_MODULES = ("viz", "landscape", "report", "compress")
 
 
 def _cli_command(name: str) -> Callable[[argparse.Namespace], int]:
