@@ -1,4 +1,4 @@
-"""The `numcnn` commands added with numcnn.viz, one module per command.
+"""The `numcnn` commands added with numcnn.viz and numcnn.compress, one module per command.
 
 Each module exposes `add_parser(sub, fmt) -> None` (adds its sub-command to the parser of
 `numcnn`) and `run(args) -> int` (the exit status); `numcnn.train.cli` registers them in
@@ -6,7 +6,12 @@ Each module exposes `add_parser(sub, fmt) -> None` (adds its sub-command to the 
 calls the library and writes the file: everything it does, Python can do with numcnn.viz.
 
     viz        feature maps, filters, activation maximisation, Grad-CAM, saliency, occlusion
+    landscape  the loss landscape around a trained model's weights
     report     one self-contained HTML page for a training run
+    compress   prune, quantise (int8, powers of two) or binarise a trained model
+
+`numcnn.cli.args` holds the argparse pieces every command shares (the one-line-error parser,
+argument types that check numbers).
 """
 
 from __future__ import annotations

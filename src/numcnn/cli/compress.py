@@ -26,16 +26,16 @@ import time
 from typing import Any, Callable
 
 from numcnn._atomic import atomic_write
+from numcnn.cli.args import (
+    fraction,
+    int_at_least,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from numcnn.compress import checkpoint
 from numcnn.compress.workflow import Stats, calibration_batches, example_input, fine_tune, measure
 from numcnn.nn.module import Module
-from numcnn.train.cli import (
-    _fraction,
-    _int_at_least,
-    _non_negative_int,
-    _positive_float,
-    _positive_int,
-)
 from numcnn.train.run import RunError, load_run
 
 __all__ = ["add_parser", "run"]
@@ -49,15 +49,15 @@ def _common(p: argparse.ArgumentParser, epochs: int | None) -> None:
     p.add_argument("--out", metavar="DIR", required=True,
                    help="directory for model.safetensors and compress.json (created)")
     if epochs is not None:
-        p.add_argument("--epochs", type=_non_negative_int, default=epochs, metavar="E",
+        p.add_argument("--epochs", type=non_negative_int, default=epochs, metavar="E",
                        help=f"fine-tuning epochs (per step where there are steps; default "
                             f"{epochs})")
-        p.add_argument("--lr", type=_positive_float, default=1e-4,
+        p.add_argument("--lr", type=positive_float, default=1e-4,
                        help="fine-tuning learning rate, Adam, constant (default 1e-4)")
-        p.add_argument("--train-limit", type=_positive_int, default=None, metavar="N",
+        p.add_argument("--train-limit", type=positive_int, default=None, metavar="N",
                        help="fine-tune on the first N images of a seeded permutation of the "
                             "training split (default all)")
-    p.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--test-limit", type=positive_int, default=None, metavar="N",
                    help="measure test accuracy on the first N test images (default all)")
     p.add_argument("--root", metavar="DIR", default=None,
                    help="directory holding the dataset's IDX files (as 'numcnn eval')")
@@ -91,11 +91,11 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     "that removes a fraction F of the channels over\n--steps steps "
                     "(numcnn.compress.prune_channels), a physically smaller model.")
     goal = pr.add_mutually_exclusive_group(required=True)
-    goal.add_argument("--sparsity", type=_fraction, metavar="S",
+    goal.add_argument("--sparsity", type=fraction, metavar="S",
                       help="fraction of the conv/linear weights set to zero, in [0, 1)")
-    goal.add_argument("--channels", type=_fraction, metavar="F",
+    goal.add_argument("--channels", type=fraction, metavar="F",
                       help="fraction of each prunable layer's channels removed, in [0, 1)")
-    pr.add_argument("--steps", type=_positive_int, default=1, metavar="K",
+    pr.add_argument("--steps", type=positive_int, default=1, metavar="K",
                     help="prune -> fine-tune steps (default 1)")
     pr.add_argument("--criterion", choices=("l1", "bn_scale"), default="l1",
                     help="with --channels: filter L1 norm (Li et al. 2017) or BN scale "
@@ -108,7 +108,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     "layers coupled to\nthem (BN, next conv, residual additions, "
                     "concatenations, the classifier after\nflatten), found by tracing one "
                     "forward pass; then fine-tune.")
-    ch.add_argument("--amount", type=_fraction, required=True, metavar="F",
+    ch.add_argument("--amount", type=fraction, required=True, metavar="F",
                     help="fraction of each prunable layer's channels removed, in [0, 1)")
     ch.add_argument("--criterion", choices=("l1", "bn_scale"), default="l1",
                     help="filter L1 norm (Li et al. 2017) or BN scale (Liu et al. 2017)")
@@ -121,7 +121,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         description="BN folded, conv+ReLU fused, per-channel int8 weights, per-tensor uint8 "
                     "activations\ncalibrated on --calibration training images; inference on "
                     "integers (as torch.ao's\nx86/fbgemm engine).")
-    q.add_argument("--calibration", type=_positive_int, default=512, metavar="N",
+    q.add_argument("--calibration", type=positive_int, default=512, metavar="N",
                    help="training images the observers see (default 512)")
     q.add_argument("--observer", choices=("minmax", "histogram"), default="minmax",
                    help="activation range: min-max or torch's histogram search (default "
@@ -133,7 +133,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         description="Zhou et al. 2017: weights become 0 or +-2^n, a growing share at a time "
                     "(--partitions),\nthe rest retrained for --epochs after each; stored as "
                     "exponents.")
-    iq.add_argument("--bits", type=_int_at_least(2, "an integer >= 2"), default=5,
+    iq.add_argument("--bits", type=int_at_least(2, "an integer >= 2"), default=5,
                     help="bit width including the zero code (default 5)")
     iq.add_argument("--partitions", type=float, nargs="+", default=[0.5, 0.75, 0.875, 1.0],
                     metavar="P", help="accumulated quantised fractions, rising to 1 (default "

@@ -24,8 +24,8 @@ import numpy as np
 
 import numcnn.nn.functional as F
 from numcnn.cli import check_png_path, write_png
+from numcnn.cli.args import int_at_least, positive_float, positive_int
 from numcnn.data import DataLoader
-from numcnn.train.cli import _int_at_least, _positive_float, _positive_int
 from numcnn.train.run import first_n, load_run, load_split, pipeline
 
 __all__ = ["add_parser", "run"]
@@ -49,14 +49,14 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                "  numcnn landscape runs/x/best.safetensors --steps 15 --limit 500 --out l.png")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint")
     p.add_argument("--out", metavar="FILE.png", required=True, help="the PNG to write")
-    p.add_argument("--steps", type=_int_at_least(2, "an integer >= 2"), default=21, metavar="S",
+    p.add_argument("--steps", type=int_at_least(2, "an integer >= 2"), default=21, metavar="S",
                    help="grid points per direction (default 21: 441 evaluations)")
-    p.add_argument("--limit", type=_positive_int, default=_DEFAULT_LIMIT, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=_DEFAULT_LIMIT, metavar="N",
                    help=f"use the first N training images (default {_DEFAULT_LIMIT})")
-    p.add_argument("--span", type=_positive_float, default=1.0,
+    p.add_argument("--span", type=positive_float, default=1.0,
                    help="the grid covers [-span, span] along each direction (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the directions (default 0)")
-    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="B",
+    p.add_argument("--batch-size", type=positive_int, default=256, metavar="B",
                    help="evaluation batch size (default 256)")
     p.add_argument("--root", metavar="DIR", default=None,
                    help="directory holding the dataset's IDX files (as 'numcnn eval')")

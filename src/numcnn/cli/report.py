@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from numcnn.train.cli import _int_at_least, _positive_int
+from numcnn.cli.args import int_at_least, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -30,9 +30,9 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     help="the HTML file (default RUN_DIR/report.html)")
     rp.add_argument("--checkpoint", metavar="CHECKPOINT", default=None,
                     help="default RUN_DIR/best.safetensors, else RUN_DIR/last.safetensors")
-    rp.add_argument("--num-images", type=_int_at_least(1, "an integer in 1..64"), default=8,
+    rp.add_argument("--num-images", type=int_at_least(1, "an integer in 1..64"), default=8,
                     metavar="N", help="test images in the Grad-CAM grid (default 8)")
-    rp.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    rp.add_argument("--limit", type=positive_int, default=None, metavar="N",
                     help="evaluate only the first N test images (default: all)")
     rp.add_argument("--root", metavar="DIR", default=None,
                     help="directory holding the dataset's IDX files (as 'numcnn eval')")

@@ -24,9 +24,10 @@ import numpy as np
 from tqdm import tqdm
 
 from numcnn.cli import check_png_path, write_png
+from numcnn.cli.args import non_negative_int, positive_int
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
-from numcnn.train.cli import CLIError, _non_negative_int, _positive_int
+from numcnn.train.run import RunError as CLIError
 from numcnn.train.run import load_run, load_test_set, model_input, pick_images
 
 __all__ = ["add_parser", "run", "METHODS"]
@@ -65,7 +66,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         if name in _TAKES_IMAGE:
             p.add_argument("image", metavar="IMAGE", nargs="?", default=None,
                            help="an image file (or give --test-index)")
-            p.add_argument("--test-index", type=_non_negative_int, nargs="+", default=None,
+            p.add_argument("--test-index", type=non_negative_int, nargs="+", default=None,
                            metavar="I",
                            help="use image I of the run's test split instead of a file (several "
                                 "indices: one row each" + (", the first one drawn)"
@@ -73,7 +74,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
             p.add_argument("--root", metavar="DIR", default=None,
                            help="directory holding the dataset's IDX files (as 'numcnn eval')")
         if name in _TAKES_TARGET:
-            p.add_argument("--target", type=_non_negative_int, default=None, metavar="C",
+            p.add_argument("--target", type=non_negative_int, default=None, metavar="C",
                            help="the class to explain (default: the predicted class)")
         p.add_argument("--out", metavar="FILE.png", required=True, help="the PNG to write")
         _METHOD_ARGS[name](p)
@@ -83,7 +84,7 @@ def _feature_maps_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer", metavar="NAME", action="append", default=None,
                    help="a layer name from model.named_modules(), may be repeated (default: "
                         "every conv and pooling layer)")
-    p.add_argument("--max-channels", type=_positive_int, default=32, metavar="K",
+    p.add_argument("--max-channels", type=positive_int, default=32, metavar="K",
                    help="show at most K channels per layer (default 32)")
 
 
@@ -93,16 +94,16 @@ def _filters_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("auto", "mean"), default="auto",
                    help="auto: RGB tiles for a 3-channel first layer, else one tile per (out, "
                         "in) pair; mean: one tile per output channel, averaged over inputs")
-    p.add_argument("--max-tiles", type=_positive_int, default=64, metavar="K",
+    p.add_argument("--max-tiles", type=positive_int, default=64, metavar="K",
                    help="show at most K tiles (default 64)")
 
 
 def _max_activation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer", metavar="NAME", default=None,
                    help="the layer (default: the last conv layer)")
-    p.add_argument("--channel", type=_non_negative_int, nargs="+", default=[0], metavar="C",
+    p.add_argument("--channel", type=non_negative_int, nargs="+", default=[0], metavar="C",
                    help="the channel(s) to maximise, one picture each (default 0)")
-    p.add_argument("--steps", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--steps", type=positive_int, default=None, metavar="N",
                    help="gradient-ascent steps (default: numcnn.viz.max_activation's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the starting noise (default 0)")
 
@@ -120,9 +121,9 @@ def _saliency_args(p: argparse.ArgumentParser) -> None:
 
 
 def _occlusion_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--window", type=_positive_int, default=8,
+    p.add_argument("--window", type=positive_int, default=8,
                    metavar="PX", help="side of the occluding square (default 8)")
-    p.add_argument("--stride", type=_positive_int, default=4, metavar="PX",
+    p.add_argument("--stride", type=positive_int, default=4, metavar="PX",
                    help="step between squares (default 4)")
     p.add_argument("--fill", type=float, default=0.0,
                    help="value of the occluded pixels, in the model's normalised input "

@@ -37,11 +37,18 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal, NoReturn, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
 import numcnn
+from numcnn.cli.args import (
+    Parser,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from numcnn.data import DataLoader, Subset
 from numcnn.nn.module import Module
 from numcnn.optim import SGD, Adam, AdamW, RMSprop
@@ -79,58 +86,14 @@ CLIError = RunError
 
 
 # ----------------------------------------------------------------------------- arguments
-class _Parser(argparse.ArgumentParser):
-    """argparse, with an error as one line: 'numcnn train: error: ... (see --help)'."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _int_at_least(minimum: int, wanted: str) -> Callable[[str], int]:
-    """An argparse type: an integer >= minimum, else a usage error saying `wanted`."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
-        return value
-    return parse
-
-
-_positive_int = _int_at_least(1, "a positive integer")
-_non_negative_int = _int_at_least(0, "an integer >= 0")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The `numcnn` argument parser with its subcommands."""
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="numcnn", formatter_class=fmt,
+    parser = Parser(prog="numcnn", formatter_class=fmt,
                      description="Train, evaluate and run CNNs written in NumPy (numcnn).",
                      epilog="Run 'numcnn <command> --help' for a command's options. "
                             "NUMCNN_DEBUG=1 shows tracebacks.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     tr = sub.add_parser(
         "train", formatter_class=fmt, help="train a model, then evaluate it on the test split",
@@ -151,10 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--download", action="store_true",
                     help="download the dataset if it is not found (into --root, else "
                          "$NUMCNN_DATA, else ~/.cache/numcnn)")
-    tr.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default 15)")
-    tr.add_argument("--batch-size", type=_positive_int, default=None,
+    tr.add_argument("--epochs", type=positive_int, default=None, help="epochs (default 15)")
+    tr.add_argument("--batch-size", type=positive_int, default=None,
                     help="training batch size (default 128)")
-    tr.add_argument("--lr", type=_positive_float, default=None,
+    tr.add_argument("--lr", type=positive_float, default=None,
                     help="learning rate (default 0.01 for sgd, 0.001 otherwise)")
     tr.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                     help="default adam; sgd uses momentum 0.9")
@@ -171,12 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", metavar="CHECKPOINT", default=None,
                     help="continue the run of this checkpoint (its last.safetensors); its "
                          "settings are kept, --epochs may extend it")
-    tr.add_argument("--val-split", type=_fraction, default=None, metavar="FRACTION",
+    tr.add_argument("--val-split", type=fraction, default=None, metavar="FRACTION",
                     help="fraction of the training images held out for validation (default 0)")
-    tr.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    tr.add_argument("--limit", type=positive_int, default=None, metavar="N",
                     help="use only N training images (and at most N test images), for quick "
                          "runs")
-    tr.add_argument("--checkpoint-every", type=_non_negative_int, default=100, metavar="STEPS",
+    tr.add_argument("--checkpoint-every", type=non_negative_int, default=100, metavar="STEPS",
                     help="also write last.safetensors every STEPS optimizer steps within an "
                          "epoch, so that a killed run loses at most that much (default 100; 0: "
                          "only at the end of each epoch)")
@@ -193,9 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "(or of --data).")
     ev.add_argument("checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint")
     _add_data_args(ev, None)
-    ev.add_argument("--batch-size", type=_positive_int, default=256,
+    ev.add_argument("--batch-size", type=positive_int, default=256,
                     help="evaluation batch size (default 256)")
-    ev.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    ev.add_argument("--limit", type=positive_int, default=None, metavar="N",
                     help="evaluate only the first N test images")
 
     pr = sub.add_parser(
@@ -207,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "input size.")
     pr.add_argument("checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint")
     pr.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
-    pr.add_argument("--top", type=_positive_int, default=1, metavar="K",
+    pr.add_argument("--top", type=positive_int, default=1, metavar="K",
                     help="print the K most probable classes (default 1)")
 
     ds = sub.add_parser(
@@ -228,7 +191,7 @@ def _add_model_args(p: argparse.ArgumentParser, checkpoints: bool = False) -> No
                    help="a name from numcnn.models.list_models()" + (
                        ", or a .safetensors checkpoint (compressed ones too)"
                        if checkpoints else ""))
-    p.add_argument("--input-size", type=_positive_int, nargs=3, metavar=("C", "H", "W"),
+    p.add_argument("--input-size", type=positive_int, nargs=3, metavar=("C", "H", "W"),
                    default=None, help="input channels, height and width (default: the size "
                                       "the model is made for, e.g. 3 224 224)")
 
@@ -239,11 +202,11 @@ def _add_summary_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         description="Print a table of a model's layers (output shape, parameters, MACs, FLOPs, "
                     "activation memory)\nand its totals, from one forward pass on zeros.")
     _add_model_args(sm, checkpoints=True)
-    sm.add_argument("--batch-size", type=_positive_int, default=1, metavar="N",
+    sm.add_argument("--batch-size", type=positive_int, default=1, metavar="N",
                     help="images per batch (default 1)")
-    sm.add_argument("--num-classes", type=_positive_int, default=None, metavar="K",
+    sm.add_argument("--num-classes", type=positive_int, default=None, metavar="K",
                     help="build the model with K classes (default: the factory's)")
-    sm.add_argument("--depth", type=_non_negative_int, default=3, metavar="D",
+    sm.add_argument("--depth", type=non_negative_int, default=3, metavar="D",
                     help="show layers nested at most D deep (default 3)")
 
 
@@ -254,7 +217,7 @@ def _add_rf_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     "start, per spatial\naxis, following every path; and the largest field "
                     "with its path.")
     _add_model_args(rf)
-    rf.add_argument("--depth", type=_non_negative_int, default=None, metavar="D",
+    rf.add_argument("--depth", type=non_negative_int, default=None, metavar="D",
                     help="show layers nested at most D deep (default: all)")
 
 
