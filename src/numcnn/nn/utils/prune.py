@@ -36,7 +36,7 @@ import numpy as np
 from numcnn import random
 from numcnn.nn.module import Module
 from numcnn.nn.parameter import Parameter
-from numcnn.tensor import Tensor
+from numcnn.tensor import Size, Tensor
 
 __all__ = ["BasePruningMethod", "PruningContainer", "Identity", "RandomUnstructured",
            "L1Unstructured", "RandomStructured", "LnStructured", "CustomFromMask", "identity",
@@ -84,9 +84,9 @@ def _validate_structured(t: np.ndarray, dim: int) -> int:
     """`dim` made non-negative, for a tensor of at least 2 dimensions."""
     if t.ndim <= 1:
         raise ValueError("Structured pruning can only be applied to multidimensional tensors. "
-                         f"Found tensor of shape {tuple(t.shape)} with {t.ndim} dims")
+                         f"Found tensor of shape {Size(t.shape)} with {t.ndim} dims")
     if not -t.ndim <= dim < t.ndim:
-        raise IndexError(f"Invalid index {dim} for tensor of size {tuple(t.shape)}")
+        raise IndexError(f"Invalid index {dim} for tensor of size {Size(t.shape)}")
     return dim % t.ndim
 
 
@@ -98,7 +98,8 @@ def _smallest(scores: np.ndarray, k: int) -> np.ndarray:
 def _channel_norms(t: np.ndarray, n: Any, dim: int) -> np.ndarray:
     """The L_n norm of each slice t[..., c, ...] along `dim` (torch.norm's p = n over the
     other dims): (sum |t|^n)^(1/n); inf: max |t|; -inf: min |t|; 0: non-zero count;
-    'fro': n = 2; 'nuc': the sum of singular values (the other dims must be exactly 2)."""
+    'fro': n = 2 (also over more than two dims, where torch.norm raises); 'nuc': the sum of
+    singular values (the other dims must be exactly 2)."""
     axes = tuple(d for d in range(t.ndim) if d != dim)
     a = np.abs(t)
     if n == "nuc":
