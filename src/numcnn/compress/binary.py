@@ -868,6 +868,7 @@ def from_checkpoint(model: Module, tensors: dict[str, np.ndarray], spec: dict[st
         if name not in found or type(found[name]) not in (nn.Conv2d, nn.Linear):
             raise checkpoint.CompressedCheckpointError(
                 f"binary checkpoint: the model has no Conv2d/Linear layer {name!r}")
+    for name, kind in kinds.items():
         _replace(model, name, kind, bool(norms.get(name, False)))
     packed = {}
     state = dict(tensors)
