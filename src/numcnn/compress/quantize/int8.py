@@ -62,7 +62,7 @@ from numcnn.tensor import Tensor
 __all__ = [
     "METHOD", "quantize_static", "fuse_modules", "fold_bn", "ConvReLU2d", "LinearReLU",
     "MinMaxObserver", "PerChannelMinMaxObserver", "HistogramObserver", "PercentileObserver",
-    "quantize_per_tensor", "quantize_per_channel", "dequantize",
+    "quantize_per_tensor", "quantize_per_channel", "dequantize", "conv_accumulate", "trace_chain",
     "Quantize", "DeQuantize", "QuantizedConv2d", "QuantizedLinear", "QuantizedBatchNorm",
     "QuantizedReLU", "QuantizedAvgPool2d", "QuantizedAdaptiveAvgPool2d", "QuantizedSequential",
     "to_checkpoint", "from_checkpoint",
@@ -92,7 +92,8 @@ def _array(x: Any) -> np.ndarray:
 def quantize_per_tensor(input: Any, scale: float, zero_point: int, dtype: str = "quint8"
                         ) -> np.ndarray:
     """q = clamp(round(x / scale) + zero_point, q_min, q_max), round half to even (torch's
-    `torch.quantize_per_tensor`, computed as x * (1/scale) in float32 as fbgemm does).
+    `torch.quantize_per_tensor`, computed as fbgemm does: round(x * (1/scale) + zero_point)
+    with 1/scale in float32 and one rounding of the multiply-add to float32).
 
     Args:
         input: float array or Tensor.
@@ -108,15 +109,16 @@ def quantize_per_tensor(input: Any, scale: float, zero_point: int, dtype: str = 
         raise ValueError(f"scale must be positive, got {scale}")
     if not qmin <= int(zero_point) <= qmax:
         raise ValueError(f"zero_point must be in [{qmin}, {qmax}] for {dtype}, got {zero_point}")
-    x = _array(input).astype(np.float32, copy=False)
-    q = np.rint(x * (_f32(1.0) / _f32(scale))) + int(zero_point)
-    return np.clip(q, qmin, qmax).astype(np_type)
+    inv = np.float64(_f32(1.0) / _f32(scale))
+    # fbgemm: round(fma(x, 1/s, z)) in float32; the product is exact in float64
+    v = (_array(input).astype(np.float64) * inv + int(zero_point)).astype(np.float32)
+    return np.clip(np.rint(v), qmin, qmax).astype(np_type)
 
 
 def quantize_per_channel(input: Any, scales: Any, zero_points: Any, axis: int = 0,
                          dtype: str = "qint8") -> np.ndarray:
     """q[..., c, ...] = clamp(round(x / scales[c]) + zero_points[c], q_min, q_max) along `axis`
-    (torch's `torch.quantize_per_channel`; round half to even).
+    (torch's `torch.quantize_per_channel`; round half to even, x * (1/scale) in float32).
 
     Args:
         input: float array or Tensor.
@@ -133,7 +135,7 @@ def quantize_per_channel(input: Any, scales: Any, zero_points: Any, axis: int = 
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for a {x.ndim}-D input, "
                          f"got {axis}")
-    s = np.asarray(scales, dtype=np.float64).ravel()
+    s = np.asarray(scales, dtype=np.float32).ravel()
     z = np.asarray(zero_points, dtype=np.int64).ravel()
     if s.size != x.shape[axis] or z.size != x.shape[axis]:
         raise ValueError(f"scales and zero_points must have {x.shape[axis]} entries (the size "
@@ -142,8 +144,9 @@ def quantize_per_channel(input: Any, scales: Any, zero_points: Any, axis: int = 
         raise ValueError("scales must all be positive")
     shape = [1] * x.ndim
     shape[axis] = -1
-    q = np.rint(x / s.reshape(shape)) + z.reshape(shape)
-    return np.clip(q, qmin, qmax).astype(np_type)
+    inv = (_f32(1.0) / s).astype(np.float64).reshape(shape)     # as quantize_per_tensor
+    v = (x.astype(np.float64) * inv + z.reshape(shape)).astype(np.float32)
+    return np.clip(np.rint(v), qmin, qmax).astype(np_type)
 
 
 def dequantize(q: Any, scale: Any, zero_point: Any, axis: int | None = None) -> np.ndarray:
@@ -178,6 +181,9 @@ class _Observer:
                                  f"quant_max <= {hi}, got {quant_min}, {quant_max}")
             lo, hi = quant_min, quant_max
         if reduce_range:
+            if dtype == "quint8" and qscheme.endswith("symmetric"):
+                raise ValueError("reduce_range cannot be used with a symmetric quint8 scheme "
+                                 "(as torch); use per_tensor_affine or reduce_range=False")
             lo, hi = lo // 2, hi // 2
         self.dtype, self.qscheme, self.reduce_range = dtype, qscheme, reduce_range
         self.quant_min, self.quant_max, self.eps = lo, hi, eps
@@ -300,12 +306,12 @@ def _histc(x: np.ndarray, bins: int, lo: np.float32, hi: np.float32) -> np.ndarr
 
 
 def _linspace32(start: np.float32, end: np.float32, steps: int) -> np.ndarray:
-    """torch.linspace in float32: the first half counted from `start`, the second from `end`."""
-    step = (end - start) / _f32(steps - 1)
+    """torch.linspace in float32: the first half start + i*step, the second end - (n-1-i)*step,
+    each a fused multiply-add (one rounding; in float64 the product is exact)."""
+    step = np.float64((end - start) / _f32(steps - 1))
     i = np.arange(steps)
-    half = steps // 2
-    return np.where(i < half, start + step * i.astype(np.float32),
-                    end - step * (steps - i - 1).astype(np.float32)).astype(np.float32)
+    return np.where(i < steps // 2, np.float64(start) + step * i,
+                    np.float64(end) - step * (steps - 1 - i)).astype(np.float32)
 
 
 class HistogramObserver(_Observer):
@@ -608,6 +614,24 @@ class DequantizeFn(Function):
         _no_backward("DequantizeFn")
 
 
+def conv_accumulate(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, zero_point: int,
+                    stride: tuple[int, int], padding: tuple[tuple[int, int], ...],
+                    dilation: tuple[int, int], groups: int) -> np.ndarray:
+    """acc[n,o,i,j] = q_b[o] + sum_{c,a} w[o,c,a] * (xp[n,c,(i,j)*s+a*d] - z_x), exactly: the
+    integers go through numcnn's float64 convolution (im2col + GEMM), exact while every partial
+    sum stays below 2^53 (here |acc| < C*KH*KW * 255 * 128 + |q_b|).
+
+    Shape:
+        x uint8 (N, C, H, W), weight int8 (O, C/G, KH, KW), bias int32 (O,)
+        -> acc float64 (N, O, Ho, Wo) holding integers.
+    """
+    xf = x.astype(np.float64)
+    xf -= zero_point                                          # (N, C, H, W), real 0 = 0.0
+    return ConvNd.forward(Context((False, False, False)), xf, weight.astype(np.float64),
+                          bias.astype(np.float64), stride=stride, padding=padding,
+                          dilation=dilation, groups=groups)
+
+
 class Int8Conv2d(Function):
     """y = requant(sum_{c,a} w[o,c,a] * (xp[n,c,i*s+a*d] - z_x) + q_b[o]), xp padded with z_x
     (a real zero).  x uint8 (N, C, H, W), w int8 (O, C/G, KH, KW), q_b int32 (O,),
@@ -616,11 +640,8 @@ class Int8Conv2d(Function):
     @staticmethod
     def forward(ctx: Context, x, weight, bias, multiplier, *, in_zero_point, out_zero_point,
                 lo, hi, stride, padding, dilation, groups):
-        xf = x.astype(np.float64)
-        xf -= in_zero_point                                   # (N, C, H, W), zero = 0.0
-        acc = ConvNd.forward(Context((False, False, False)), xf, weight.astype(np.float64),
-                             bias.astype(np.float64), stride=stride, padding=padding,
-                             dilation=dilation, groups=groups)   # (N, O, Ho, Wo), exact
+        acc = conv_accumulate(x, weight, bias, in_zero_point, stride, padding, dilation,
+                              groups)
         return _requantize(acc, multiplier.reshape(-1, 1, 1), out_zero_point, lo, hi)
 
     @staticmethod
