@@ -1,5 +1,5 @@
-"""`python -m numcnn`: the numcnn command line (see numcnn.train.cli)."""
+"""`python -m numcnn`: the numcnn command line (see numcnn.cli.main)."""
 
-from numcnn.train.cli import main
+from numcnn.cli.main import main
 
 raise SystemExit(main())

@@ -1,17 +1,21 @@
-"""The `numcnn` commands added with numcnn.viz and numcnn.compress, one module per command.
+"""The `numcnn` command line, one module per command.
 
-Each module exposes `add_parser(sub, fmt) -> None` (adds its sub-command to the parser of
-`numcnn`) and `run(args) -> int` (the exit status); `numcnn.train.cli` registers them in
-`build_parser` and `_COMMANDS` and turns their errors into one line. A command only parses,
-calls the library and writes the file: everything it does, Python can do with numcnn.viz.
+Each command module exposes `add_parser(sub, fmt) -> None` (adds its sub-command to the parser
+of `numcnn`) and `run(args) -> int` (the exit status); `numcnn.cli.main` builds the parser from
+`COMMANDS`, dispatches, and turns errors into one line on stderr. A command only parses, calls
+the library and prints or writes files: everything it does, Python can do.
 
+    train      train a model, then evaluate it       eval       accuracy of a checkpoint
+    predict    classify image files                  datasets   where the data is found
+    summary    layers, parameters, MACs, memory      rf         receptive fields
     viz        feature maps, filters, activation maximisation, Grad-CAM, saliency, occlusion
     landscape  the loss landscape around a trained model's weights
     report     one self-contained HTML page for a training run
     compress   prune, quantise (int8, powers of two) or binarise a trained model
 
 `numcnn.cli.args` holds the argparse pieces every command shares (the one-line-error parser,
-argument types that check numbers).
+argument types that check numbers); this package's `check_png_path` / `write_png` the PNG
+output of viz and landscape.
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ import argparse
 import math
 from typing import Callable, NoReturn
 
+from numcnn.train.run import DATASETS
+
 __all__ = ["Parser", "int_at_least", "positive_int", "non_negative_int", "positive_float",
-           "fraction"]
+           "fraction", "add_data_args", "add_model_args"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -54,3 +56,21 @@ def fraction(text: str) -> float:
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
     return value
+
+
+def add_model_args(p: argparse.ArgumentParser, checkpoints: bool = False) -> None:
+    p.add_argument("model", metavar="MODEL",
+                   help="a name from numcnn.models.list_models()" + (
+                       ", or a .safetensors checkpoint (compressed ones too)"
+                       if checkpoints else ""))
+    p.add_argument("--input-size", type=positive_int, nargs=3, metavar=("C", "H", "W"),
+                   default=None, help="input channels, height and width (default: the size "
+                                      "the model is made for, e.g. 3 224 224)")
+
+
+def add_data_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument("--data", choices=DATASETS, default=None,
+                   help=f"the dataset (default {default or 'the one it was trained on'})")
+    p.add_argument("--root", metavar="DIR", default=None,
+                   help="directory holding the IDX files (default: look in $NUMCNN_DATA, "
+                        "~/.cache/numcnn, the Debian location)")

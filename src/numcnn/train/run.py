@@ -14,7 +14,7 @@ The command line (`numcnn eval`, `predict`, `viz`, `landscape`, `report`) and
 
 Errors that come from the files or the data (a missing checkpoint, a dataset not found, an
 unreadable image) are `RunError`s with a one-line message; the command line prints that line
-as it is (`numcnn.train.cli.CLIError` is this class). Bad arguments are `ValueError`s.
+as it is (`numcnn.cli.main.CLIError` is this class). Bad arguments are `ValueError`s.
 
 Axes: N batch, C channels, H height, W width; pixels are in [0, 1], the model's input is
 x = (pixels - mean) / std per channel.
