@@ -27,10 +27,11 @@ How `quantize_static` gets there (torch's eager-mode recipe, automated for chain
 4. convert: int8 weights, int32 biases, and one integer kernel per layer; max pooling, flatten
    and dropout run on the uint8 tensor as they are; the output is dequantised.
 
-The integer accumulations run as float64 GEMMs (NumPy's BLAS): every product and partial sum is
-an integer below 2^53, so the float64 result is exact, and much faster than NumPy's integer
-matmul, which has no BLAS (see bench/bench_int8.py).  A float32 GEMM would be exact only while
-every partial sum stays below 2^24, which a 3x3x64 convolution can exceed (576 * 255 * 128).
+The integer accumulations run as BLAS GEMMs on floats holding integers (`conv_accumulate`):
+exact while every partial sum stays below 2^24 in float32 (checked per layer from its weights:
+sum |w[o]| * max |x - z_x|; true for 3x3 convolutions up to ~32 input channels) and below 2^53
+in float64 (always, here).  NumPy's int64 matmul has no BLAS and was 5x slower than float64 and
+10x slower than float32 on a conv-shaped GEMM (bench/bench_int8.py).
 
 Differences from torch's fbgemm kernels, each at most one quantum on a value: fbgemm adds the
 float bias as b / (s_x * s_w) inside the requantisation in float32 instead of rounding it to
@@ -618,18 +619,26 @@ def conv_accumulate(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, zero_po
                     stride: tuple[int, int], padding: tuple[tuple[int, int], ...],
                     dilation: tuple[int, int], groups: int) -> np.ndarray:
     """acc[n,o,i,j] = q_b[o] + sum_{c,a} w[o,c,a] * (xp[n,c,(i,j)*s+a*d] - z_x), exactly: the
-    integers go through numcnn's float64 convolution (im2col + GEMM), exact while every partial
-    sum stays below 2^53 (here |acc| < C*KH*KW * 255 * 128 + |q_b|).
+    integers go through numcnn's convolution (im2col + BLAS GEMM), exact while every partial
+    sum is an integer the float type holds exactly: float32 when sum |w[o]| * max |x - z_x| is
+    below 2^24 (e.g. 3x3 convolutions up to ~32 input channels), float64 (2^53) otherwise; the
+    bias is added in float64.
 
     Shape:
         x uint8 (N, C, H, W), weight int8 (O, C/G, KH, KW), bias int32 (O,)
         -> acc float64 (N, O, Ho, Wo) holding integers.
     """
-    xf = x.astype(np.float64)
-    xf -= zero_point                                          # (N, C, H, W), real 0 = 0.0
-    return ConvNd.forward(Context((False, False, False)), xf, weight.astype(np.float64),
-                          bias.astype(np.float64), stride=stride, padding=padding,
-                          dilation=dilation, groups=groups)
+    # every partial sum is bounded by sum |w| * max |x - z|: float32 is exact below 2^24
+    bound = int(np.abs(weight.astype(np.int64)).reshape(len(weight), -1).sum(1).max()) \
+        * max(zero_point, 255 - zero_point)
+    dtype = np.float32 if bound < 2**24 else np.float64
+    xf = x.astype(dtype)
+    xf -= dtype(zero_point)                                   # (N, C, H, W), real 0 = 0.0
+    acc = ConvNd.forward(Context((False, False, False)), xf, weight.astype(dtype), None,
+                         stride=stride, padding=padding, dilation=dilation, groups=groups)
+    acc = acc.astype(np.float64)
+    acc += bias.astype(np.float64).reshape(-1, 1, 1)
+    return acc
 
 
 class Int8Conv2d(Function):
@@ -1116,7 +1125,8 @@ def _convert_step(step: _Step, qp: tuple[float, int]) -> tuple[Module, tuple[flo
     if step.requantizes:
         s, z = step.observer.calculate_qparams()
         out_qp = (float(s[0]), int(z[0]))
-        cls: dict[str, Any] = {"conv": QuantizedConv2d, "linear": QuantizedLinear, "bn": QuantizedBatchNorm}
+        cls: dict[str, Any] = {"conv": QuantizedConv2d, "linear": QuantizedLinear,
+                               "bn": QuantizedBatchNorm}
         return cls[step.kind].from_float(step.module, qp, out_qp, step.relu), out_qp
     m = step.module
     if step.kind == "relu":
