@@ -18,9 +18,14 @@ from typing import Any
 # public name -> the module of numcnn.compress.quantize that defines it
 _NAMES = {
     "quantize_static": "int8", "fuse_modules": "int8", "fold_bn": "int8",
-    "MinMaxObserver": "int8", "HistogramObserver": "int8",
-    "quantize_per_tensor": "int8", "quantize_per_channel": "int8",
-    "QuantizedConv2d": "int8", "QuantizedLinear": "int8",
+    "MinMaxObserver": "int8", "PerChannelMinMaxObserver": "int8", "HistogramObserver": "int8",
+    "PercentileObserver": "int8",
+    "quantize_per_tensor": "int8", "quantize_per_channel": "int8", "dequantize": "int8",
+    "ConvReLU2d": "int8", "LinearReLU": "int8",
+    "QuantizedConv2d": "int8", "QuantizedLinear": "int8", "QuantizedSequential": "int8",
+    "QuantizedBatchNorm": "int8", "QuantizedReLU": "int8", "QuantizedAvgPool2d": "int8",
+    "QuantizedAdaptiveAvgPool2d": "int8", "Quantize": "int8", "DeQuantize": "int8",
+    "trace_chain": "int8",
     "pow2_levels": "inq", "pow2_quantize": "inq", "incremental_quantize": "inq",
     "INQSchedule": "inq",
 }
