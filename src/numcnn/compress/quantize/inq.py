@@ -1,25 +1,25 @@
 """Incremental Network Quantization: weights become zero or +-2^n, a growing share at a time.
 
 Zhou, Yao, Guo, Xu, Chen, "Incremental Network Quantization: Towards Lossless CNNs with
-Low-Precision Weights", ICLR 2017 (arXiv 1702.03044), section 2. For a layer l with weights
-W_l and a bit width b (one bit of which encodes zero):
+Low-Precision Weights", ICLR 2017 (arXiv 1702.03044), section 2.1. For a layer l with
+weights W_l and a bit width b (one bit of which encodes zero):
 
-    P_l = {+-2^n1, ..., +-2^n2, 0}                      (Eq. 1: the levels; n2 <= n1 integers)
-    n1  = floor(log2(4 s / 3)),  s = max |W_l|           (Eq. 3)
-    n2  = n1 + 1 - 2^(b-1) / 2                          (Eq. 2: 2^(b-2) exponents per sign)
+    P_l = {+-2^n1, ..., +-2^n2, 0}                      (the levels; n2 <= n1 integers)
+    n1  = floor(log2(4 s / 3)),  s = max |W_l|
+    n2  = n1 + 1 - 2^(b-1) / 2                          (2^(b-2) exponents per sign)
     W^_l(i,j) = beta sgn(W_l(i,j))  if (alpha + beta)/2 <= |W_l(i,j)| < 3 beta / 2
-              = 0                   otherwise            (Eq. 4)
+              = 0                   otherwise            (the rule, Eq. 4)
 
 with alpha < beta adjacent elements of the sorted non-negative levels {0, 2^n2, ..., 2^n1}.
 The intervals of Eq. 4 tile [2^(n2-1), 3 * 2^(n1-1)): a weight goes to the nearest level,
 and a weight exactly half-way between two levels goes to the larger one.
 
-Then (section 2.2, "weight partition, group-wise quantization and re-training"): the weights
+Then (section 2.2, weight partition, group-wise quantisation and re-training): the weights
 of each layer are split by an accumulated portion sigma_1 < sigma_2 < ... < 1 (the paper's
 default 50%, 75%, 87.5%, 100%); at step k the largest-magnitude weights not yet quantised
 ("pruning-inspired" strategy; or a random choice) are quantised and frozen, and the others
-are retrained with the gradient masked, W <- W - gamma dE/dW * T with T = 0 on frozen weights
-(Eq. 7-8). After the last step every weight is on the grid.
+are retrained with the gradient masked, W <- W - gamma dE/dW * T with T = 0 on frozen weights.
+After the last step every weight is on the grid.
 
     model = incremental_quantize(model, bits=5, fine_tune=lambda m, k: train_one_epoch(m))
     numcnn.compress.save(model, "inq5.safetensors")    # int8 codes and n2, not floats
@@ -75,7 +75,7 @@ def _check_weight(w: Any, name: str = "w") -> np.ndarray:
 
 
 def _exponents_per_sign(bits: int) -> int:
-    """2^(b-1) / 2 = 2^(b-2): the number of exponents n2..n1 (Eq. 2)."""
+    """2^(b-1) / 2 = 2^(b-2): the number of exponents n2..n1 (sec. 2.1)."""
     return 2 ** (bits - 2)
 
 
@@ -90,7 +90,7 @@ def _floor_log2_four_thirds(a: np.ndarray) -> np.ndarray:
 
 
 def pow2_levels(w: np.ndarray | Tensor, bits: int = 5) -> tuple[int, int]:
-    """The exponent range (n1, n2) of a layer's power-of-two levels (Zhou et al. 2017, Eq. 1-3).
+    """The exponent range (n1, n2) of a layer's power-of-two levels (Zhou et al. 2017, sec. 2.1).
 
     n1 = floor(log2(4 s / 3)) with s = max |w|, and n2 = n1 + 1 - 2^(b-1) / 2, so the levels
     P = {+-2^n1, ..., +-2^n2, 0} spend one of the b bits on zero and 2^(b-2) exponents on each
@@ -273,10 +273,11 @@ class INQSchedule:
     Each `step()` quantises (Eq. 4, levels fixed from the weights given) and freezes the next
     share of each chosen layer's weights, up to the accumulated portion partitions[k]; in
     between, the user retrains the rest. Frozen weights are kept fixed against any optimizer:
-    their gradient is masked to zero (a tensor hook on the weight, the paper's T_l of Eq. 8),
+    their gradient is masked to zero (a tensor hook on the weight, the paper's mask T_l),
     and, since momentum or weight decay may still move them, a forward pre-hook writes the
     frozen values back into the weight before every forward, and `step()`/`restore()` do so
-    too. The last step quantises every remaining weight, removes the hooks and marks the model
+    too. So no forward ever sees a moved frozen weight; only between an optimizer.step() and the
+    next forward (or restore()) may the stored array hold one. The last step quantises every remaining weight, removes the hooks and marks the model
     with checkpoint.mark(model, "inq").
 
         schedule = INQSchedule(model, bits=5)
