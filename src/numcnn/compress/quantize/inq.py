@@ -277,8 +277,8 @@ class INQSchedule:
     and, since momentum or weight decay may still move them, a forward pre-hook writes the
     frozen values back into the weight before every forward, and `step()`/`restore()` do so
     too. So no forward ever sees a moved frozen weight; only between an optimizer.step() and the
-    next forward (or restore()) may the stored array hold one. The last step quantises every remaining weight, removes the hooks and marks the model
-    with checkpoint.mark(model, "inq").
+    next forward (or restore()) may the stored array hold one. The last step quantises every
+    remaining weight, removes the hooks and marks the model with checkpoint.mark(model, "inq").
 
         schedule = INQSchedule(model, bits=5)
         while not schedule.done:
