@@ -17,6 +17,7 @@ from tests.helpers import run_cli as run
 
 import numcnn
 import numcnn.compress as C
+import numcnn.io
 from numcnn.train.cli import main
 from numcnn.train.run import load_run
 
@@ -85,7 +86,7 @@ def test_action_writes_a_checkpoint_that_eval_predict_summary_read(
     model, _ = load_run(model_file)
     assert C.method_of(model) == record["method"]
     with pytest.raises(ValueError, match="compressed"):
-        numcnn.load_into(load_run(ckpt)[0], model_file)
+        numcnn.io.load_into(load_run(ckpt)[0], model_file)
 
 
 def _weights(model: numcnn.nn.Module) -> list[np.ndarray]:
@@ -139,8 +140,8 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     code, _, err = run(capsys, "compress", "prune", "--sparsity", "-0.1", str(ckpt), "--out",
                        str(tmp_path / "x"))
     assert code == 2 and "[0, 1)" in _one_line(err)
-    code, _, err = run(capsys, "compress", "channels", "--amount", "0.3", "--ignore", "nosuch",
-                       str(ckpt), "--out", str(tmp_path / "x"), "--test-limit", "10")
+    code, _, err = run(capsys, "compress", "channels", str(ckpt), "--amount", "0.3",
+                       "--ignore", "nosuch", "--out", str(tmp_path / "x"), "--test-limit", "10")
     assert code == 1 and "nosuch" in _one_line(err)
     code, _, err = run(capsys, "compress", "int8", str(tmp_path / "missing.safetensors"),
                        "--out", str(tmp_path / "x"))
@@ -152,3 +153,16 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     code, _, err = run(capsys, "compress", "int8", str(tmp_path / "q" / "model.safetensors"),
                        "--out", str(tmp_path / "x"))
     assert code == 1 and "already compressed" in _one_line(err)
+
+
+def test_int8_of_a_residual_network_names_what_it_cannot_quantise(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    run_dir = tmp_path / "res"
+    assert main(["train", "--data", "synthetic", "--model", "resnet20", "--limit", "64",
+                 "--epochs", "1", "--batch-size", "64", "--out", str(run_dir)]) == 0
+    code, _, err = run(capsys, "compress", "int8", "--calibration", "16",
+                       str(run_dir / "best.safetensors"), "--out", str(tmp_path / "q"),
+                       "--test-limit", "10")
+    line = _one_line(err)
+    assert code == 1 and "layer1" in line, line
+    assert not (tmp_path / "q" / "model.safetensors").exists()
