@@ -277,11 +277,25 @@ def _valid_offsets(S, K, stride, pads, dilation) -> np.ndarray:
     return win.reshape(So[0] * So[1], K[0] * K[1])
 
 
+def _pad_hw(a: np.ndarray, pads: Sequence[tuple[int, int]], axis: int) -> np.ndarray:
+    """a with zeros added around its two spatial axes axis, axis + 1 ((lo, hi) each)."""
+    if not any(p for pair in pads for p in pair):
+        return a
+    shape = list(a.shape)
+    inner = [slice(None)] * a.ndim
+    for i, (lo, hi) in enumerate(pads):
+        shape[axis + i] += lo + hi
+        inner[axis + i] = slice(lo, lo + a.shape[axis + i])
+    out = np.zeros(shape, dtype=a.dtype)
+    out[tuple(inner)] = a
+    return out
+
+
 def _box_filter(a: np.ndarray, K, stride, pads, dilation) -> np.ndarray:
     """k (*) a with k = 1/(kh kw) everywhere: the mean of a over every receptive field, zeros
     in the padding (the paper's K = A * k).  a (N, H, W) -> (N, Ho, Wo); a loop over the
     kernel's offsets."""
-    ap = np.pad(a, ((0, 0), *pads))
+    ap = _pad_hw(a, pads, 1)
     So = _out_size(a.shape[1:], K, stride, pads, dilation)
     win = sliding_windows(ap, K, stride, dilation, So, axis=1)          # (N, Ho, Wo, kh, kw)
     out = np.zeros((a.shape[0], *So), dtype=a.dtype)
@@ -300,8 +314,8 @@ def _xnor_conv_counts(x: np.ndarray, wbits: np.ndarray, ones: np.ndarray, K, str
     """
     N, C, H, W = x.shape
     Cb = -(-C // 8)
-    xb = np.packbits(sign_bits(np.moveaxis(x, 1, -1)), axis=-1, bitorder="little")  # (N,H,W,Cb)
-    xb = np.pad(xb, ((0, 0), *pads, (0, 0)))                                       # pad: 0 bits
+    bits = np.ascontiguousarray(np.moveaxis(sign_bits(x), 1, -1))      # (N, H, W, C) bool
+    xb = _pad_hw(np.packbits(bits, axis=-1, bitorder="little"), pads, 1)  # (N, Hp, Wp, Cb)
     So = _out_size((H, W), K, stride, pads, dilation)
     KK = K[0] * K[1]
     win = sliding_windows(xb, K, stride, dilation, So, axis=1)          # (N, Ho, Wo, kh, kw, Cb)
@@ -310,15 +324,18 @@ def _xnor_conv_counts(x: np.ndarray, wbits: np.ndarray, ones: np.ndarray, K, str
     cols = np.zeros((M, Kw * 8), dtype=np.uint8)
     cols[:, :KK * Cb].reshape(N, *So, *K, Cb)[...] = win                # im2col on bytes
     mism = popcount_xor_gemm(cols.view(np.uint64), wbits)               # (M, O)
-    mism = mism.reshape(N, So[0] * So[1], -1)
+    counts = mism.reshape(N, So[0] * So[1], -1)                         # in place below
     if any(p for pair in pads for p in pair):
         valid = _valid_offsets((H, W), K, stride, pads, dilation)       # (HoWo, KK)
-        n_valid = C * valid.sum(axis=1)                                 # (HoWo,)
-        at_pad = (1 - valid) @ ones.T                                   # (HoWo, O)
-        counts = n_valid[:, None] - 2 * (mism - at_pad)                 # (N, HoWo, O)
+        n_valid = (C * valid.sum(axis=1)).astype(np.int32)              # (HoWo,)
+        at_pad = ((1 - valid) @ ones.T).astype(np.int32)                # (HoWo, O)
+        counts -= at_pad                                                # n_valid - 2 (mism -
+        counts *= -2                                                    #   at_pad)
+        counts += n_valid[:, None]
     else:
-        counts = C * KK - 2 * mism
-    return counts.reshape(N, *So, -1).astype(np.int32, copy=False)
+        counts *= -2
+        counts += C * KK
+    return counts.reshape(N, *So, -1)                                   # (N, Ho, Wo, O)
 
 
 class PackedXNORConv2d(_InferenceOnly):
