@@ -119,11 +119,14 @@ class ChannelPlan:
 
 
 # ----------------------------------------------------------------------------- checks
-def _as_input(example_input: Any) -> Tensor:
+def _as_input(model: Module, example_input: Any) -> Tensor:
+    """The input as a Tensor; an ndarray is cast to the model's floating-point dtype."""
     if isinstance(example_input, Tensor):
         return example_input
     if isinstance(example_input, np.ndarray):
-        return Tensor(example_input)
+        dtype = next((p.array.dtype for p in model.parameters() if p.array.dtype.kind == "f"),
+                     example_input.dtype)
+        return Tensor(example_input.astype(dtype, copy=False))
     raise TypeError(f"example_input must be a Tensor or an np.ndarray, got "
                     f"{type(example_input).__name__}")
 
@@ -156,7 +159,7 @@ def _check_model(model: Any) -> None:
 # ----------------------------------------------------------------------------- groups
 def _graph(model: Module, example_input: Any, ignore: Any) -> ChannelGraph:
     _check_model(model)
-    return build_graph(model, _as_input(example_input), _ignored(model, ignore))
+    return build_graph(model, _as_input(model, example_input), _ignored(model, ignore))
 
 
 def _group_table(g: ChannelGraph) -> tuple[list[ChannelGroup], list[np.ndarray],
@@ -202,8 +205,8 @@ def channel_groups(model: Module, example_input: Tensor | np.ndarray,
 
     Args:
         model: the network (any branching structure of the ops `prune_channels` supports).
-        example_input: one input batch, e.g. zeros of shape (1, C, H, W); a small spatial
-            size is enough where the model allows it.
+        example_input: one input batch, e.g. zeros of shape (1, C, H, W) (an ndarray is cast
+            to the model's dtype); a small spatial size is enough where the model allows it.
         ignore: module names or modules whose output channels stay.
 
     Returns:
