@@ -111,6 +111,7 @@ ZOO = [
     ("shufflenet_v2_x0_5", lambda: M.shufflenet_v2_x0_5(num_classes=10), (2, 3, 32, 32)),
     ("googlenet", lambda: M.googlenet(num_classes=10), (1, 3, 32, 32)),
     ("squeezenet1_0", lambda: M.squeezenet1_0(num_classes=10), (2, 3, 64, 64)),
+    ("mobilenet_v3_small", lambda: M.mobilenet_v3_small(num_classes=10), (1, 3, 32, 32)),
 ]
 
 
@@ -259,6 +260,41 @@ def test_concatenation_offsets_in_densenet_style_blocks():
     assert small.fc.in_features == 3 * 16                          # flatten block of 4x4
 
 
+def test_gates_and_sigmoids():
+    """A squeeze-and-excitation gate x * sigmoid(fc2(relu(fc1(pool(x))))) is pruned with x
+    (0 * 0.5 = 0); a sigmoid output read by a conv stays (a removed channel would read as
+    sigmoid(0) = 0.5, not 0)."""
+    class Gated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.fc1 = nn.Conv2d(8, 4, 1)
+            self.fc2 = nn.Conv2d(4, 8, 1)
+            self.mid = nn.Conv2d(8, 6, 1)
+            self.head = nn.Conv2d(6, 2, 1)
+
+        def forward(self, x: Tensor) -> Tensor:
+            x = self.conv(x)
+            gate = nn.functional.adaptive_avg_pool2d(x, 1)
+            x = x * nn.functional.sigmoid(self.fc2(nn.functional.relu(self.fc1(gate))))
+            return self.head(nn.functional.sigmoid(self.mid(x))).mean((2, 3))
+
+    numcnn.manual_seed(0)
+    model = prepared(Gated())
+    with pytest.raises(ValueError, match="unsupported Mean"):
+        C.channel_plan(model, np.zeros((1, 3, 6, 6)), 0.5)
+    model.forward = lambda x: nn.functional.adaptive_avg_pool2d(   # type: ignore[method-assign]
+        model.head(nn.functional.sigmoid(model.mid(
+            model.conv(x) * nn.functional.sigmoid(model.fc2(nn.functional.relu(model.fc1(
+                nn.functional.adaptive_avg_pool2d(model.conv(x), 1)))))))), 1).flatten(1)
+    small, plan = check_model(model, (2, 3, 6, 6), amount=0.5)
+    np.testing.assert_array_equal(plan.keep_out["conv"], plan.keep_out["fc2"])
+    assert not plan.keep_out["conv"].all() and not plan.keep_out["fc1"].all()
+    assert plan.keep_out["mid"].all()
+    mid = [g for g in plan.groups if g.producers == ["mid"]][0]
+    assert mid.prunable == 0 and any("f(0) != 0" in r for r in mid.reasons)
+
+
 def test_ignore_keeps_the_named_modules_channels():
     model = fmnist()
     x = np.zeros((1, 1, 28, 28))
@@ -351,3 +387,14 @@ def test_checkpoint_for_another_architecture_is_refused():
                        for k, v in spec["modules"].items()}}
     with pytest.raises(numcnn.compress.CompressedCheckpointError, match="bad sizes"):
         C.from_checkpoint(M.lenet5(), tensors, bad)
+
+
+def test_pruning_twice_saves_and_loads(tmp_path):
+    numcnn.manual_seed(6)
+    x = np.random.default_rng(0).standard_normal((2, 1, 32, 32)).astype(np.float32)
+    once = C.prune_channels(M.lenet5().eval(), x, 0.3)
+    twice = C.prune_channels(once, x, 0.3)
+    assert n_params(twice) < n_params(once)
+    numcnn.compress.save(twice, tmp_path / "twice.safetensors")
+    loaded = numcnn.compress.load(tmp_path / "twice.safetensors", M.lenet5())
+    np.testing.assert_array_equal(run(loaded, x), run(twice.eval(), x))
