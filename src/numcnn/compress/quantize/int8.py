@@ -1,5 +1,5 @@
 """Post-training static int8 quantisation, computed on integers (torch.ao.quantization's eager
-mode on the x86/fbgemm engine).
+mode on the x86/fbgemm engine), with fbgemm's arithmetic: the same integers out, bit for bit.
 
 Jacob et al., "Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only
 Inference" (CVPR 2018): a real value r is stored as an integer q with a scale s and a zero point z,
@@ -9,12 +9,14 @@ Inference" (CVPR 2018): a real value r is stored as an integer q with a scale s 
 (round half to even, as torch).  A convolution or linear layer with int8 weights q_w (per output
 channel o: scale s_w[o], zero point 0) on uint8 activations q_x (s_x, z_x) accumulates
 
-    acc[o] = sum_k q_w[o, k] * (q_x[k] - z_x) + q_b[o],      q_b[o] = round(b[o] / (s_x * s_w[o]))
+    acc[o] = sum_k q_w[o, k] * (q_x[k] - z_x)                       (exact integers)
 
-exactly in integers, and requantises it to the output's (s_y, z_y):
+and requantises it to the output's (s_y, z_y) with the layer's float32 bias b, as fbgemm's
+ReQuantizeOutput does when torch hands it a float bias (every step one float32 rounding):
 
-    q_y = clamp(round(acc * M[o]) + z_y, lo, 255),   M[o] = s_x * s_w[o] / s_y,
-    lo = z_y when a ReLU is fused (the ReLU is the clamp), else 0.
+    a[o] = s_x * s_w[o],    M[o] = a[o] / s_y,
+    q_y  = clamp(round((float32(acc) + b[o] / a[o]) * M[o]) + z_y, lo, 255),
+    lo   = z_y when a ReLU is fused (the ReLU is the clamp), else 0.
 
 How `quantize_static` gets there (torch's eager-mode recipe, automated for chains of modules):
 
@@ -24,7 +26,7 @@ How `quantize_static` gets there (torch's eager-mode recipe, automated for chain
 3. calibrate: run the fused float chain on a few hundred images, with an observer on the input
    and on the output of every layer that requantises (`MinMaxObserver`, `HistogramObserver` or
    `PercentileObserver`; weights: `PerChannelMinMaxObserver`, symmetric int8);
-4. convert: int8 weights, int32 biases, and one integer kernel per layer; max pooling, flatten
+4. convert: int8 weights, float32 biases, and one integer kernel per layer; max pooling, flatten
    and dropout run on the uint8 tensor as they are; the output is dequantised.
 
 The integer accumulations run as BLAS GEMMs on floats holding integers (`conv_accumulate`):
@@ -33,11 +35,14 @@ sum |w[o]| * max |x - z_x|; true for 3x3 convolutions up to ~32 input channels) 
 in float64 (always, here).  NumPy's int64 matmul has no BLAS and was 5x slower than float64 and
 10x slower than float32 on a conv-shaped GEMM (bench/bench_int8.py).
 
-Differences from torch's fbgemm kernels, each at most one quantum on a value: fbgemm adds the
-float bias as b / (s_x * s_w) inside the requantisation in float32 instead of rounding it to
-int32 first, and multiplies in float32 (numcnn in float64).  Activations default to torch's x86
-qconfig: quint8 with reduce_range (0..127 while calibrating, to leave fbgemm's 16-bit
-intermediate sums room; numcnn's sums are exact, so reduce_range=False is safe here too).
+Agreement with torch (tests/compress/test_int8.py): with the same scales and zero points, every
+conv, linear, batch norm, pooling and (de)quantisation output equals torch's on the "fbgemm"
+engine.  torch's "x86" engine runs linear layers on fbgemm but hands a convolution to oneDNN when
+the CPU has AVX512-VNNI (torch's `should_use_onednn_quant`); oneDNN rounds the requantisation
+differently in the last float32 bit, which moves a value that lies within ~1e-7 of a rounding
+boundary by one quantum (a few values per million).  Activations default to torch's x86
+qconfig: quint8 with reduce_range (0..127 while calibrating), which keeps fbgemm's AVX2 16-bit
+pair sums from saturating; numcnn's sums are exact either way.
 
 Axes: N batch, C input channels, O output channels, H/W height/width, F features.
 """
@@ -66,7 +71,7 @@ __all__ = [
     "quantize_per_tensor", "quantize_per_channel", "dequantize", "conv_accumulate", "trace_chain",
     "Quantize", "DeQuantize", "QuantizedConv2d", "QuantizedLinear", "QuantizedBatchNorm",
     "QuantizedReLU", "QuantizedAvgPool2d", "QuantizedAdaptiveAvgPool2d", "QuantizedSequential",
-    "to_checkpoint", "from_checkpoint",
+    "to_checkpoint", "from_checkpoint", "requantize", "count_parameters",
 ]
 
 METHOD = "int8"
@@ -90,6 +95,22 @@ def _array(x: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- (de)quantising
+def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """float32(a * b + c) with ONE rounding, as a fused multiply-add: a, b, c float32, a * b
+    exact in float64 (<= 48 significant bits); the float64 sum is rounded to odd (its error,
+    found by Knuth's TwoSum, sets the last bit), and a round-to-odd result with 29 more bits than
+    float32 rounds to float32 correctly (Boldo & Melquiond, "Emulation of FMA and correctly
+    rounded sums: proved algorithms using rounding to odd", IEEE TC 2008)."""
+    p = a.astype(np.float64) * b.astype(np.float64)
+    c64 = np.broadcast_to(np.asarray(c, np.float64), p.shape)
+    s = p + c64
+    bb = s - p
+    err = (p - (s - bb)) + (c64 - bb)                          # s + err = p + c exactly
+    even = (s.view(np.int64) & 1) == 0
+    s = np.where((err != 0) & even, np.nextafter(s, np.copysign(np.inf, err)), s)
+    return s.astype(np.float32)
+
+
 def quantize_per_tensor(input: Any, scale: float, zero_point: int, dtype: str = "quint8"
                         ) -> np.ndarray:
     """q = clamp(round(x / scale) + zero_point, q_min, q_max), round half to even (torch's
@@ -110,9 +131,9 @@ def quantize_per_tensor(input: Any, scale: float, zero_point: int, dtype: str = 
         raise ValueError(f"scale must be positive, got {scale}")
     if not qmin <= int(zero_point) <= qmax:
         raise ValueError(f"zero_point must be in [{qmin}, {qmax}] for {dtype}, got {zero_point}")
-    inv = np.float64(_f32(1.0) / _f32(scale))
-    # fbgemm: round(fma(x, 1/s, z)) in float32; the product is exact in float64
-    v = (_array(input).astype(np.float64) * inv + int(zero_point)).astype(np.float32)
+    inv = _f32(1.0) / _f32(scale)
+    # fbgemm: round(fma(x, 1/s, z)) in float32
+    v = _fma32(_array(input).astype(np.float32), np.asarray(inv), np.asarray(_f32(zero_point)))
     return np.clip(np.rint(v), qmin, qmax).astype(np_type)
 
 
@@ -145,8 +166,8 @@ def quantize_per_channel(input: Any, scales: Any, zero_points: Any, axis: int = 
         raise ValueError("scales must all be positive")
     shape = [1] * x.ndim
     shape[axis] = -1
-    inv = (_f32(1.0) / s).astype(np.float64).reshape(shape)     # as quantize_per_tensor
-    v = (x.astype(np.float64) * inv + z.reshape(shape)).astype(np.float32)
+    inv = (_f32(1.0) / s).reshape(shape)                        # as quantize_per_tensor
+    v = _fma32(x.astype(np.float32), inv, z.reshape(shape).astype(np.float32))
     return np.clip(np.rint(v), qmin, qmax).astype(np_type)
 
 
@@ -615,43 +636,92 @@ class DequantizeFn(Function):
         _no_backward("DequantizeFn")
 
 
-def conv_accumulate(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, zero_point: int,
-                    stride: tuple[int, int], padding: tuple[tuple[int, int], ...],
-                    dilation: tuple[int, int], groups: int) -> np.ndarray:
-    """acc[n,o,i,j] = q_b[o] + sum_{c,a} w[o,c,a] * (xp[n,c,(i,j)*s+a*d] - z_x), exactly: the
-    integers go through numcnn's convolution (im2col + BLAS GEMM), exact while every partial
-    sum is an integer the float type holds exactly: float32 when sum |w[o]| * max |x - z_x| is
-    below 2^24 (e.g. 3x3 convolutions up to ~32 input channels), float64 (2^53) otherwise; the
-    bias is added in float64.
-
-    Shape:
-        x uint8 (N, C, H, W), weight int8 (O, C/G, KH, KW), bias int32 (O,)
-        -> acc float64 (N, O, Ho, Wo) holding integers.
-    """
-    # every partial sum is bounded by sum |w| * max |x - z|: float32 is exact below 2^24
+def _gemm_dtype(weight: np.ndarray, zero_point: int) -> type[np.floating[Any]]:
+    """float32 when every partial sum of sum_k w[o,k] * (x[k] - z) is an integer below 2^24
+    (bounded by sum_k |w[o,k]| * max |x - z|, x in 0..255), else float64 (exact below 2^53)."""
     bound = int(np.abs(weight.astype(np.int64)).reshape(len(weight), -1).sum(1).max()) \
         * max(zero_point, 255 - zero_point)
-    dtype = np.float32 if bound < 2**24 else np.float64
+    return np.float32 if bound < 2**24 else np.float64
+
+
+def conv_accumulate(x: np.ndarray, weight: np.ndarray, zero_point: int,
+                    stride: tuple[int, int], padding: tuple[tuple[int, int], ...],
+                    dilation: tuple[int, int], groups: int) -> np.ndarray:
+    """acc[n,o,i,j] = sum_{c,a} w[o,c,a] * (xp[n,c,(i,j)*s+a*d] - z_x), exactly (xp: x padded
+    with z_x, a real zero): the integers go through numcnn's convolution (im2col + BLAS GEMM),
+    exact while every partial sum is an integer the float type holds exactly: float32 when
+    sum |w[o]| * max |x - z_x| is below 2^24 (e.g. 3x3 convolutions up to ~32 input channels),
+    float64 (2^53) otherwise.
+
+    Shape:
+        x uint8 (N, C, H, W), weight int8 (O, C/G, KH, KW)
+        -> acc (N, O, Ho, Wo), float32 or float64, holding the exact integer sums.
+    """
+    dtype = _gemm_dtype(weight, zero_point)
     xf = x.astype(dtype)
     xf -= dtype(zero_point)                                   # (N, C, H, W), real 0 = 0.0
-    acc = ConvNd.forward(Context((False, False, False)), xf, weight.astype(dtype), None,
-                         stride=stride, padding=padding, dilation=dilation, groups=groups)
-    acc = acc.astype(np.float64)
-    acc += bias.astype(np.float64).reshape(-1, 1, 1)
-    return acc
+    return ConvNd.forward(Context((False, False, False)), xf, weight.astype(dtype), None,
+                          stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def requantize(acc: Any, bias: Any, in_scale: float, weight_scale: Any, out_scale: float,
+               out_zero_point: int, relu: bool = False) -> np.ndarray:
+    """Integer sums of a conv/linear layer -> its uint8 output, as fbgemm's ReQuantizeOutput
+    with a float bias (torch's quantized conv/linear on the fbgemm engine), each step one
+    float32 rounding, in this order:
+
+        a[o] = s_x * s_w[o]                     (torch's act_times_w_scale)
+        M[o] = a[o] / s_y                       (torch's output_multiplier_float)
+        v    = float32(acc) + b[o] / a[o]       (the float bias in units of a[o])
+        q_y  = clamp(round_half_even(v * M[o]) + z_y, z_y if relu else 0, 255)
+
+    (Jacob et al. 2018, Eq. 7 with the bias kept in float: q_y = z_y + M (acc + b / a).)
+
+    Args:
+        acc: the exact integer sums, any integer or float array with the output channels on
+            axis 1, e.g. (N, O) or (N, O, H, W) (`conv_accumulate`); converted to float32
+            (rounded to nearest even above 2^24, as fbgemm's int32 -> float).
+        bias: (O,) float bias (float32).
+        in_scale: s_x, the input's scale.
+        weight_scale: (O,) per-output-channel weight scales s_w.
+        out_scale: s_y, the output's scale.
+        out_zero_point: z_y, in 0..255.
+        relu: fuse a ReLU (clamp below at z_y).
+
+    Returns:
+        uint8 array of acc's shape.
+    """
+    acc = np.asarray(acc)
+    s_w = np.asarray(weight_scale, np.float32).ravel()
+    b = np.asarray(bias, np.float32).ravel()
+    if acc.ndim < 2 or acc.shape[1] != s_w.size or b.size != s_w.size:
+        raise ValueError(f"acc must have the output channels on axis 1 and bias and "
+                         f"weight_scale one entry each per channel, got acc {acc.shape}, bias "
+                         f"{b.size}, weight_scale {s_w.size}")
+    if not 0 <= int(out_zero_point) <= 255:
+        raise ValueError(f"out_zero_point must be in [0, 255], got {out_zero_point}")
+    shape = (1, -1) + (1,) * (acc.ndim - 2)
+    a = (_f32(in_scale) * s_w).reshape(shape)                # float32 products
+    m = a / _f32(out_scale)
+    v = acc.astype(np.float32)
+    v += b.reshape(shape) / a
+    v *= m
+    y = np.rint(v, out=v)
+    y += _f32(out_zero_point)
+    lo = int(out_zero_point) if relu else 0
+    return np.clip(y, lo, 255, out=y).astype(np.uint8)
 
 
 class Int8Conv2d(Function):
-    """y = requant(sum_{c,a} w[o,c,a] * (xp[n,c,i*s+a*d] - z_x) + q_b[o]), xp padded with z_x
-    (a real zero).  x uint8 (N, C, H, W), w int8 (O, C/G, KH, KW), q_b int32 (O,),
-    multiplier float64 (O,) -> y uint8 (N, O, Ho, Wo).  The sum is a float64 GEMM: exact."""
+    """y = requantize(sum_{c,a} w[o,c,a] * (xp[n,c,i*s+a*d] - z_x), b) (see `requantize`), xp
+    padded with z_x (a real zero).  x uint8 (N, C, H, W), w int8 (O, C/G, KH, KW), b float32
+    (O,), weight_scale float32 (O,) -> y uint8 (N, O, Ho, Wo).  The sums are exact."""
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias, multiplier, *, in_zero_point, out_zero_point,
-                lo, hi, stride, padding, dilation, groups):
-        acc = conv_accumulate(x, weight, bias, in_zero_point, stride, padding, dilation,
-                              groups)
-        return _requantize(acc, multiplier.reshape(-1, 1, 1), out_zero_point, lo, hi)
+    def forward(ctx: Context, x, weight, bias, weight_scale, *, in_scale, in_zero_point,
+                out_scale, out_zero_point, relu, stride, padding, dilation, groups):
+        acc = conv_accumulate(x, weight, in_zero_point, stride, padding, dilation, groups)
+        return requantize(acc, bias, in_scale, weight_scale, out_scale, out_zero_point, relu)
 
     @staticmethod
     def backward(ctx: Context, gy):
@@ -659,17 +729,18 @@ class Int8Conv2d(Function):
 
 
 class Int8Linear(Function):
-    """y = requant(sum_f w[o,f] * (x[n,f] - z_x) + q_b[o]); x uint8 (N, F), w int8 (O, F)
-    -> y uint8 (N, O); the sum is a float64 GEMM: exact."""
+    """y = requantize(sum_f w[o,f] * (x[n,f] - z_x), b); x uint8 (N, F), w int8 (O, F),
+    b float32 (O,) -> y uint8 (N, O); the sum is a float32 or float64 GEMM, exact (as
+    `conv_accumulate`)."""
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias, multiplier, *, in_zero_point, out_zero_point,
-                lo, hi):
-        xf = x.astype(np.float64)
-        xf -= in_zero_point
-        acc = xf @ weight.astype(np.float64).T                 # (N, O), exact
-        acc += bias
-        return _requantize(acc, multiplier, out_zero_point, lo, hi)
+    def forward(ctx: Context, x, weight, bias, weight_scale, *, in_scale, in_zero_point,
+                out_scale, out_zero_point, relu):
+        dtype = _gemm_dtype(weight, in_zero_point)
+        xf = x.astype(dtype)
+        xf -= dtype(in_zero_point)
+        acc = xf @ weight.astype(dtype).T                       # (N, O), exact
+        return requantize(acc, bias, in_scale, weight_scale, out_scale, out_zero_point, relu)
 
     @staticmethod
     def backward(ctx: Context, gy):
@@ -677,16 +748,20 @@ class Int8Linear(Function):
 
 
 class Int8BatchNorm(Function):
-    """y = clamp(round((q - z_x) * alpha[c] + beta[c]) + z_y, lo, 255) with, in float32,
-    alpha = gamma / sqrt(var + eps) * s_x / s_y and beta = (b - mean * gamma / sqrt(var + eps))
-    / s_y: dequantise, normalise, requantise in one step (torch's quantized batch_norm)."""
+    """y = clamp(round(fma(alpha[c], q - z_x, beta[c])) + z_y, lo, 255) in float32 with one
+    rounding for the multiply-add (torch's quantized batch_norm kernel uses a vector FMA);
+    alpha, beta from `QuantizedBatchNorm`: dequantise, normalise, requantise in one step.
+    Computed once per channel for the 256 possible inputs, then looked up:
+    x uint8 (N, C, ...) -> y uint8 (N, C, ...)."""
 
     @staticmethod
     def forward(ctx: Context, x, alpha, beta, *, in_zero_point, out_zero_point, lo, hi):
+        v = np.arange(256, dtype=np.float32) - _f32(in_zero_point)      # exact small integers
+        table = _fma32(alpha.reshape(-1, 1), v.reshape(1, -1), beta.reshape(-1, 1))
+        table = _requantize(table, _f32(1), out_zero_point, lo, hi)      # (C, 256) uint8
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        y = (x.astype(np.float32) - _f32(in_zero_point)) * alpha.reshape(shape) \
-            + beta.reshape(shape)
-        return _requantize(y, _f32(1), out_zero_point, lo, hi)
+        rows = (np.arange(len(alpha), dtype=np.intp) * 256).reshape(shape)
+        return np.take(table, x + rows)                                  # x + rows: intp
 
     @staticmethod
     def backward(ctx: Context, gy):
@@ -796,8 +871,9 @@ class DeQuantize(Module):
 
 
 class _QuantizedLayer(Module):
-    """int8 weights (per output channel scales, zero point 0), int32 bias, input and output
-    scale/zero point as buffers; `relu` fuses a ReLU into the output clamp."""
+    """int8 weights (per output channel scales, zero point 0), the float32 bias (fbgemm adds it
+    in float inside the requantisation), input and output scale/zero point as buffers; `relu`
+    fuses a ReLU into the output clamp."""
 
     def __init__(self, weight: np.ndarray, weight_scale: np.ndarray, bias: np.ndarray,
                  in_qparams: tuple[float, int], out_qparams: tuple[float, int],
@@ -805,33 +881,27 @@ class _QuantizedLayer(Module):
         super().__init__()
         self.register_buffer("weight", Tensor(np.asarray(weight, np.int8)))
         self.register_buffer("weight_scale", Tensor(np.asarray(weight_scale, np.float32)))
-        self.register_buffer("bias", Tensor(np.asarray(bias, np.int32)))
+        self.register_buffer("bias", Tensor(np.asarray(bias, np.float32)))
         _scalar_buffers(self, "input_", *in_qparams)
         _scalar_buffers(self, "", *out_qparams)
         self.relu = relu
 
     @staticmethod
-    def _quantize_params(layer: Module, in_scale: float) -> tuple[np.ndarray, ...]:
+    def _quantize_params(layer: Module) -> tuple[np.ndarray, ...]:
         """int8 weights (per-channel symmetric, PerChannelMinMaxObserver), their scales, and
-        the int32 bias q_b = round(b / (s_x * s_w))."""
+        the float32 bias (zeros when the layer has none)."""
         w = layer.weight.array.astype(np.float32)
         obs = PerChannelMinMaxObserver()
         obs(w)
         s_w, z_w = obs.calculate_qparams()
         q_w = quantize_per_channel(w, s_w, z_w, 0, "qint8")
         b = layer.bias.array if layer.bias is not None else np.zeros(w.shape[0])
-        q_b = np.rint(b.astype(np.float64) / (np.float64(in_scale) * s_w.astype(np.float64)))
-        return q_w, s_w, np.clip(q_b, -2**31, 2**31 - 1).astype(np.int32)
-
-    def _multiplier(self) -> np.ndarray:
-        """M[o] = s_x * s_w[o] / s_y in float64."""
-        s_x, s_y = _qp(self, "input_")[0], _qp(self)[0]
-        return s_x * self.weight_scale.array.astype(np.float64) / s_y
+        return q_w, s_w, b.astype(np.float32)
 
     def _kernel_args(self) -> dict[str, Any]:
-        z_y = _qp(self)[1]
-        return dict(in_zero_point=_qp(self, "input_")[1], out_zero_point=z_y,
-                    lo=z_y if self.relu else 0, hi=255)
+        (s_x, z_x), (s_y, z_y) = _qp(self, "input_"), _qp(self)
+        return dict(in_scale=s_x, in_zero_point=z_x, out_scale=s_y, out_zero_point=z_y,
+                    relu=self.relu)
 
     def extra_spec(self) -> dict[str, Any]:
         return {"relu": self.relu}
@@ -856,12 +926,12 @@ class QuantizedConv2d(_QuantizedLayer):
     def from_float(cls, conv: Module, in_qparams: tuple[float, int],
                    out_qparams: tuple[float, int], relu: bool = False) -> QuantizedConv2d:
         """Quantise a float nn.Conv2d (BN already folded) for input/output (scale, zp)."""
-        q_w, s_w, q_b = cls._quantize_params(conv, in_qparams[0])
-        return cls(q_w, s_w, q_b, in_qparams, out_qparams, relu, *_conv_geometry(conv))
+        q_w, s_w, b = cls._quantize_params(conv)
+        return cls(q_w, s_w, b, in_qparams, out_qparams, relu, *_conv_geometry(conv))
 
     def forward(self, input: Tensor) -> Tensor:
-        return Int8Conv2d.apply(input, self.weight.array, self.bias.array, self._multiplier(),
-                                stride=self.stride, padding=self.padding,
+        return Int8Conv2d.apply(input, self.weight.array, self.bias.array,
+                                self.weight_scale.array, stride=self.stride, padding=self.padding,
                                 dilation=self.dilation, groups=self.groups,
                                 **self._kernel_args())
 
@@ -882,12 +952,12 @@ class QuantizedLinear(_QuantizedLayer):
     def from_float(cls, linear: Module, in_qparams: tuple[float, int],
                    out_qparams: tuple[float, int], relu: bool = False) -> QuantizedLinear:
         """Quantise a float nn.Linear (BN already folded) for input/output (scale, zp)."""
-        q_w, s_w, q_b = cls._quantize_params(linear, in_qparams[0])
-        return cls(q_w, s_w, q_b, in_qparams, out_qparams, relu)
+        q_w, s_w, b = cls._quantize_params(linear)
+        return cls(q_w, s_w, b, in_qparams, out_qparams, relu)
 
     def forward(self, input: Tensor) -> Tensor:
-        return Int8Linear.apply(input, self.weight.array, self.bias.array, self._multiplier(),
-                                **self._kernel_args())
+        return Int8Linear.apply(input, self.weight.array, self.bias.array,
+                                self.weight_scale.array, **self._kernel_args())
 
     def extra_repr(self) -> str:
         o, f = self.weight.shape
@@ -921,12 +991,25 @@ class QuantizedBatchNorm(Module):
         return cls(gamma, beta, bn.running_mean.array, bn.running_var.array, bn.eps,
                    in_qparams, out_qparams, relu)
 
+    def alpha_beta(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel's per-channel float32 factors, rounded as torch's quantized batch norm
+        computes them (float32 unless a double operand is named):
+
+            inv   = float32(1.0 / sqrt(var + eps))      (sqrt in float32, 1.0 / it in double)
+            alpha = float32(inv * gamma * (s_x / s_y))  (s_x / s_y in double)
+            beta  = float32((beta - mean * inv * gamma) / s_y)   (the division in double)
+        """
+        s_x, s_y = _qp(self, "input_")[0], _qp(self)[0]
+        root = np.sqrt(self.running_var.array + _f32(self.eps))        # float32
+        inv = (1.0 / root.astype(np.float64)).astype(np.float32)
+        g = inv * self.weight.array
+        alpha = (g.astype(np.float64) * (s_x / s_y)).astype(np.float32)
+        shift = self.bias.array - self.running_mean.array * inv * self.weight.array
+        return alpha, (shift.astype(np.float64) / s_y).astype(np.float32)
+
     def forward(self, input: Tensor) -> Tensor:
-        (s_x, z_x), (s_y, z_y) = _qp(self, "input_"), _qp(self)
-        inv_std = _f32(1) / np.sqrt(self.running_var.array + _f32(self.eps))
-        g = self.weight.array * inv_std
-        alpha = (g * _f32(s_x / s_y)).astype(np.float32)
-        beta = ((self.bias.array - self.running_mean.array * g) / _f32(s_y)).astype(np.float32)
+        z_x, z_y = _qp(self, "input_")[1], _qp(self)[1]
+        alpha, beta = self.alpha_beta()
         return Int8BatchNorm.apply(input, alpha, beta, in_zero_point=z_x, out_zero_point=z_y,
                                    lo=z_y if self.relu else 0, hi=255)
 
@@ -1223,7 +1306,7 @@ _KINDS = {Quantize: "quantize", DeQuantize: "dequantize", QuantizedConv2d: "conv
 
 
 def to_checkpoint(model: Module) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The int8 model's tensors (int8 weights, int32 biases, float32 scales, int32 zero points,
+    """The int8 model's tensors (int8 weights, float32 biases, float32 scales, int32 zero points,
     float32 BN vectors), keyed "{layer index}.{buffer}", and its chain as JSON: one entry per
     layer with its kind, the float model's module names it stands for, and its flags."""
     if not isinstance(model, QuantizedSequential):
@@ -1262,6 +1345,10 @@ def _layer_from(entry: dict[str, Any], i: int, tensors: dict[str, np.ndarray],
         ) from None
     io = (_qparams_of(t, "input_"), _qparams_of(t, "")) if kind in ("conv", "linear", "bn") \
         else None
+    if kind in ("conv", "linear") and t["bias"].dtype != np.float32:
+        raise checkpoint.CompressedCheckpointError(
+            f"int8 checkpoint: layer {i} has a {t['bias'].dtype} bias (an older int8 format "
+            "that rounded the bias to int32); quantise the float model again")
     if kind == "conv" and io:
         return QuantizedConv2d(t["weight"], t["weight_scale"], t["bias"], *io,
                                bool(entry["relu"]), *_conv_geometry(float_mod))
@@ -1281,6 +1368,25 @@ def _layer_from(entry: dict[str, Any], i: int, tensors: dict[str, np.ndarray],
     if kind == "kept":
         return copy.deepcopy(float_mod)
     raise checkpoint.CompressedCheckpointError(f"int8 checkpoint: unknown layer kind {kind!r}")
+
+
+def count_parameters(model: Module) -> tuple[int, int]:
+    """(weight values, non-zero weight values) of an int8 model: the int8 weights and float32
+    biases of every conv and linear layer, and the weight and bias vectors of every integer
+    BatchNorm (its running statistics are bookkeeping, as numcnn.compress.workflow counts a
+    float model).  Equals the float model's count after BatchNorm folding (a folded BN adds no
+    values; a conv without a bias gains one); a weight that rounds to integer 0 is a zero.
+    numcnn.compress.workflow.count_parameters calls it for models marked "int8"."""
+    if not isinstance(model, QuantizedSequential):
+        raise TypeError(f"model must be a QuantizedSequential made by quantize_static, got "
+                        f"{type(model).__name__}")
+    total = nonzero = 0
+    for layer in model:
+        if isinstance(layer, (_QuantizedLayer, QuantizedBatchNorm)):
+            for v in (layer.weight.array, layer.bias.array):
+                total += v.size
+                nonzero += int(np.count_nonzero(v))
+    return total, nonzero
 
 
 def from_checkpoint(model: Module, tensors: dict[str, np.ndarray], spec: dict[str, Any]
