@@ -107,8 +107,8 @@ class ChannelPlan:
         keep_out: module name -> bool mask over its output channels (Conv/Linear outputs,
             BatchNorm features); True = kept.
         keep_in: module name -> bool mask over its input channels (Conv) or features (Linear).
-        scores: module name -> the criterion's score of each output channel's group member
-            (the summed score of the channel it belongs to), for Conv/Linear/BatchNorm.
+        scores: module name -> the criterion's score of each of its output channels (for
+            Conv/Linear/BatchNorm): the score summed over every member coupled to it.
     """
 
     groups: list[ChannelGroup]
