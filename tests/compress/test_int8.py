@@ -613,7 +613,7 @@ def test_quantize_static_equals_torch_eager_mode(name, observer):
     """numcnn's quantize_static and torch's fuse/prepare/convert on the same trained-like float
     weights and the same calibration images calibrate the same qparams (up to float32
     rounding of the float forward); with numcnn's forced into torch, every layer's integer
-    output is equal on 300 images, so are the predictions, and the dequantised logits agree
+    output is equal on 200 images, so are the predictions, and the dequantised logits agree
     to float32 rounding (torch dequantises with an FMA)."""
     rng = _rng(12)
     size, groups = _MODELS[name][1], _MODELS[name][2]
@@ -622,7 +622,7 @@ def test_quantize_static_equals_torch_eager_mode(name, observer):
     q = int8.quantize_static(model, calib, observer=observer)
     tqm = _torch_quantized(model, groups, calib, observer)
     _force_qparams(q, tqm)
-    x = _images(rng, 300, size)
+    x = _images(rng, 200, size)
     names, ours, theirs, y, want = _outputs(q, tqm, x)
     for i, (kind, a, b) in enumerate(zip(names, ours, theirs)):
         assert a.shape == b.shape, f"layer {i} ({kind})"
