@@ -105,6 +105,10 @@ def test_sparsity_and_channels_are_what_was_asked(capsys: pytest.CaptureFixture[
     assert np.count_nonzero(w == 0) == round(0.8 * w.size)
     record = json.loads((tmp_path / "s" / "compress.json").read_text())
     assert record["after"]["bytes"] < 0.5 * record["before"]["bytes"]
+    # dense MACs stay, those with a non-zero weight drop
+    assert record["before"]["nonzero_macs"] == record["before"]["macs"]
+    assert record["after"]["macs"] == record["before"]["macs"]
+    assert record["after"]["nonzero_macs"] < 0.5 * record["after"]["macs"]
 
     code, _, err = run(capsys, "compress", "channels", "--amount", "0.5", "--epochs", "0",
                        str(ckpt), "--out", str(tmp_path / "c"), "--test-limit", "10")

@@ -11,7 +11,8 @@ model smaller (seed 004, "Reduced complexity CNN architectures"), then print wha
 Each writes DIR/model.safetensors (the compressed model in its compact form with the run's
 configuration, so that `numcnn eval`, `predict` and `summary` read it) and DIR/compress.json
 (the numbers printed), and prints before and after: parameters, non-zero parameters, bytes on
-disk, MACs and test accuracy. Fine-tuning runs on the run's training split with Adam at a
+disk, MACs (all, and those whose weight is not zero: what a sparse kernel would do) and test
+accuracy. Fine-tuning runs on the run's training split with Adam at a
 constant --lr and shows a progress bar; calibration shows one too. The command only parses and
 calls numcnn.compress: everything it does, Python can do.
 """
@@ -217,6 +218,8 @@ def _table(before: Stats, after: Stats) -> str:
              ratio(before.bytes, after.bytes)),
             ("MACs per image", f"{before.macs:,}", f"{after.macs:,}",
              ratio(before.macs, after.macs)),
+            ("MACs, non-zero weights", f"{before.nonzero_macs:,}", f"{after.nonzero_macs:,}",
+             ratio(before.nonzero_macs, after.nonzero_macs)),
             ("test accuracy", f"{before.accuracy:.4f}", f"{after.accuracy:.4f}",
              "-" if math.isnan(before.accuracy) else
              f"{100 * (after.accuracy - before.accuracy):+.2f} pts")]

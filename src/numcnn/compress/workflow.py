@@ -32,7 +32,8 @@ from numcnn.tensor import Tensor
 from numcnn.train.run import first_n, load_split, load_test_set, pipeline
 from numcnn.train.trainer import Trainer, evaluate
 
-__all__ = ["Stats", "count_parameters", "file_bytes", "model_macs", "test_accuracy",
+__all__ = ["Stats", "count_parameters", "file_bytes", "model_macs", "nonzero_model_macs",
+           "test_accuracy",
            "latency", "measure", "example_input", "calibration_batches", "fine_tune"]
 
 # state-dict entries that are bookkeeping, not weights
@@ -49,6 +50,7 @@ class Stats:
     bytes: int                 # size of its checkpoint file (weights + run configuration)
     macs: int                  # multiply-adds of one image (numcnn.analysis.summary)
     accuracy: float            # on the run's test split (nan when not measured)
+    nonzero_macs: int = -1     # of the MACs, those whose weight is not zero (-1: not measured)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,13 +110,28 @@ def example_input(config: dict[str, Any], batch: int = 1) -> Tensor:
     return Tensor(np.zeros((batch, int(margs["in_channels"]), size, size), np.float32))
 
 
+def _input_size(config: dict[str, Any]) -> tuple[int, int, int]:
+    margs = config["model_args"]
+    size = int(margs["image_size"])
+    return int(margs["in_channels"]), size, size
+
+
 def model_macs(model: Module, config: dict[str, Any]) -> int:
     """Multiply-adds of one image through `model` (numcnn.analysis.summary's count)."""
     from numcnn.analysis import summary
 
-    margs = config["model_args"]
-    size = int(margs["image_size"])
-    return int(summary(model, (int(margs["in_channels"]), size, size)).macs)
+    return int(summary(model, _input_size(config)).macs)
+
+
+def nonzero_model_macs(model: Module, config: dict[str, Any], macs: int | None = None) -> int:
+    """Of `model_macs`, those that multiply a non-zero weight: the convolutions' and Linear
+    layers' MACs counted by numcnn.compress.sparse.nonzero_macs (what a sparse kernel would
+    do), the other layers' as they are. Equals `macs` for a model without zero weights."""
+    from numcnn.compress.sparse import nonzero_macs
+
+    total = model_macs(model, config) if macs is None else macs
+    dense = nonzero_macs(model, _input_size(config))
+    return int(total - dense["macs"] + dense["nonzero_macs"])
 
 
 def test_accuracy(model: Module, config: dict[str, Any], limit: int | None = None,
@@ -147,7 +164,9 @@ def measure(model: Module, config: dict[str, Any], accuracy: bool = True,
     test accuracy on the first `limit` test images."""
     total, nonzero = count_parameters(model)
     acc = test_accuracy(model, config, limit, root) if accuracy else math.nan
-    return Stats(total, nonzero, file_bytes(model, config), model_macs(model, config), acc)
+    macs = model_macs(model, config)
+    return Stats(total, nonzero, file_bytes(model, config), macs, acc,
+                 nonzero_model_macs(model, config, macs))
 
 
 def _training_subset(config: dict[str, Any], n: int | None, root: str | None,
