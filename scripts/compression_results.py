@@ -44,11 +44,12 @@ def _run(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _latencies(path: str) -> tuple[float, float]:
+def _latencies(path: str) -> tuple[float, float, int]:
+    """Median seconds at batch 1 and 256, and the MACs whose weight is not zero."""
     import numpy as np
 
     import numcnn
-    from numcnn.compress.workflow import example_input, latency
+    from numcnn.compress.workflow import example_input, latency, nonzero_model_macs
     from numcnn.train.run import load_run
 
     model, config = load_run(path)
@@ -56,7 +57,8 @@ def _latencies(path: str) -> tuple[float, float]:
     rng = np.random.default_rng(0)
     x256 = numcnn.Tensor(rng.standard_normal(example_input(config, 256).shape)
                          .astype(np.float32))
-    return latency(model, x1, repeats=50), latency(model, x256, repeats=5)
+    return (latency(model, x1, repeats=50), latency(model, x256, repeats=5),
+            nonzero_model_macs(model, config))
 
 
 def main() -> int:
@@ -86,19 +88,20 @@ def main() -> int:
         with open(record) as f:
             rows.append((name, cmd, json.load(f)))
     base_lat = _latencies(ckpt)
-    print("\n| model | parameters | non-zero | bytes on disk | MACs | test acc. | "
-          "latency b=1 | latency b=256 | command time |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| model | parameters | non-zero | bytes on disk | MACs | MACs, non-zero w. | "
+          "test acc. | latency b=1 | latency b=256 | command time |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     first = rows[0][2]["before"] if rows else None
     if first:
         print(f"| float baseline | {first['parameters']:,} | {first['nonzero']:,} | "
-              f"{first['bytes']:,} | {first['macs']:,} | {100 * first['accuracy']:.2f}% | "
+              f"{first['bytes']:,} | {first['macs']:,} | {base_lat[2]:,} | "
+              f"{100 * first['accuracy']:.2f}% | "
               f"{1e3 * base_lat[0]:.2f} ms | {1e3 * base_lat[1]:.0f} ms | - |")
     for name, _cmd, rec in rows:
         a = rec["after"]
         lat = _latencies(os.path.join(args.out_dir, name, "model.safetensors"))
         print(f"| {name} | {a['parameters']:,} | {a['nonzero']:,} | {a['bytes']:,} | "
-              f"{a['macs']:,} | {100 * a['accuracy']:.2f}% | {1e3 * lat[0]:.2f} ms | "
+              f"{a['macs']:,} | {lat[2]:,} | {100 * a['accuracy']:.2f}% | {1e3 * lat[0]:.2f} ms | "
               f"{1e3 * lat[1]:.0f} ms | {rec['seconds']:.0f} s |", flush=True)
     return 0
 
