@@ -61,6 +61,95 @@ def _gemm_choice() -> None:
         print(f"  {name:13s} {ms:8.1f} ms   exact: {bool(np.array_equal(y, exact))}")
 
 
+def _torch_int8(q):
+    """torch's quantised modules holding numcnn's int8 model (None without torch)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    nnq, nniq = torch.ao.nn.quantized, torch.ao.nn.intrinsic.quantized
+
+    class BatchNorm(torch.nn.Module):
+        """quantized::batch_norm1d/2d(_relu): torch has no eager module for the 1-d one."""
+
+        def __init__(self, layer):
+            super().__init__()
+            self.args = [torch.from_numpy(getattr(layer, k).array) for k in
+                         ("weight", "bias", "running_mean", "running_var")]
+            self.eps, self.qp = layer.eps, int8._qp(layer)
+
+        def forward(self, x):
+            name = f"batch_norm{'2d' if x.dim() == 4 else '1d'}{'_relu' if self.relu else ''}"
+            return getattr(torch.ops.quantized, name)(x, *self.args, self.eps, *self.qp)
+
+    def qweight(layer):
+        s = layer.weight_scale.array
+        w = layer.weight.array.astype(np.float32) * s.reshape((-1,) + (1,) * (layer.weight.ndim
+                                                                             - 1))
+        return torch.quantize_per_channel(torch.from_numpy(w),
+                                          torch.from_numpy(s.astype(np.float64)),
+                                          torch.zeros(len(s), dtype=torch.int64), 0, torch.qint8)
+
+    def convert(layer):
+        if isinstance(layer, int8.Quantize):
+            return nnq.Quantize(*int8._qp(layer), torch.quint8)
+        if isinstance(layer, int8.DeQuantize):
+            return nnq.DeQuantize()
+        if isinstance(layer, int8.QuantizedConv2d):
+            o, c, kh, kw = layer.weight.shape
+            m = (nniq.ConvReLU2d if layer.relu else nnq.Conv2d)(
+                c * layer.groups, o, (kh, kw), layer.stride, [p[0] for p in layer.padding],
+                layer.dilation, layer.groups)
+        elif isinstance(layer, int8.QuantizedLinear):
+            m = (nniq.LinearReLU if layer.relu else nnq.Linear)(layer.weight.shape[1],
+                                                                layer.weight.shape[0])
+        elif isinstance(layer, int8.QuantizedBatchNorm):
+            m = BatchNorm(layer)
+            m.relu = layer.relu
+            return m
+        elif isinstance(layer, numcnn.nn.MaxPool2d):
+            return torch.nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding)
+        elif isinstance(layer, numcnn.nn.Flatten):
+            return torch.nn.Flatten()
+        elif isinstance(layer, numcnn.nn.Dropout):
+            return torch.nn.Identity()
+        else:
+            raise ValueError(f"no torch module for {type(layer).__name__} in this bench")
+        m.set_weight_bias(qweight(layer), torch.from_numpy(layer.bias.array))
+        m.scale, m.zero_point = int8._qp(layer)
+        return m
+
+    return torch.nn.Sequential(*[convert(layer) for layer in q]).eval()
+
+
+def _against_torch(q, test, n: int, xs: dict[int, np.ndarray]) -> None:
+    """Predictions and latency of torch's fbgemm int8 model holding the same integers."""
+    tm = _torch_int8(q)
+    if tm is None:
+        print("  (torch not installed: no comparison with torch's int8 model)")
+        return
+    import torch
+    old = torch.backends.quantized.engine
+    torch.backends.quantized.engine = "fbgemm"
+    try:
+        differ = 0
+        with torch.no_grad(), numcnn.no_grad():
+            for x, _ in _batches(test, n):
+                ours = q(numcnn.Tensor(x)).array.argmax(1)
+                differ += int((tm(torch.from_numpy(x)).numpy().argmax(1) != ours).sum())
+            print(f"  torch fbgemm int8: {differ} of {n} predictions differ from numcnn's")
+            for b, x in xs.items():
+                t = torch.from_numpy(x)
+                tm(t)
+                start = time.perf_counter()
+                for _ in range(20 if b == 1 else 3):
+                    tm(t)
+                ms = (time.perf_counter() - start) / (20 if b == 1 else 3) * 1e3
+                print(f"  batch {b:3d}: torch int8 {ms:8.2f} ms")
+    finally:
+        torch.backends.quantized.engine = old
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", nargs="?", default="/work/runs/default/best.safetensors")
@@ -88,6 +177,7 @@ def main() -> None:
         for b in xs:
             print(f"  batch {b:3d}: float {lat_f[b] * 1e3:8.2f} ms, int8 {lat_q[b] * 1e3:8.2f} ms"
                   f" ({lat_q[b] / lat_f[b]:.2f}x)")
+        _against_torch(q, test, n, xs)
     print("integer GEMM 25088x288 @ 288x32:")
     _gemm_choice()
 
