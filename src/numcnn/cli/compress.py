@@ -124,9 +124,10 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     "integers (as torch.ao's\nx86/fbgemm engine).")
     q.add_argument("--calibration", type=positive_int, default=512, metavar="N",
                    help="training images the observers see (default 512)")
-    q.add_argument("--observer", choices=("minmax", "histogram"), default="minmax",
-                   help="activation range: min-max or torch's histogram search (default "
-                        "minmax)")
+    q.add_argument("--observer", choices=("histogram", "minmax", "percentile"),
+                   default="histogram",
+                   help="activation range: torch's histogram search (its x86 default qconfig; "
+                        "default), min-max, or the 99.99th percentile")
     _common(q, epochs=None)
 
     iq = actions.add_parser(

@@ -25,7 +25,7 @@ _NAMES = {
     "QuantizedConv2d": "int8", "QuantizedLinear": "int8", "QuantizedSequential": "int8",
     "QuantizedBatchNorm": "int8", "QuantizedReLU": "int8", "QuantizedAvgPool2d": "int8",
     "QuantizedAdaptiveAvgPool2d": "int8", "Quantize": "int8", "DeQuantize": "int8",
-    "trace_chain": "int8",
+    "trace_chain": "int8", "requantize": "int8", "conv_accumulate": "int8",
     "pow2_levels": "inq", "pow2_quantize": "inq", "incremental_quantize": "inq",
     "INQSchedule": "inq",
 }
