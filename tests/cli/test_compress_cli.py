@@ -170,3 +170,19 @@ def test_int8_of_a_residual_network_names_what_it_cannot_quantise(
     line = _one_line(err)
     assert code == 1 and "layer1" in line, line
     assert not (tmp_path / "q" / "model.safetensors").exists()
+
+
+def test_inq_keep_first_leaves_the_first_layer_float(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path, ckpt: Path) -> None:
+    code, _, err = run(capsys, "compress", "inq", "--bits", "4", "--keep-first", "--epochs", "0",
+                       str(ckpt), "--out", str(tmp_path / "i"), "--test-limit", "10")
+    assert code == 0, err
+    before, _ = load_run(ckpt)
+    after, _ = load_run(tmp_path / "i" / "model.safetensors")
+    first, *rest = _weights(after)
+    np.testing.assert_array_equal(first, _weights(before)[0])
+    for w in rest:                      # 0 or +-2^n with at most 2^(4-1)/2 = 4 exponents
+        nz = np.abs(w[w != 0]).astype(np.float64)
+        exponents = np.log2(nz)
+        np.testing.assert_array_equal(exponents, np.round(exponents))
+        assert len(np.unique(exponents)) <= 4

@@ -26,6 +26,7 @@ import os
 import time
 from typing import Any, Callable
 
+import numcnn.nn as nn
 from numcnn._atomic import atomic_write
 from numcnn.cli.args import (
     fraction,
@@ -140,6 +141,9 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     iq.add_argument("--partitions", type=float, nargs="+", default=[0.5, 0.75, 0.875, 1.0],
                     metavar="P", help="accumulated quantised fractions, rising to 1 (default "
                                       "0.5 0.75 0.875 1)")
+    iq.add_argument("--keep-first", action="store_true",
+                    help="leave the first conv/linear layer in float (on the seed CNN its 288 "
+                         "weights cost most of the one-shot accuracy loss)")
     _common(iq, epochs=1)
 
     b = actions.add_parser(
@@ -196,9 +200,11 @@ def _compress(args: argparse.Namespace, model: Module, config: dict[str, Any]) -
                                       progress=True)
         return C.quantize.quantize_static(model, batches, observer=args.observer)
     if args.action == "inq":
-        return C.quantize.incremental_quantize(model, bits=args.bits,
-                                               partitions=tuple(args.partitions),
-                                               fine_tune=tune)
+        layers = [name for name, m in model.named_modules()
+                  if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))]
+        return C.quantize.incremental_quantize(
+            model, bits=args.bits, partitions=tuple(args.partitions), fine_tune=tune,
+            modules=layers[1:] if args.keep_first else None)
     small = C.binary.binarize(model, mode="xnor" if args.xnor else "weights",
                               keep_first=not args.binarize_first,
                               keep_last=not args.binarize_last)

@@ -27,7 +27,8 @@ _NAMES = {
     "QuantizedAdaptiveAvgPool2d": "int8", "Quantize": "int8", "DeQuantize": "int8",
     "trace_chain": "int8", "requantize": "int8", "conv_accumulate": "int8",
     "pow2_levels": "inq", "pow2_quantize": "inq", "incremental_quantize": "inq",
-    "INQSchedule": "inq",
+    "INQSchedule": "inq", "pow2_encode": "inq", "pow2_decode": "inq",
+    "quantized_weights": "inq",
 }
 _SUBMODULES = ("int8", "inq")
 
