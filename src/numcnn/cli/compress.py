@@ -45,7 +45,7 @@ __all__ = ["add_parser", "run"]
 _ACTIONS = ("prune", "channels", "int8", "inq", "binarize")
 
 
-def _common(p: argparse.ArgumentParser, epochs: int | None) -> None:
+def _common(p: argparse.ArgumentParser, epochs: int | None, lr: float = 1e-4) -> None:
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a .safetensors checkpoint written by 'numcnn train'")
     p.add_argument("--out", metavar="DIR", required=True,
@@ -54,8 +54,8 @@ def _common(p: argparse.ArgumentParser, epochs: int | None) -> None:
         p.add_argument("--epochs", type=non_negative_int, default=epochs, metavar="E",
                        help=f"fine-tuning epochs (per step where there are steps; default "
                             f"{epochs})")
-        p.add_argument("--lr", type=positive_float, default=1e-4,
-                       help="fine-tuning learning rate, Adam, constant (default 1e-4)")
+        p.add_argument("--lr", type=positive_float, default=lr,
+                       help=f"fine-tuning learning rate, Adam, constant (default {lr:g})")
         p.add_argument("--train-limit", type=positive_int, default=None, metavar="N",
                        help="fine-tune on the first N images of a seeded permutation of the "
                             "training split (default all)")
@@ -157,7 +157,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="binarise the first layer too (the paper keeps it float)")
     b.add_argument("--binarize-last", action="store_true",
                    help="binarise the last layer too (the paper keeps it float)")
-    _common(b, epochs=3)
+    _common(b, epochs=3, lr=1e-3)      # the sign's straight-through training needs larger steps
 
 
 def _tune(args: argparse.Namespace, config: dict[str, Any]) -> Callable[[Module, int], None]:
