@@ -511,8 +511,16 @@ class _QBatchNorm1d(nnq.modules.batchnorm._BatchNorm):
 
 def _trained_like(name: str, rng: np.random.Generator, calib: list[np.ndarray]) -> nn.Module:
     """The model with its default init, BN running statistics measured on the calibration
-    images (as training leaves them) and random BN affine parameters; eval mode."""
+    images (as training leaves them) and random BN affine parameters, a last layer with larger
+    weights; eval mode. The init is seeded from `rng`, so the model does not depend on which
+    tests ran before."""
+    numcnn.manual_seed(int(rng.integers(2**31)))
     model = _MODELS[name][0]()
+    # a classifier whose logits differ by more than the init's few hundredths, so that the
+    # predictions compared below are not one constant class
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    fan_in = last.weight.shape[1]
+    last.weight.array[...] = rng.standard_normal(last.weight.shape) * 4 / np.sqrt(fan_in)
     bns = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     for bn in bns:
         bn.momentum = None                              # cumulative average over the batches
