@@ -70,6 +70,7 @@ NAMESPACES: list[tuple[str, tuple[str, ...]]] = [
     ("torch.nn", ("numcnn.nn",)),
     ("torch.nn.functional", ("numcnn.nn.functional",)),
     ("torch.nn.init", ("numcnn.nn.init",)),
+    ("torch.nn.utils.prune", ("numcnn.nn.utils.prune",)),
     ("torch.optim", ("numcnn.optim",)),
     ("torch.optim.lr_scheduler", ("numcnn.optim.lr_scheduler",)),
     ("torch.autograd", ("numcnn.autograd",)),
