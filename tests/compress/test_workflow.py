@@ -51,3 +51,20 @@ def test_file_bytes_are_those_of_the_saved_file(tmp_path: os.PathLike[str]) -> N
     path = os.path.join(tmp_path, "s.safetensors")
     C.save(net, path, run=CONFIG)
     assert W.file_bytes(net, CONFIG) == os.path.getsize(path)
+
+
+def test_summary_counts_the_int8_weights_of_a_quantised_model() -> None:
+    from numcnn.analysis import summary
+    from numcnn.compress.quantize import quantize_static
+    from numcnn.train.models import lenet5
+
+    numcnn.manual_seed(0)
+    net = lenet5().eval()
+    x = np.random.default_rng(0).standard_normal((16, 1, 28, 28)).astype(np.float32)
+    q = quantize_static(net, [x])
+    s = summary(q, (1, 28, 28))
+    weights = sum(m.weight.array.size for m in net.modules() if hasattr(m, "weight"))
+    biases = sum(m.bias.array.size for m in net.modules() if getattr(m, "bias", None) is not None)
+    assert s.total_params == weights + biases == 61_706
+    assert s.trainable_params == 0
+    assert s.param_bytes == weights * 1 + biases * 4            # int8 weights, float32 biases

@@ -355,11 +355,21 @@ def _new_bytes(outputs: Sequence[Tensor], inputs: Sequence[Tensor]) -> int:
     return sum(t.array.nbytes for t in outputs if _is_new(t, inputs))
 
 
+def _weights_and_buffers(module: Module) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """(parameters, weight buffers, other buffers) of `module`. A buffer called "weight" or
+    "bias" holds a layer's weights outside training (e.g. the int8 weights of a quantised
+    layer), so it counts as a non-trainable parameter, not as a statistic."""
+    weights, others = [], []
+    for name, b in module.named_buffers():
+        (weights if name.rpartition(".")[2] in ("weight", "bias") else others).append(b)
+    return list(module.parameters()), weights, others
+
+
 def _param_counts(module: Module) -> tuple[int, int, int]:
-    params = list(module.parameters())
-    buffers = [b for b in module.buffers() if b.dtype.kind == "f"]
-    return (sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad),
-            sum(b.numel() for b in buffers))
+    params, weights, buffers = _weights_and_buffers(module)
+    return (sum(p.numel() for p in params + weights),
+            sum(p.numel() for p in params if p.requires_grad),
+            sum(b.numel() for b in buffers if b.dtype.kind == "f"))
 
 
 def _readable(n: float, unit: str = "") -> str:
@@ -383,14 +393,13 @@ class ModelSummary:
         self.rows = rows
         self.input_shape = input_shape
         self.input_bytes = input_bytes
-        params = list(model.parameters())
-        self.total_params = sum(p.numel() for p in params)
+        params, weights, buffers = _weights_and_buffers(model)
+        self.total_params = sum(p.numel() for p in params + weights)
         self.trainable_params = sum(p.numel() for p in params if p.requires_grad)
         self.non_trainable_params = self.total_params - self.trainable_params
-        self.param_bytes = sum(p.array.nbytes for p in params)
-        floats = [b for b in model.buffers() if b.dtype.kind == "f"]
-        self.buffer_count = sum(b.numel() for b in floats)
-        self.buffer_bytes = sum(b.array.nbytes for b in model.buffers())
+        self.param_bytes = sum(p.array.nbytes for p in params + weights)
+        self.buffer_count = sum(b.numel() for b in buffers if b.dtype.kind == "f")
+        self.buffer_bytes = sum(b.array.nbytes for b in buffers)
         self.forward_bytes = forward_bytes
         self.macs = macs
         self.flops = flops
