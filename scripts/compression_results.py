@@ -32,6 +32,8 @@ EXPERIMENTS = {
     "int8": "int8 --calibration 512",
     "inq5": "inq --bits 5 --epochs {e}",
     "inq3": "inq --bits 3 --epochs {e}",
+    "inq5-keep-first": "inq --bits 5 --keep-first --epochs {e}",
+    "inq3-keep-first": "inq --bits 3 --keep-first --epochs {e}",
     "binary": "binarize --epochs {b}",
     "xnor": "binarize --xnor --epochs {b}",
 }
@@ -69,6 +71,10 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs per step")
     p.add_argument("--binary-epochs", type=int, default=3)
     p.add_argument("--train-limit", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None,
+                   help="fine-tuning learning rate of the prune, channels and inq experiments "
+                        "(default: the command's, 1e-4)")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurements")
     args = p.parse_args()
     ckpt = os.path.join(args.run_dir, "best.safetensors")
     numcnn_cmd = [os.path.join(os.path.dirname(sys.executable), "numcnn")]
@@ -83,10 +89,14 @@ def main() -> int:
                ckpt, "--out", out]
         if args.train_limit and "int8" not in spec:
             cmd += ["--train-limit", str(args.train_limit)]
+        if args.lr and spec.split()[0] in ("prune", "channels", "inq"):
+            cmd += ["--lr", str(args.lr)]
         if not os.path.exists(record):
             _run(cmd)
         with open(record) as f:
             rows.append((name, cmd, json.load(f)))
+    if args.no_latency:
+        return 0
     base_lat = _latencies(ckpt)
     print("\n| model | parameters | non-zero | bytes on disk | MACs | MACs, non-zero w. | "
           "test acc. | latency b=1 | latency b=256 | command time |")
