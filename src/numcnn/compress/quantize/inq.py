@@ -43,7 +43,8 @@ from numcnn.nn.modules.linear import Linear
 from numcnn.tensor import Tensor
 
 __all__ = ["METHOD", "pow2_levels", "pow2_quantize", "pow2_encode", "pow2_decode",
-           "INQSchedule", "incremental_quantize", "quantized_weights", "to_checkpoint",
+           "INQSchedule", "incremental_quantize", "quantized_weights", "pack_codes",
+           "unpack_codes", "to_checkpoint",
            "from_checkpoint"]
 
 METHOD = "inq"
@@ -453,10 +454,29 @@ def quantized_weights(model: Module) -> dict[str, tuple[int, int]]:
     return {name: (int(n1), int(n2)) for name, (n1, n2) in info["layers"].items()}
 
 
+def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
+    """`bits` bits per code, packed 8 to a byte: the codes k in [-E, E], E = 2^(b-2)
+    (pow2_encode), stored as the unsigned k + E < 2^b, most significant bit first (np.packbits).
+    A b-bit model's weights take b/8 bytes each, as the paper's bit width says."""
+    offset = _exponents_per_sign(bits)
+    u = (codes.astype(np.int16).reshape(-1) + offset).astype(np.uint8)
+    planes = np.unpackbits(u[:, None], axis=1)[:, 8 - bits:]          # (n, bits)
+    return np.packbits(planes.reshape(-1))
+
+
+def unpack_codes(packed: np.ndarray, bits: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The int8 codes of `shape` that `pack_codes` packed."""
+    n = int(np.prod(shape, dtype=np.int64))
+    planes = np.unpackbits(packed, count=n * bits).reshape(n, bits)
+    u = np.packbits(np.pad(planes, ((0, 0), (8 - bits, 0))), axis=1).reshape(-1)
+    return (u.astype(np.int16) - _exponents_per_sign(bits)).astype(np.int8).reshape(shape)
+
+
 def to_checkpoint(model: Module) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The compact form of an INQ model: per quantised weight an int8 code tensor (pow2_encode:
-    0 for 0, +-k for +-2^(n2 + k - 1)), every other state_dict entry (biases, BatchNorm, the
-    weights left out) as it is; spec = {"bits": b, "n2": {weight name: n2}}.
+    """The compact form of an INQ model: per quantised weight its codes (pow2_encode: 0 for 0,
+    +-k for +-2^(n2 + k - 1)) in b bits each (`pack_codes`), every other state_dict entry
+    (biases, BatchNorm, the weights left out) as it is; spec = {"bits": b, "packed": true,
+    "n2": {weight name: n2}}.
 
     Raises:
         ValueError: the model is not an INQ model, or a quantised weight left its grid (it was
@@ -473,10 +493,11 @@ def to_checkpoint(model: Module) -> tuple[dict[str, np.ndarray], dict[str, Any]]
             if not np.array_equal(pow2_decode(codes, n2, w.dtype), w):
                 raise ValueError(f"weight {key} is not on its power-of-two grid (was it trained "
                                  "after incremental_quantize?)")
-            tensors[key] = codes
+            tensors[key] = pack_codes(codes, bits)
         else:
             tensors[key] = np.array(w, copy=True)
-    spec = {"bits": bits, "n2": {name: n2 for name, (_, n2) in levels.items()}}
+    spec = {"bits": bits, "packed": True,
+            "n2": {name: n2 for name, (_, n2) in levels.items()}}
     return tensors, spec
 
 
@@ -509,6 +530,12 @@ def from_checkpoint(model: Module, tensors: dict[str, np.ndarray],
             raise bad(f"inq checkpoint: {key!r} is not a weight of the model or its n2 "
                       f"{n2!r} is not an int")
         target = params[key].array
+        if spec.get("packed") is True:             # b bits per code (older files: int8)
+            size = -(-target.size * bits // 8)
+            if value.dtype != np.uint8 or value.shape != (size,):
+                raise bad(f"inq checkpoint: packed codes of {key!r} must be {size} uint8 "
+                          f"bytes, got {value.dtype} {tuple(value.shape)}")
+            value = unpack_codes(value, bits, tuple(target.shape))
         if (value.dtype != np.int8 or value.shape != target.shape
                 or np.abs(value.astype(np.int64)).max(initial=0) > _exponents_per_sign(bits)):
             raise bad(f"inq checkpoint: codes of {key!r} must be int8 of shape "
