@@ -359,7 +359,8 @@ def _weights_and_buffers(module: Module) -> tuple[list[Tensor], list[Tensor], li
     """(parameters, weight buffers, other buffers) of `module`. A buffer called "weight" or
     "bias" holds a layer's weights outside training (e.g. the int8 weights of a quantised
     layer), so it counts as a non-trainable parameter, not as a statistic."""
-    weights, others = [], []
+    weights: list[Tensor] = []
+    others: list[Tensor] = []
     for name, b in module.named_buffers():
         (weights if name.rpartition(".")[2] in ("weight", "bias") else others).append(b)
     return list(module.parameters()), weights, others
