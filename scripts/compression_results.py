@@ -29,6 +29,7 @@ EXPERIMENTS = {
     "prune90": "prune --sparsity 0.9 --steps 3 --epochs {e}",
     "channels30": "channels --amount 0.3 --epochs {e}",
     "channels50": "channels --amount 0.5 --epochs {e}",
+    "channels30-bn": "channels --amount 0.3 --criterion bn_scale --epochs {e}",
     "int8": "int8 --calibration 512",
     "inq5": "inq --bits 5 --epochs {e}",
     "inq3": "inq --bits 3 --epochs {e}",
