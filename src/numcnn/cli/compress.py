@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from typing import Any, Callable
 
@@ -197,7 +198,7 @@ def _compress(args: argparse.Namespace, model: Module, config: dict[str, Any]) -
         return model
     if args.action == "int8":
         batches = calibration_batches(config, args.calibration, root=args.root,
-                                      progress=True)
+                                      progress=args.progress or sys.stderr.isatty())
         return C.quantize.quantize_static(model, batches, observer=args.observer)
     if args.action == "inq":
         layers = [name for name, m in model.named_modules()
