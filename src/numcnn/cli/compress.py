@@ -40,6 +40,7 @@ from numcnn.compress import checkpoint
 from numcnn.compress.workflow import Stats, calibration_batches, example_input, fine_tune, measure
 from numcnn.nn.module import Module
 from numcnn.train.run import RunError, load_run
+from numcnn.train.trainer import Callback, Trainer
 
 __all__ = ["add_parser", "run"]
 
@@ -161,16 +162,20 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     _common(b, epochs=3, lr=1e-3)      # the sign's straight-through training needs larger steps
 
 
+class _PrintEpoch(Callback):
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        print(f"  epoch {row['epoch']}: train_loss {row['train_loss']:.4f}  "
+              f"train_acc {row['train_acc']:.4f}  {row['seconds']:.1f}s", flush=True)
+
+
 def _tune(args: argparse.Namespace, config: dict[str, Any]) -> Callable[[Module, int], None]:
     """The per-step fine-tuning callback: `args.epochs` epochs of Adam at `args.lr`."""
     def tune(model: Module, step: int) -> None:
         if args.epochs > 0:
             print(f"fine-tuning step {step}: {args.epochs} epoch(s), lr {args.lr:g}", flush=True)
-            for row in fine_tune(model, config, args.epochs, lr=args.lr, root=args.root,
-                                 limit=args.train_limit,
-                                 progress="always" if args.progress else True):
-                print(f"  epoch {row['epoch']}: train_loss {row['train_loss']:.4f}  "
-                      f"train_acc {row['train_acc']:.4f}  {row['seconds']:.1f}s", flush=True)
+            fine_tune(model, config, args.epochs, lr=args.lr, root=args.root,
+                      limit=args.train_limit, progress="always" if args.progress else True,
+                      callbacks=[_PrintEpoch()])
     return tune
 
 

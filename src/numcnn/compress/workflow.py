@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from numcnn.nn.module import Module
 from numcnn.optim import Adam
 from numcnn.tensor import Tensor
 from numcnn.train.run import first_n, load_split, load_test_set, pipeline
-from numcnn.train.trainer import Trainer, evaluate
+from numcnn.train.trainer import Callback, Trainer, evaluate
 
 __all__ = ["Stats", "count_parameters", "file_bytes", "model_macs", "nonzero_model_macs",
            "test_accuracy",
@@ -198,11 +198,14 @@ def calibration_batches(config: dict[str, Any], n: int = 512, batch_size: int = 
 
 def fine_tune(model: Module, config: dict[str, Any], epochs: int, lr: float = 1e-4,
               root: str | None = None, limit: int | None = None, batch_size: int | None = None,
-              progress: bool | str = True, on_epoch: Callable[[dict[str, Any]], None] | None
-              = None) -> list[dict[str, Any]]:
+              progress: bool | str = True, callbacks: Sequence[Callback] = ()
+              ) -> list[dict[str, Any]]:
     """Train `model` for `epochs` epochs on the run's training split (its augmentation and
     normalisation; the first `limit` images of a seeded permutation) with Adam at a constant
     `lr`, as a compression step's retraining (Han et al. 2015: prune, then retrain).
+
+    Args:
+        callbacks: numcnn.train.Callback objects for the Trainer (e.g. one printing each epoch).
 
     Returns:
         The Trainer's history (one row per epoch: train_loss, train_acc, seconds ...).
@@ -216,10 +219,8 @@ def fine_tune(model: Module, config: dict[str, Any], epochs: int, lr: float = 1e
     params = [p for p in model.parameters() if p.requires_grad]
     trainer = Trainer(model, Adam(params, lr=lr), train_loader=loader, epochs=epochs,
                       monitor="train_loss", num_classes=len(config["classes"]),
-                      progress="always" if progress == "always" else bool(progress))
+                      progress="always" if progress == "always" else bool(progress),
+                      callbacks=callbacks)
     history = trainer.fit()
-    if on_epoch is not None:
-        for row in history:
-            on_epoch(row)
     model.eval()
     return history
