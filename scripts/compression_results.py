@@ -53,13 +53,12 @@ def _latencies(path: str) -> tuple[float, float, int]:
 
     import numcnn
     from numcnn.compress.workflow import example_input, latency, nonzero_model_macs
-    from numcnn.train.run import load_run
+    from numcnn.train.run import input_shape, load_run
 
     model, config = load_run(path)
     x1 = example_input(config, 1)
     rng = np.random.default_rng(0)
-    x256 = numcnn.Tensor(rng.standard_normal(example_input(config, 256).shape)
-                         .astype(np.float32))
+    x256 = numcnn.Tensor(rng.standard_normal((256, *input_shape(config))).astype(np.float32))
     return (latency(model, x1, repeats=50), latency(model, x256, repeats=5),
             nonzero_model_macs(model, config))
 

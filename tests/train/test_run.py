@@ -210,3 +210,10 @@ def test_model_input_normalises_and_resizes(lenet: tuple[Path, str], tmp_path: P
     pixels, x = R.model_input(str(tmp_path / "small.npy"), config)
     assert pixels.shape == x.shape == (1, 1, 28, 28)
     np.testing.assert_allclose(pixels, 0.25, rtol=1e-6)      # a constant image stays constant
+
+
+def test_input_shape_is_channels_and_the_square_image_size() -> None:
+    from numcnn.train.run import input_shape
+
+    config = {"model_args": {"in_channels": 3, "num_classes": 10, "image_size": 32}}
+    assert input_shape(config) == (3, 32, 32)

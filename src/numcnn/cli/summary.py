@@ -15,6 +15,7 @@ from numcnn.cli.args import (
 from numcnn.nn.module import Module
 from numcnn.train.run import (
     RunError,
+    input_shape,
     model_from,
     read_checkpoint,
 )
@@ -62,9 +63,7 @@ def run_model(args: argparse.Namespace) -> tuple[Module, tuple[int, ...]]:
         raise CLIError("--input-size and --num-classes apply to zoo models; a checkpoint "
                        "keeps its own")
     model, config = model_from(read_checkpoint(args.model))
-    margs = config["model_args"]
-    side = int(margs["image_size"])
-    return model, (int(margs["in_channels"]), side, side)
+    return model, input_shape(config)
 
 
 def run(args: argparse.Namespace) -> int:

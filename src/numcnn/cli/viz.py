@@ -28,7 +28,7 @@ from numcnn.cli.args import non_negative_int, positive_int
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
 from numcnn.train.run import RunError as CLIError
-from numcnn.train.run import load_run, load_test_set, model_input, pick_images
+from numcnn.train.run import input_shape, load_run, load_test_set, model_input, pick_images
 
 __all__ = ["add_parser", "run", "METHODS"]
 
@@ -266,8 +266,7 @@ def _run_max_activation(args: argparse.Namespace, model: Module,
     from numcnn.viz import max_activation, plot_max_activation
 
     name = args.layer or _default_conv(model, -1)
-    margs = config["model_args"]
-    shape = (int(margs["in_channels"]), int(margs["image_size"]), int(margs["image_size"]))
+    shape = input_shape(config)
     kwargs = {} if args.steps is None else {"steps": args.steps}
     channels = tqdm(args.channel, desc="max-activation", unit="channel",
                     disable=not sys.stderr.isatty(), leave=False)   # ~10-20 s a channel

@@ -29,7 +29,7 @@ from numcnn.io import save as save_float
 from numcnn.nn.module import Module
 from numcnn.optim import Adam
 from numcnn.tensor import Tensor
-from numcnn.train.run import first_n, load_split, load_test_set, pipeline
+from numcnn.train.run import first_n, input_shape, load_split, load_test_set, pipeline
 from numcnn.train.trainer import Callback, Trainer, evaluate
 
 __all__ = ["Stats", "count_parameters", "file_bytes", "model_macs", "nonzero_model_macs",
@@ -105,22 +105,14 @@ def file_bytes(model: Module, config: dict[str, Any] | None = None) -> int:
 
 def example_input(config: dict[str, Any], batch: int = 1) -> Tensor:
     """Zeros of the run's input shape (batch, C, H, W), float32."""
-    margs = config["model_args"]
-    size = int(margs["image_size"])
-    return Tensor(np.zeros((batch, int(margs["in_channels"]), size, size), np.float32))
-
-
-def _input_size(config: dict[str, Any]) -> tuple[int, int, int]:
-    margs = config["model_args"]
-    size = int(margs["image_size"])
-    return int(margs["in_channels"]), size, size
+    return Tensor(np.zeros((batch, *input_shape(config)), np.float32))
 
 
 def model_macs(model: Module, config: dict[str, Any]) -> int:
     """Multiply-adds of one image through `model` (numcnn.analysis.summary's count)."""
     from numcnn.analysis import summary
 
-    return int(summary(model, _input_size(config)).macs)
+    return int(summary(model, input_shape(config)).macs)
 
 
 def nonzero_model_macs(model: Module, config: dict[str, Any], macs: int | None = None) -> int:
@@ -130,7 +122,7 @@ def nonzero_model_macs(model: Module, config: dict[str, Any], macs: int | None =
     from numcnn.compress.sparse import nonzero_macs
 
     total = model_macs(model, config) if macs is None else macs
-    dense = nonzero_macs(model, _input_size(config))
+    dense = nonzero_macs(model, input_shape(config))
     return int(total - dense["macs"] + dense["nonzero_macs"])
 
 

@@ -40,7 +40,7 @@ from numcnn.train.models import MODELS
 __all__ = ["RunError", "DATASETS", "IDX_DATASETS", "NORMALISATION", "SYNTHETIC_TRAIN",
            "SYNTHETIC_TEST", "read_checkpoint", "model_from", "load_run", "pipeline",
            "load_split", "first_n", "load_test_set", "pick_images", "read_pgm", "read_image",
-           "model_input"]
+           "model_input", "input_shape"]
 
 DATASETS = ("fashion-mnist", "mnist", "synthetic")
 # the datasets read from IDX files, by name
@@ -322,6 +322,13 @@ def read_image(path: str, channels: int) -> np.ndarray:
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
+def input_shape(config: dict[str, Any]) -> tuple[int, int, int]:
+    """(C, H, W) of one input of the run's model: its in_channels and square image_size."""
+    margs = config["model_args"]
+    side = int(margs["image_size"])
+    return int(margs["in_channels"]), side, side
+
+
 def model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
     """An image file as the run's model takes it.
 
@@ -333,10 +340,9 @@ def model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
     Raises:
         RunError: as `read_image`.
     """
-    margs = config["model_args"]
-    size = int(margs["image_size"])
-    img = read_image(path, int(margs["in_channels"]))[None]        # (1, C, H, W)
-    if img.shape[2:] != (size, size):
-        img = np.asarray(TB.resize(img, (size, size)))
+    channels, height, width = input_shape(config)
+    img = read_image(path, channels)[None]                         # (1, C, H, W)
+    if img.shape[2:] != (height, width):
+        img = np.asarray(TB.resize(img, (height, width)))
     x = TB.normalize(Tensor(img), config["mean"], config["std"])
     return img, x if isinstance(x, Tensor) else Tensor(x)

@@ -129,16 +129,20 @@ class _Run:
 
     def __init__(self, run_dir: Path, checkpoint: Path, root: str | None,
                  limit: int | None) -> None:
-        from numcnn.train.run import first_n, load_test_set, model_from, read_checkpoint
+        from numcnn.train.run import (
+            first_n,
+            input_shape,
+            load_test_set,
+            model_from,
+            read_checkpoint,
+        )
 
         self.run_dir, self.checkpoint = run_dir, checkpoint
         ckpt = read_checkpoint(checkpoint)
         self.model, self.config = model_from(ckpt)
         self.epoch = ckpt.get("epoch")
         self.classes = [str(c) for c in self.config["classes"]]
-        margs = self.config["model_args"]
-        self.input_size = (int(margs["in_channels"]), int(margs["image_size"]),
-                           int(margs["image_size"]))
+        self.input_size = input_shape(self.config)
         self.test = load_test_set(self.config, root=root)
         self.subset = first_n(self.test, limit)
         self.n_test = len(self.subset)
