@@ -43,8 +43,8 @@ from numcnn.io import checkpoint as io
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
 
-__all__ = ["METHODS", "FORMAT", "CompressedCheckpointError", "mark", "method_of", "save", "load",
-           "is_compressed"]
+__all__ = ["METHODS", "FORMAT", "CompressedCheckpointError", "mark", "method_of",
+           "method_module", "save", "load", "is_compressed"]
 
 FORMAT = 1
 # method name -> the module that stores and rebuilds it
@@ -63,7 +63,12 @@ class CompressedCheckpointError(ValueError):
     compressed checkpoint whose method or format is unknown."""
 
 
-def _method_module(method: str) -> ModuleType:
+def method_module(method: str) -> ModuleType:
+    """The module of numcnn.compress that stores and rebuilds `method` (one of METHODS).
+
+    Raises:
+        CompressedCheckpointError: `method` is unknown.
+    """
     if method not in METHODS:
         raise CompressedCheckpointError(f"unknown compression method {method!r}; known: "
                                         f"{', '.join(METHODS)}")
@@ -112,7 +117,7 @@ def save(model: Module, path: str | os.PathLike[str], method: str | None = None,
     for key in ("compress", "model"):
         if key in extra:
             raise ValueError(f"{key!r} is reserved in a compressed checkpoint")
-    tensors, spec = _method_module(method).to_checkpoint(model)
+    tensors, spec = method_module(method).to_checkpoint(model)
     io.save({"compress": {"format": FORMAT, "method": method, "spec": spec},
              "model": {k: np.asarray(v) for k, v in tensors.items()}, **extra}, path)
 
@@ -143,7 +148,7 @@ def load(path_or_ckpt: str | os.PathLike[str] | dict[str, Any], model: Module) -
                                         f"reads format {FORMAT})")
     tensors = {k: v.array if isinstance(v, Tensor) else np.asarray(v)
                for k, v in dict(ckpt.get("model") or {}).items()}
-    out = _method_module(str(info.get("method"))).from_checkpoint(model, tensors,
+    out = method_module(str(info.get("method"))).from_checkpoint(model, tensors,
                                                                    info.get("spec") or {})
     mark(out, str(info["method"]))
     out.eval()

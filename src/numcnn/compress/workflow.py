@@ -61,27 +61,22 @@ def count_parameters(model: Module) -> tuple[int, int]:
 
     Counted over its state dict without the bookkeeping entries (BN running statistics, prune
     masks, quantisation scales and zero points). A pruned weight `w_orig` counts as
-    `w_orig * w_mask`. A compression method may define `count_parameters(model)` in its module
-    (see numcnn.compress.checkpoint.METHODS) for layouts this rule cannot read, e.g. packed bits.
+    `w_orig * w_mask` (numcnn.compress.sparse.effective_state). A compression method may define
+    `count_parameters(model)` in its module (numcnn.compress.checkpoint.method_module) for
+    layouts this rule cannot read, e.g. int8 layers.
     """
-    from numcnn.compress.checkpoint import METHODS, method_of
+    from numcnn.compress.checkpoint import method_module, method_of
+    from numcnn.compress.sparse import effective_state
 
     method = method_of(model)
-    if method is not None:
-        import importlib
-
-        own = getattr(importlib.import_module(METHODS[method]), "count_parameters", None)
-        if own is not None and own is not count_parameters:
-            total, nonzero = own(model)
-            return int(total), int(nonzero)
-    state = {k: (v.array if isinstance(v, Tensor) else np.asarray(v))
-             for k, v in model.state_dict().items()}
+    own = getattr(method_module(method), "count_parameters", None) if method else None
+    if own is not None:
+        total, nonzero = own(model)
+        return int(total), int(nonzero)
     total = nonzero = 0
-    for key, arr in state.items():
+    for key, arr in effective_state(model).items():          # masks applied, then dropped
         if key.endswith(_NOT_WEIGHTS) or arr.dtype == np.bool_:
             continue
-        if key.endswith("_orig") and key[:-5] + "_mask" in state:
-            arr = arr * state[key[:-5] + "_mask"]
         total += arr.size
         nonzero += int(np.count_nonzero(arr))
     return total, nonzero
