@@ -475,3 +475,13 @@ def test_unpacked_int8_codes_still_load() -> None:
     for key in WEIGHTS:
         np.testing.assert_array_equal(loaded.state_dict()[key].array,
                                       model.state_dict()[key].array)
+
+
+def test_keep_first_leaves_the_first_chosen_layer_float() -> None:
+    model = small_model()
+    before = weights_of(model)
+    incremental_quantize(model, bits=5, keep_first=True)
+    assert list(inq.quantized_weights(model)) == [k for k in WEIGHTS if k != "0.weight"]
+    np.testing.assert_array_equal(model[0].weight.array, before["0.weight"])
+    with pytest.raises(ValueError, match="keep_first leaves no layer"):
+        incremental_quantize(small_model(), bits=5, modules=["4"], keep_first=True)

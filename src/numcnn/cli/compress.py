@@ -27,7 +27,6 @@ import sys
 import time
 from typing import Any, Callable
 
-import numcnn.nn as nn
 from numcnn._atomic import atomic_write
 from numcnn.cli.args import (
     fraction,
@@ -43,9 +42,6 @@ from numcnn.train.run import RunError, load_run
 from numcnn.train.trainer import Callback, Trainer
 
 __all__ = ["add_parser", "run"]
-
-_ACTIONS = ("prune", "channels", "int8", "inq", "binarize")
-
 
 def _common(p: argparse.ArgumentParser, epochs: int | None, lr: float = 1e-4) -> None:
     p.add_argument("checkpoint", metavar="CHECKPOINT",
@@ -169,9 +165,10 @@ class _PrintEpoch(Callback):
 
 
 def _tune(args: argparse.Namespace, config: dict[str, Any]) -> Callable[[Module, int], None]:
-    """The per-step fine-tuning callback: `args.epochs` epochs of Adam at `args.lr`."""
+    """The per-step fine-tuning callback: `args.epochs` epochs of Adam at `args.lr` (none for
+    an action without --epochs)."""
     def tune(model: Module, step: int) -> None:
-        if args.epochs > 0:
+        if getattr(args, "epochs", 0) > 0:
             print(f"fine-tuning step {step}: {args.epochs} epoch(s), lr {args.lr:g}", flush=True)
             fine_tune(model, config, args.epochs, lr=args.lr, root=args.root,
                       limit=args.train_limit, progress="always" if args.progress else True,
@@ -183,7 +180,7 @@ def _compress(args: argparse.Namespace, model: Module, config: dict[str, Any]) -
     """Run the chosen action on `model` and return the compressed model."""
     import numcnn.compress as C
 
-    tune = _tune(args, config) if hasattr(args, "epochs") else None
+    tune = _tune(args, config)
     if args.action == "prune" and args.sparsity is not None:
         return C.iterative_prune(model, args.sparsity, args.steps, fine_tune=tune)
     if args.action == "prune":
@@ -192,30 +189,25 @@ def _compress(args: argparse.Namespace, model: Module, config: dict[str, Any]) -
         for step in range(1, args.steps + 1):
             model = C.prune_channels(model, example_input(config), share,
                                      criterion=args.criterion)
-            assert tune is not None
             tune(model, step)
         return model
     if args.action == "channels":
         model = C.prune_channels(model, example_input(config), args.amount,
                                  criterion=args.criterion, ignore=tuple(args.ignore))
-        if tune is not None:
-            tune(model, 1)
+        tune(model, 1)
         return model
     if args.action == "int8":
         batches = calibration_batches(config, args.calibration, root=args.root,
                                       progress=args.progress or sys.stderr.isatty())
         return C.quantize.quantize_static(model, batches, observer=args.observer)
     if args.action == "inq":
-        layers = [name for name, m in model.named_modules()
-                  if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))]
-        return C.quantize.incremental_quantize(
-            model, bits=args.bits, partitions=tuple(args.partitions), fine_tune=tune,
-            modules=layers[1:] if args.keep_first else None)
+        return C.quantize.incremental_quantize(model, bits=args.bits,
+                                               partitions=tuple(args.partitions),
+                                               fine_tune=tune, keep_first=args.keep_first)
     small = C.binary.binarize(model, mode="xnor" if args.xnor else "weights",
                               keep_first=not args.binarize_first,
                               keep_last=not args.binarize_last)
-    if tune is not None:
-        tune(small, 1)
+    tune(small, 1)
     return small
 
 

@@ -398,7 +398,8 @@ def incremental_quantize(model: Module, bits: int = 5,
                          partitions: Sequence[float] = DEFAULT_PARTITIONS,
                          fine_tune: Callable[[Module, int], Any] | None = None,
                          strategy: str = "magnitude", modules: Sequence[str] | None = None,
-                         generator: nc_random.Generator | None = None) -> Module:
+                         generator: nc_random.Generator | None = None,
+                         keep_first: bool = False) -> Module:
     """Incremental Network Quantization (Zhou et al. 2017): every chosen weight becomes 0 or
     +-2^n, n2 <= n <= n1, a growing share at a time, the others retrained in between.
 
@@ -420,10 +421,12 @@ def incremental_quantize(model: Module, bits: int = 5,
         modules: names of the modules whose weight is quantised; default every Conv*d,
             ConvTranspose*d and Linear. Biases and BatchNorm stay float.
         generator: a numcnn.Generator for strategy="random".
+        keep_first: leave the first of the chosen layers (in module order) in float, as
+            binary.binarize does (on the seed CNN its few weights hold most of the loss).
 
     Returns:
         `model`, every chosen weight on its grid, marked with checkpoint.mark(model, "inq") so
-        that numcnn.compress.save stores int8 codes and n2 (see to_checkpoint).
+        that numcnn.compress.save stores b-bit codes and n2 (see to_checkpoint).
 
     Raises:
         TypeError, ValueError: a bad argument, naming it.
@@ -431,6 +434,12 @@ def incremental_quantize(model: Module, bits: int = 5,
     if fine_tune is not None and not callable(fine_tune):
         raise TypeError(f"fine_tune must be a callable (model, step) or None, got "
                         f"{type(fine_tune).__name__}")
+    if not isinstance(keep_first, bool):
+        raise TypeError(f"keep_first must be a bool, got {type(keep_first).__name__}")
+    if keep_first:
+        modules = list(_quantizable(model, modules))[1:]
+        if not modules:
+            raise ValueError("keep_first leaves no layer to quantise")
     schedule = INQSchedule(model, bits, partitions, strategy, modules, generator)
     while not schedule.done:
         k = schedule.step_index
