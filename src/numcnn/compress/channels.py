@@ -55,6 +55,7 @@ from numcnn.nn.modules.conv import _ConvNd
 from numcnn.nn.modules.linear import Linear
 from numcnn.nn.modules.norm import _BatchNorm
 from numcnn.nn.parameter import Parameter
+from numcnn.nn.utils._dtype import param_dtype
 from numcnn.tensor import Tensor
 
 __all__ = ["METHOD", "CRITERIA", "ChannelGroup", "ChannelPlan", "channel_groups",
@@ -124,9 +125,7 @@ def _as_input(model: Module, example_input: Any) -> Tensor:
     if isinstance(example_input, Tensor):
         return example_input
     if isinstance(example_input, np.ndarray):
-        dtype = next((p.array.dtype for p in model.parameters() if p.array.dtype.kind == "f"),
-                     example_input.dtype)
-        return Tensor(example_input.astype(dtype, copy=False))
+        return Tensor(example_input.astype(param_dtype(model, example_input.dtype), copy=False))
     raise TypeError(f"example_input must be a Tensor or an np.ndarray, got "
                     f"{type(example_input).__name__}")
 

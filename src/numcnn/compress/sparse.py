@@ -36,6 +36,7 @@ from numcnn.autograd.grad_mode import no_grad
 from numcnn.compress.checkpoint import CompressedCheckpointError, mark
 from numcnn.nn.module import Module
 from numcnn.nn.utils import prune
+from numcnn.nn.utils._dtype import param_dtype
 from numcnn.tensor import Tensor
 
 __all__ = ["METHOD", "SCHEDULES", "iterative_prune", "schedule_sparsity", "sparsity",
@@ -142,7 +143,7 @@ def nonzero_macs(model: Module, input_size: tuple[int, ...]) -> dict[str, Any]:
 
     handles = [m.register_forward_hook(count(n)) for n, m in model.named_modules()
                if isinstance(m, _PRUNABLE)]
-    dtype = next((p.array.dtype for p in model.parameters()), np.dtype(np.float32))
+    dtype = param_dtype(model, np.float32)
     was_training = model.training
     try:
         model.eval()

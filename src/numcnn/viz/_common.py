@@ -15,6 +15,7 @@ import numpy as np
 
 import numcnn
 from numcnn.nn.module import Module
+from numcnn.nn.utils._dtype import param_dtype
 from numcnn.tensor import Tensor
 
 __all__ = ["get_layer", "layer_names", "conv_layer_names", "as_batch", "resolve_targets",
@@ -53,12 +54,6 @@ def get_layer(model: Module, name: str | Module) -> Module:
                                          else "")
         raise ValueError(f"no layer {name!r} in {type(model).__name__}; layers: {shown}")
     return modules[name]
-
-
-def param_dtype(model: Module) -> np.dtype | None:
-    """The dtype of the model's first floating parameter (None when it has none): inputs are
-    cast to it, so a float64 array can be shown to a float32 model."""
-    return next((p.array.dtype for p in model.parameters() if p.array.dtype.kind == "f"), None)
 
 
 def as_batch(x: Any, ndim: int = 4, dtype: Any = None) -> Tensor:

@@ -77,12 +77,6 @@ def _output_tensor(name: str, output: Any) -> Tensor:
     return output
 
 
-def _param_dtype(model: Module) -> np.dtype:
-    """The model's parameter dtype (`_common.param_dtype`), float32 when it has none."""
-    dtype = param_dtype(model)
-    return np.dtype(np.float32) if dtype is None else dtype
-
-
 def _forward(model: Module, x: Tensor) -> Any:
     """model(x), with the model's own complaint about an input it cannot take as one ValueError
     line that names the shape given."""
@@ -153,7 +147,7 @@ def feature_maps(model: Module, x: Any, layers: Sequence[str] | None = None
         ValueError: an unknown layer name (the message lists the layers), an input that is
             neither (C, H, W) nor (N, C, H, W), or one the model cannot take.
     """
-    batch = as_batch(x, ndim=_input_rank(model), dtype=_param_dtype(model))
+    batch = as_batch(x, ndim=_input_rank(model), dtype=param_dtype(model, np.float32))
     if isinstance(layers, str):
         raise ValueError(f"layers must be a sequence of layer names or None, got the string "
                          f"{layers!r} (write [{layers!r}])")
@@ -437,7 +431,7 @@ def max_activation(model: Module, layer: str, channel: int, input_shape: Sequenc
     if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
         raise ValueError(f"channel must be an int, got {channel!r}")
     probe = _LayerProbe(model, layer)
-    dtype = _param_dtype(model)
+    dtype = param_dtype(model, np.float32)
     rng = np.random.default_rng(seed)
     x = (init_std * rng.standard_normal((1, c, h, w))).astype(dtype)
 
