@@ -90,7 +90,7 @@ from numcnn.autograd import grad_mode
 from numcnn.autograd.function import Context, Function
 from numcnn.compress import checkpoint
 from numcnn.nn.module import Module
-from numcnn.ops.conv import ConvNd, conv_output_size, sliding_windows
+from numcnn.ops.conv import ConvNd, conv_output_size, pad_crop, sliding_windows
 from numcnn.tensor import Tensor
 
 __all__ = [
@@ -277,25 +277,11 @@ def _valid_offsets(S, K, stride, pads, dilation) -> np.ndarray:
     return win.reshape(So[0] * So[1], K[0] * K[1])
 
 
-def _pad_hw(a: np.ndarray, pads: Sequence[tuple[int, int]], axis: int) -> np.ndarray:
-    """a with zeros added around its two spatial axes axis, axis + 1 ((lo, hi) each)."""
-    if not any(p for pair in pads for p in pair):
-        return a
-    shape = list(a.shape)
-    inner = [slice(None)] * a.ndim
-    for i, (lo, hi) in enumerate(pads):
-        shape[axis + i] += lo + hi
-        inner[axis + i] = slice(lo, lo + a.shape[axis + i])
-    out = np.zeros(shape, dtype=a.dtype)
-    out[tuple(inner)] = a
-    return out
-
-
 def _box_filter(a: np.ndarray, K, stride, pads, dilation) -> np.ndarray:
     """k (*) a with k = 1/(kh kw) everywhere: the mean of a over every receptive field, zeros
     in the padding (the paper's K = A * k).  a (N, H, W) -> (N, Ho, Wo); a loop over the
     kernel's offsets."""
-    ap = _pad_hw(a, pads, 1)
+    ap = pad_crop(a, pads, 1)
     So = _out_size(a.shape[1:], K, stride, pads, dilation)
     win = sliding_windows(ap, K, stride, dilation, So, axis=1)          # (N, Ho, Wo, kh, kw)
     out = np.zeros((a.shape[0], *So), dtype=a.dtype)
@@ -315,7 +301,7 @@ def _xnor_conv_counts(x: np.ndarray, wbits: np.ndarray, ones: np.ndarray, K, str
     N, C, H, W = x.shape
     Cb = -(-C // 8)
     bits = np.ascontiguousarray(np.moveaxis(sign_bits(x), 1, -1))      # (N, H, W, C) bool
-    xb = _pad_hw(np.packbits(bits, axis=-1, bitorder="little"), pads, 1)  # (N, Hp, Wp, Cb)
+    xb = pad_crop(np.packbits(bits, axis=-1, bitorder="little"), pads, 1)  # (N, Hp, Wp, Cb)
     So = _out_size((H, W), K, stride, pads, dilation)
     KK = K[0] * K[1]
     win = sliding_windows(xb, K, stride, dilation, So, axis=1)          # (N, Ho, Wo, kh, kw, Cb)
