@@ -135,3 +135,17 @@ def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def train_synthetic(out: Any, model: str = "lenet5", limit: int = 200,
+                    batch_size: int | None = None) -> Any:
+    """Train `model` for one epoch on `limit` SyntheticShapes images into the run directory
+    `out` with the `numcnn train` command (in-process); returns `out`."""
+    from numcnn.train.cli import main
+
+    argv = ["train", "--data", "synthetic", "--model", model, "--limit", str(limit),
+            "--epochs", "1", "--out", str(out)]
+    if batch_size is not None:
+        argv += ["--batch-size", str(batch_size)]
+    assert main(argv) == 0
+    return out

@@ -14,20 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.helpers import run_cli as run
+from tests.helpers import train_synthetic
 
 import numcnn
 import numcnn.compress as C
 import numcnn.io
-from numcnn.train.cli import main
 from numcnn.train.run import load_run
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("compresscli") / "run"
-    assert main(["train", "--data", "synthetic", "--model", "lenet5", "--limit", "300",
-                 "--epochs", "1", "--batch-size", "64", "--out", str(out)]) == 0
-    return out / "best.safetensors"
+    return train_synthetic(out, limit=300, batch_size=64) / "best.safetensors"
 
 
 ACTIONS = {
@@ -168,9 +166,7 @@ def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
 
 def test_int8_of_a_residual_network_names_what_it_cannot_quantise(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    run_dir = tmp_path / "res"
-    assert main(["train", "--data", "synthetic", "--model", "resnet20", "--limit", "64",
-                 "--epochs", "1", "--batch-size", "64", "--out", str(run_dir)]) == 0
+    run_dir = train_synthetic(tmp_path / "res", "resnet20", limit=64, batch_size=64)
     code, _, err = run(capsys, "compress", "int8", "--calibration", "16",
                        str(run_dir / "best.safetensors"), "--out", str(tmp_path / "q"),
                        "--test-limit", "10")

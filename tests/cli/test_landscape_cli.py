@@ -9,20 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import train_synthetic
 
 import numcnn.nn.functional as F
 from numcnn.cli import landscape as cli
-from numcnn.train.cli import CLIError, main
+from numcnn.train.cli import CLIError
 from numcnn.train.run import model_from, read_checkpoint
 from numcnn.viz.landscape import loss_landscape
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("landscape") / "run"
-    assert main(["train", "--data", "synthetic", "--model", "lenet5", "--limit", "200",
-                 "--epochs", "1", "--out", str(out)]) == 0
-    return out / "last.safetensors"
+    return train_synthetic(tmp_path_factory.mktemp("landscape") / "run") / "last.safetensors"
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.helpers import run_cli as run
+from tests.helpers import train_synthetic
 
 from numcnn.data import SyntheticShapes
 from numcnn.train.cli import main
@@ -27,9 +28,7 @@ IMAGE_METHODS = ("feature-maps", "grad-cam", "saliency", "occlusion")
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("vizcli") / "run"
-    assert main(["train", "--data", "synthetic", "--model", "lenet5", "--limit", "200",
-                 "--epochs", "1", "--batch-size", "64", "--out", str(out)]) == 0
-    return out / "best.safetensors"
+    return train_synthetic(out, batch_size=64) / "best.safetensors"
 
 
 def _test_image(i: int) -> tuple[np.ndarray, int]:
