@@ -66,7 +66,7 @@ from numcnn.io import load, save  # noqa: E402
 if TYPE_CHECKING:
     from numcnn import analysis, models, utils  # noqa: F401
 
-_LAZY_SUBMODULES = ("models", "analysis", "utils")   # the model zoo, summary tools, utils.data
+_LAZY_SUBMODULES = ("models", "analysis", "utils", "onnx")   # zoo, summary, utils.data, ONNX
 
 
 def __getattr__(name: str) -> object:
