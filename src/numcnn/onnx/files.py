@@ -171,7 +171,8 @@ def _read_file(path: str, max_bytes: int) -> bytes:
             if not stat.S_ISREG(info.st_mode):
                 raise OnnxFileError(f"{path}: not a regular file")
             _check_size(info.st_size, max_bytes, path)
-            data = f.read(max_bytes + 1)       # bounded even if the file grew meanwhile
+            # read(n) allocates n bytes up front: ask for the stat-ed size (+1 to see growth)
+            data = f.read(info.st_size + 1)
     except OSError as e:
         raise OnnxFileError(f"{path}: cannot read the file ({e.strerror or e})") from None
     _check_size(len(data), max_bytes, path)
