@@ -45,7 +45,7 @@ CLIError = RunError
 
 # the commands, in the order `numcnn --help` lists them: command name = module of numcnn.cli
 COMMANDS = ("train", "eval", "predict", "datasets", "summary", "rf", "viz", "landscape",
-            "report", "compress")
+            "report", "compress", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
