@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from numcnn.cli.args import add_model_args, int_at_least, positive_int
+from numcnn.cli.args import add_model_args, positive_int
 from numcnn.cli.summary import model_and_size
 from numcnn.train.run import RunError
 
@@ -38,7 +38,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     "  numcnn export runs/x/best.safetensors --onnx x.onnx --static-batch")
     add_model_args(p, checkpoints=True)
     p.add_argument("--onnx", required=True, metavar="FILE", help="the .onnx file to write")
-    p.add_argument("--opset", type=int_at_least(7, "an ONNX opset >= 7"), default=17,
+    p.add_argument("--opset", type=positive_int, default=17,
                    metavar="N", help="ONNX opset version (default 17)")
     p.add_argument("--batch-size", type=positive_int, default=1, metavar="N",
                    help="batch of the traced input (default 1)")
