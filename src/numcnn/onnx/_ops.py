@@ -52,7 +52,8 @@ class OpContext:
 
 def _const(a: Any) -> Tensor:
     """A constant (no gradient) Tensor holding the ndarray `a`."""
-    return numcnn.from_numpy(np.ascontiguousarray(a))
+    a = np.asarray(a)
+    return numcnn.from_numpy(a if a.flags.c_contiguous else a.copy())
 
 
 def _ints(t: Any) -> list[int]:
@@ -82,6 +83,12 @@ def _float(x: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------- padding and windows
+
+# numcnn's functions by the number of spatial axes (1, 2, 3)
+_CONV: tuple[Callable[..., Tensor], ...] = (F.conv1d, F.conv2d, F.conv3d)
+_CONV_T: tuple[Callable[..., Tensor], ...] = (F.conv_transpose1d, F.conv_transpose2d,
+                                              F.conv_transpose3d)
+_MAX_POOL: tuple[Callable[..., Any], ...] = (F.max_pool1d, F.max_pool2d, F.max_pool3d)
 
 
 def _auto_pads(a: Attrs, sizes: list[int], kernel: list[int], strides: list[int],
@@ -151,7 +158,7 @@ def _padded_for(x: Tensor, pairs: list[tuple[int, int]], outs: list[int], kernel
 def _crop_out(y: Tensor, outs: list[int]) -> Tensor:
     if list(y.shape[2:]) == outs:
         return y
-    return y[(slice(None), slice(None), *[slice(0, o) for o in outs])]
+    return y[tuple([slice(None), slice(None), *[slice(0, o) for o in outs]])]
 
 
 def _sum_pool(x: Tensor, kernel: list[int], strides: list[int], dils: list[int]) -> Tensor:
@@ -160,7 +167,7 @@ def _sum_pool(x: Tensor, kernel: list[int], strides: list[int], dils: list[int])
     nd = len(kernel)
     n, c = x.shape[0], x.shape[1]
     ones = _const(np.ones((1, 1, *kernel), dtype=x.array.dtype))
-    conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+    conv: Callable[..., Tensor] = _CONV[nd - 1]
     y = conv(x.reshape(n * c, 1, *x.shape[2:]), ones, None, strides, 0, dils)
     return y.reshape(n, c, *y.shape[2:])
 
@@ -189,7 +196,7 @@ def conv(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
         padding = [bb for bb, _ in pairs]
     else:
         inp = _pad_spatial(inp, pairs)
-    fn = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+    fn: Callable[..., Tensor] = _CONV[nd - 1]
     return fn(inp, w, b, strides, padding, dils, a.get("group", 1))
 
 
@@ -220,7 +227,7 @@ def conv_transpose(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
     else:
         pads = a.get("pads") or [0] * (2 * nd)
         pairs = [(int(pads[i]), int(pads[i + nd])) for i in range(nd)]
-    fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[nd - 1]
+    fn: Callable[..., Tensor] = _CONV_T[nd - 1]
     y = fn(inp, w, None, strides, 0, 0, a.get("group", 1), dils)
     y = _pad_spatial(y, [(-bb, op - e) for (bb, e), op in zip(pairs, opad)])
     if b is not None:
@@ -240,7 +247,7 @@ def max_pool(ctx: OpContext, x: Inputs, a: Attrs) -> Any:
     kernel = list(a["kernel_shape"])
     strides, dils, pairs, outs = _window(inp, a, kernel)
     padded = _padded_for(inp, pairs, outs, kernel, strides, dils, -math.inf)
-    fn = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[nd - 1]
+    fn: Callable[..., Any] = _MAX_POOL[nd - 1]
     if ctx.n_outputs < 2:
         return _crop_out(fn(padded, kernel, strides, 0, dils), outs)
     y, idx = fn(padded, kernel, strides, 0, dils, return_indices=True)
@@ -449,8 +456,12 @@ def leaky_relu(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
 
 
 def prelu(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
-    """PRelu: y = x (x >= 0), slope * x otherwise; slope broadcast to x."""
-    return numcnn.where(x[0] >= 0, x[0], x[0] * x[1])
+    """PRelu: y = x (x >= 0), slope * x otherwise; slope broadcast to x (before opset 7 a
+    1-D slope is one per channel)."""
+    v, slope = x[0], x[1]
+    if ctx.opset < 7 and slope.ndim == 1 and v.ndim > 2 and slope.shape[0] == v.shape[1]:
+        slope = _channel(slope, v.ndim)
+    return numcnn.where(v >= 0, v, v * slope)
 
 
 def elu(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
@@ -730,10 +741,13 @@ def depth_to_space(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
 
 
 def space_to_depth(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
-    """SpaceToDepth: (N, C, H, W) -> (N, C b^2, H / b, W / b), DepthToSpace's DCR inverse."""
+    """SpaceToDepth: (N, C, H, W) -> (N, C b^2, H / b, W / b), the inverse of DepthToSpace
+    in the same mode (DCR: block offsets outermost in the channels; CRD: innermost)."""
     v, b = x[0], int(a["blocksize"])
     n, c, h, w = v.shape
-    t = v.reshape(n, c, h // b, b, w // b, b).permute(0, 3, 5, 1, 2, 4)
+    t = v.reshape(n, c, h // b, b, w // b, b)
+    t = t.permute(0, 3, 5, 1, 2, 4) if a.get("mode", "DCR") == "DCR" else \
+        t.permute(0, 1, 3, 5, 2, 4)
     return t.reshape(n, c * b * b, h // b, w // b)
 
 
@@ -875,6 +889,16 @@ def _prod(v: Tensor, dims: tuple[int, ...], keep: bool) -> Tensor:
     return v
 
 
+def _identity(value: float, dtype: np.dtype) -> Any:
+    """The empty reduction's value in `dtype` (+-inf become the type's extremes)."""
+    if dtype == np.bool_:
+        return value > 0
+    if np.issubdtype(dtype, np.integer) and math.isinf(value):
+        info = np.iinfo(dtype)
+        return info.max if value > 0 else info.min
+    return value
+
+
 def _reduce(name: str) -> Op:
     fn, empty = _REDUCERS[name]
     axes_input = 13 if name == "ReduceSum" else 18
@@ -894,7 +918,7 @@ def _reduce(name: str) -> Op:
             out = [1 if i in dims else n for i, n in enumerate(v.shape)]
             if not keep:
                 out = [n for i, n in enumerate(v.shape) if i not in dims]
-            return _const(np.full(out, empty, dtype=v.array.dtype))
+            return _const(np.full(out, _identity(empty, v.array.dtype), dtype=v.array.dtype))
         return fn(v, dims, keep)
     return op
 
@@ -924,7 +948,7 @@ def _source_coords(mode: str, n_out: int, n_in: int, scale: float) -> np.ndarray
                      f"half_pixel_symmetric, got {mode!r}")
 
 
-_ROUNDING = {
+_ROUNDING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "round_prefer_floor": lambda c: np.ceil(c - 0.5),
     "round_prefer_ceil": lambda c: np.floor(c + 0.5),
     "floor": np.floor,

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx.backend.base import Backend, BackendRep
+from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 import numcnn
+import onnx
 from numcnn.onnx.load import OnnxModule, load
 
 __all__ = ["NumcnnBackend", "NumcnnRep", "prepare", "run_model", "run_node", "supports_device"]
@@ -84,7 +84,7 @@ class NumcnnBackend(Backend):
     @classmethod
     def supports_device(cls, device: str) -> bool:
         """Only "CPU" (numcnn runs on NumPy)."""
-        return onnx.backend.base.Device(device).type == onnx.backend.base.DeviceType.CPU
+        return bool(Device(device).type == DeviceType.CPU)
 
     @classmethod
     def _check_device(cls, device: str) -> None:

@@ -214,7 +214,7 @@ def _shape_of(value_info: Any) -> tuple[int | None, ...] | None:
 
 def _trainable_names(nodes: list[_Node]) -> set[str]:
     """Names fed to some input position that takes a gradient."""
-    names = set()
+    names: set[str] = set()
     for node in nodes:
         skip = _ops.NON_TRAINABLE_INPUTS.get(node.op_type, ())
         names.update(n for i, n in enumerate(node.inputs) if n and i not in skip)
