@@ -105,6 +105,25 @@ def test_export_checkpoint_with_static_batch(capsys, tmp_path, ckpt):
         onnxruntime_output(path, x[:2])
 
 
+def test_export_pruned_checkpoint(capsys, tmp_path, ckpt):
+    pruned = tmp_path / "pruned"
+    code, _, err = run(capsys, "compress", "prune", "--sparsity", "0.5", "--steps", "1",
+                       "--epochs", "0", str(ckpt), "--out", str(pruned), "--test-limit", "32")
+    assert code == 0, err
+    [saved] = list(pruned.glob("*.safetensors"))
+    path = tmp_path / "pruned.onnx"
+    code, out, err = run(capsys, "export", str(saved), "--onnx", str(path))
+    assert code == 0, err
+    model, config = model_from(read_checkpoint(str(saved)))
+    x = np.random.default_rng(3).standard_normal((2, *input_shape(config))).astype(np.float32)
+    np.testing.assert_allclose(onnxruntime_output(path, x), numcnn_output(model, x),
+                               rtol=RTOL, atol=ATOL)
+    weights = [onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer
+               if t.name.endswith("weight")]
+    zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)
+    assert 0.45 < zeros < 0.55                       # the pruned zeros travel in the file
+
+
 def test_export_says_when_onnxruntime_is_missing(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)        # import fails
     path = tmp_path / "m.onnx"
