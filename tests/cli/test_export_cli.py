@@ -190,6 +190,23 @@ def test_summary_of_an_exported_file_has_the_models_totals(capsys, tmp_path, nam
     assert total(from_file, "MACs") == 2 * total(from_zoo, "MACs")    # a batch of two
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")       # torch's TorchScript exporter
+def test_summary_of_a_file_exported_by_torch(capsys, tmp_path):
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, 5))
+    path = tmp_path / "torch.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 8, 8), str(path), dynamo=False,
+                      input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    code, out, err = run(capsys, "summary", str(path), "--batch-size", "3")
+    assert code == 0, err
+    assert "on input [3, 3, 8, 8]" in out
+    assert total(out, "Total params") == sum(p.numel() for p in net.parameters())
+    # conv: C_out H W C_in k k per image; linear: in x out per image
+    assert total(out, "MACs") == 3 * (4 * 8 * 8 * 3 * 3 * 3 + 64 * 5)
+
+
 def dynamic_conv_file(path: Path) -> Path:
     """y = Conv(x, w) with x of shape [N, 3, H, W]: H and W dynamic."""
     w = onnx.numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "w")

@@ -209,6 +209,8 @@ def test_truncated_files_are_refused_at_every_cut(tmp_path):
         message = refused(str(cut_path), "truncated|corrupt|no graph|onnx.checker")
         assert message.startswith(str(cut_path))
         refused(data[:cut], "truncated|corrupt|no graph|onnx.checker")
+    for cut in (len(data) // 3, len(data) // 2):     # inside the graph: protobuf itself fails
+        refused(data[:cut], "not a valid ONNX protobuf, truncated or corrupt", check=False)
 
 
 def test_random_bytes_are_refused():
