@@ -391,9 +391,11 @@ def test_checker_errors_become_one_line_and_check_false_skips_them(tmp_path):
     assert read_model(path, check=False).graph.node[-1].op_type == "NoSuchOp"
 
 
-def test_missing_file_and_a_directory(tmp_path):
+def test_missing_file_a_directory_and_a_fifo(tmp_path):
     refused(str(tmp_path / "absent.onnx"), "absent.onnx: cannot read the file")
-    refused(str(tmp_path), "cannot read the file|not a regular file")
+    refused(str(tmp_path), "not a regular file")
+    os.mkfifo(tmp_path / "pipe.onnx")                 # opening it would wait for a writer
+    refused(str(tmp_path / "pipe.onnx"), "pipe.onnx: not a regular file")
 
 
 def test_argument_errors():

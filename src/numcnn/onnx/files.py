@@ -119,6 +119,7 @@ def read_model(source: Source, *, check: bool = True,
         OnnxFileError: one line naming the file and what is wrong with it (see the module
             docstring for every check).
         TypeError: `source` or `max_bytes` of the wrong type.
+        ValueError: `max_bytes` < 1.
         ImportError: the onnx package is missing (pip install 'numcnn[onnx]').
     """
     onnx = require_onnx()
@@ -164,18 +165,20 @@ def _check_size(size: int, max_bytes: int, label: str) -> None:
 
 
 def _read_file(path: str, max_bytes: int) -> bytes:
-    """The bytes of the regular file `path`, its size checked (fstat) before reading."""
+    """The bytes of the regular file `path`, its size checked (stat) before it is opened (so a
+    FIFO or a device is refused, not waited on) and read."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OnnxFileError(f"{path}: not a regular file")
         with open(path, "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise OnnxFileError(f"{path}: not a regular file")
-            _check_size(info.st_size, max_bytes, path)
+            size = os.fstat(f.fileno()).st_size
+            _check_size(size, max_bytes, path)
             # read(n) allocates n bytes up front: ask for the stat-ed size (+1 to see growth)
-            data = f.read(info.st_size + 1)
+            data = f.read(size + 1)
     except OSError as e:
         raise OnnxFileError(f"{path}: cannot read the file ({e.strerror or e})") from None
-    _check_size(len(data), max_bytes, path)
+    if len(data) != size:
+        raise OnnxFileError(f"{path}: the file changed while it was read")
     return data
 
 
