@@ -48,6 +48,18 @@ class _Node:
     attrs: dict[str, Any]
 
 
+@dataclass
+class _Graph:
+    """A subgraph (an If branch): its nodes, and the names it outputs."""
+
+    nodes: list[_Node]
+    outputs: list[str]
+
+
+# control flow, run by the module itself: op_type -> the attributes holding its subgraphs
+_CONTROL_FLOW = {"If": ("then_branch", "else_branch")}
+
+
 def load(path_or_model: Any) -> OnnxModule:
     """Read an ONNX model into an `OnnxModule` that runs it on numcnn's ops.
 
@@ -94,9 +106,7 @@ class OnnxModule(Module):
         self._all_input_names = [i.name for i in graph.input]
         self.output_names = [o.name for o in graph.output]
         self.input_shapes = [_shape_of(i) for i in graph.input if i.name not in init_names]
-        self._nodes = [_Node(n.op_type, n.name, list(n.input), list(n.output),
-                             {a.name: _attr_value(onnx, a) for a in n.attribute})
-                       for n in graph.node]
+        self._nodes = _graph(onnx, graph).nodes
         self._state: dict[str, tuple[Module, str]] = {}
         self._add_state(onnx, graph)
         self.eval()
@@ -161,15 +171,26 @@ class OnnxModule(Module):
 
     def _run_node(self, node: _Node, env: dict[str, Any]) -> None:
         args = [env[name] if name else None for name in node.inputs]
-        ctx = _ops.OpContext(self.opset_version, self.training, len(node.outputs))
-        result = _ops.OPS[node.op_type](ctx, args, node.attrs)
-        outs = (result,) if isinstance(result, Tensor) else tuple(result)
+        if node.op_type == "If":
+            outs = self._run_if(node, args[0], env)
+        else:
+            ctx = _ops.OpContext(self.opset_version, self.training, len(node.outputs))
+            result = _ops.OPS[node.op_type](ctx, args, node.attrs)
+            outs = (result,) if isinstance(result, Tensor) else tuple(result)
         for name, value in zip(node.outputs, outs):
             if name:
                 env[name] = value
         if self.training:
             for i, j in _ops.STATE_UPDATES.get(node.op_type, {}).items():
                 self._update_state(node.inputs[i] if i < len(node.inputs) else "", outs[j])
+
+    def _run_if(self, node: _Node, cond: Any, env: dict[str, Any]) -> tuple[Any, ...]:
+        """If: run then_branch or else_branch (which see the outer names) by the condition."""
+        branch: _Graph = node.attrs["then_branch" if bool(cond.item()) else "else_branch"]
+        scope = dict(env)
+        for inner in branch.nodes:
+            self._run_node(inner, scope)
+        return tuple(scope[name] for name in branch.outputs)
 
     def _update_state(self, name: str, value: Tensor) -> None:
         if name in self._state:
@@ -192,9 +213,18 @@ def _default_opset(model: Any) -> int:
     return MAX_OPSET if not model.opset_import else 0
 
 
+def _graph(onnx: Any, graph: Any) -> _Graph:
+    return _Graph([_Node(n.op_type, n.name, list(n.input), list(n.output),
+                         {a.name: _attr_value(onnx, a) for a in n.attribute})
+                   for n in graph.node], [o.name for o in graph.output])
+
+
 def _attr_value(onnx: Any, attr: Any) -> Any:
-    """An AttributeProto as a plain value: tensors as ndarrays, strings as str."""
+    """An AttributeProto as a plain value: tensors as ndarrays, strings as str, graphs as
+    _Graph."""
     value = onnx.helper.get_attribute_value(attr)
+    if isinstance(value, onnx.GraphProto):
+        return _graph(onnx, value)
     if isinstance(value, onnx.TensorProto):
         return onnx.numpy_helper.to_array(value)
     if isinstance(value, bytes):
@@ -218,6 +248,10 @@ def _trainable_names(nodes: list[_Node]) -> set[str]:
     for node in nodes:
         skip = _ops.NON_TRAINABLE_INPUTS.get(node.op_type, ())
         names.update(n for i, n in enumerate(node.inputs) if n and i not in skip)
+        for key in _CONTROL_FLOW.get(node.op_type, ()):
+            branch = node.attrs[key]
+            names |= _trainable_names(branch.nodes)
+            names.update(branch.outputs)            # outer names a branch returns as they are
     return names
 
 
@@ -266,7 +300,8 @@ def _check_supported(onnx: Any, model: Any) -> None:
         problems.append(f"default-domain opset {opset} (supported: {MIN_OPSET} to {MAX_OPSET})")
     ops: Counter[str] = Counter()
     for node in _walk_nodes(model.graph):
-        if node.domain not in _DEFAULT_DOMAINS or node.op_type not in _ops.OPS:
+        if node.domain not in _DEFAULT_DOMAINS or (node.op_type not in _ops.OPS
+                                                   and node.op_type not in _CONTROL_FLOW):
             ops[f"{node.domain}::{node.op_type}" if node.domain not in _DEFAULT_DOMAINS
                 else node.op_type] += 1
     if ops:
