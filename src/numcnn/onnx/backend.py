@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import onnx
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 import numcnn
-import onnx
 from numcnn.onnx.load import OnnxModule, load
 
 __all__ = ["NumcnnBackend", "NumcnnRep", "prepare", "run_model", "run_node", "supports_device"]
