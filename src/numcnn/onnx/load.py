@@ -11,8 +11,9 @@ dotted identifiers ("onnx::Conv_193") are sanitised ("onnx__Conv_193").
 
 The module starts in eval mode, as an exported graph is an inference graph; `.train()` makes
 BatchNormalization use batch statistics (and update its running buffers) and Dropout drop.
-Before anything runs, every operator, opset and tensor type the graph uses is checked: one
-OnnxImportError lists everything numcnn cannot run.
+Control flow: If (both branches see the outer names; the condition is read when it runs).
+Before anything runs, every operator (subgraphs included), opset and tensor type the graph
+uses is checked: one OnnxImportError lists everything numcnn cannot run.
 """
 
 from __future__ import annotations
