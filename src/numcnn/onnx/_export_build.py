@@ -16,15 +16,15 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import onnx
+from onnx import helper
 
 import numcnn
-import onnx
 from numcnn.nn.module import Module
 from numcnn.onnx._export_graph import Graph, Recording, record, tensor_type, where
 from numcnn.onnx._export_ops import DYNAMIC_KWARGS, EMITTERS
 from numcnn.onnx.errors import OnnxExporterError
 from numcnn.tensor import Tensor
-from onnx import helper
 
 __all__ = ["second_run", "build"]
 
@@ -145,14 +145,25 @@ def build(model: Module, inputs: Sequence[Tensor], rec: Recording, outputs: Sequ
             g.bind(t, out)
         else:
             g.nodes.append(helper.make_node("Identity", [value], [out], name=f"/Identity_{out}"))
-    size = sum(len(t.raw_data) for t in g.initializers.values())
+    size = sum(a.nbytes for _, a in g.initializers.values())
     if size > _PROTOBUF_LIMIT:
         raise OnnxExporterError(f"the model's tensors take {size} bytes, over protobuf's 2 GiB "
                                 "limit for one file (external data is not written by export)")
     graph = helper.make_graph(
         g.nodes, type(model).__name__,
         [_value_info(n, t, dims.get(n, {})) for t, n in zip(inputs, in_names)],
-        [_value_info(n, t, dims.get(n, {})) for t, n in zip(outputs, out_names)],
-        initializer=list(g.initializers.values()))
+        [_value_info(n, t, dims.get(n, {})) for t, n in zip(outputs, out_names)])
+    for name, array in g.initializers.values():
+        _add_initializer(graph, name, array)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                              producer_name="numcnn", producer_version=numcnn.__version__)
+
+
+def _add_initializer(graph: onnx.GraphProto, name: str, array: np.ndarray) -> None:
+    """One TensorProto made in place inside the graph (raw little-endian bytes), so the
+    tensors are copied once (make_graph would copy every finished TensorProto again)."""
+    t = graph.initializer.add()
+    t.name = name
+    t.data_type = tensor_type(array.dtype)
+    t.dims.extend(array.shape)
+    t.raw_data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()

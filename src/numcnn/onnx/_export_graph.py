@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import numpy as np
-
 import onnx
+from onnx import TensorProto, helper
+
 from numcnn.analysis.summary import OpCall, Trace, trace
 from numcnn.nn.module import Module
 from numcnn.onnx.errors import OnnxExporterError
 from numcnn.tensor import Tensor
-from onnx import TensorProto, helper, numpy_helper
 
 __all__ = ["Graph", "Recording", "record", "where", "INT64_MAX", "INT64_MIN"]
 
@@ -105,7 +105,7 @@ class Graph:
                  shapes2: dict[int, tuple[int, ...]]) -> None:
         self.opset = opset
         self.nodes: list[onnx.NodeProto] = []
-        self.initializers: dict[str, onnx.TensorProto] = {}
+        self.initializers: dict[str, tuple[str, np.ndarray]] = {}   # name -> (name, array)
         self.value: dict[int, str] = {}           # id(traced object) -> current value name
         self.named = names
         self.shapes2 = shapes2
@@ -150,7 +150,7 @@ class Graph:
         elif a.dtype.kind in "iu":
             a = a.astype(np.int64)
         name = self.fresh(hint)
-        self.initializers[name] = numpy_helper.from_array(np.ascontiguousarray(a), name)
+        self.initializers[name] = (name, a)
         return name
 
     def ints(self, values: Sequence[int]) -> str:
@@ -160,7 +160,7 @@ class Graph:
     def initializer(self, key: int, name: str, array: np.ndarray) -> str:
         """The initializer of a parameter / buffer (made once; later uses share it)."""
         if name not in self.initializers:
-            self.initializers[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
+            self.initializers[name] = (name, array)
         self.value[key] = name
         return name
 

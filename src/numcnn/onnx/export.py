@@ -99,8 +99,9 @@ def export(model: Module, args: Tensor | tuple[Tensor, ...], f: str | os.PathLik
                                                             enumerate(in_names) if n in dims})
     proto = _export_build.build(model, inputs, rec, outputs, opset, in_names, out_names, dims,
                                 shapes2)
-    onnx.checker.check_model(proto, full_check=True)
-    _write(proto, f)
+    data = proto.SerializeToString()
+    onnx.checker.check_model(data, full_check=True)
+    _write(data, f)
     return proto
 
 
@@ -219,8 +220,7 @@ def _check_supported(tr: Trace) -> None:
 
 
 # ----------------------------------------------------------------------------- writing
-def _write(proto: Any, f: str | os.PathLike[str] | IO[bytes]) -> None:
-    data = proto.SerializeToString()
+def _write(data: bytes, f: str | os.PathLike[str] | IO[bytes]) -> None:
     if isinstance(f, (str, os.PathLike)):
         with atomic_write(f) as out:
             out.write(data)
