@@ -13,8 +13,8 @@
   (`onnx.backend.test`) run on numcnn.
 
 The `onnx` package (protobuf, checker, shape inference) is an optional extra:
-`pip install 'numcnn[onnx]'`. Names are imported on first use, so `import numcnn.onnx` stays
-cheap and works without it.
+`pip install 'numcnn[onnx]'`. `import numcnn.onnx` works without it; what needs it says so
+in one line.
 """
 
 from __future__ import annotations
@@ -29,25 +29,22 @@ from numcnn.onnx.errors import (
     UnsupportedOperatorError,
 )
 
-# public name -> the module of numcnn.onnx that defines it
-_NAMES = {
-    "export": "export",
-    "load": "load", "OnnxModule": "load",
-    "read_model": "files",
-}
-_SUBMODULES = ("export", "load", "files", "backend", "errors")
+# The functions are imported here, not on first use: the modules that define them share their
+# names (numcnn.onnx.export, numcnn.onnx.load), and a lazy attribute would be shadowed by the
+# submodule as soon as anything imported it.  None of them imports onnx at the top.
+from numcnn.onnx.export import export
+from numcnn.onnx.files import read_model
+from numcnn.onnx.load import OnnxModule, load
 
-__all__ = sorted([*_NAMES, *_SUBMODULES, "OnnxExporterError", "OnnxFileError",
-                  "OnnxImportError", "UnsupportedOperatorError"])
+__all__ = ["OnnxExporterError", "OnnxFileError", "OnnxImportError", "OnnxModule",
+           "UnsupportedOperatorError", "backend", "errors", "export", "files", "load",
+           "read_model"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        value = getattr(importlib.import_module(f"numcnn.onnx.{_NAMES[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"numcnn.onnx.{name}")
+    """`numcnn.onnx.backend` (which needs onnx at import) is imported on first use."""
+    if name == "backend":
+        return importlib.import_module("numcnn.onnx.backend")
     raise AttributeError(f"module 'numcnn.onnx' has no attribute {name!r}")
 
 
