@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from tests.helpers import run_cli as run
@@ -21,7 +22,6 @@ from tests.helpers import train_synthetic
 import numcnn
 import numcnn.models
 import numcnn.nn as nn
-import onnx
 from numcnn.train.run import input_shape, model_from, read_checkpoint
 
 RTOL, ATOL = 1e-4, 1e-5           # float32, as DESIGN.md

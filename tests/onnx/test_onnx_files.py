@@ -12,12 +12,12 @@ import os
 import tracemalloc
 
 import numpy as np
-import pytest
-
 import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
 from numcnn.onnx import OnnxFileError
 from numcnn.onnx.files import MAX_ELEMENTS, read_model
-from onnx import TensorProto, helper, numpy_helper
 
 SMALL_PEAK = 2 * 2**20          # bytes: far below any of the claimed tensors below
 
