@@ -98,16 +98,23 @@ def _leaky_relu(g: Graph, op: OpCall) -> str:
 
 
 def _elu(g: Graph, op: OpCall) -> str:
-    """y = scale * elu(input_scale * x, alpha) (ELU, SELU and CELU): Elu, or Selu when only
-    the outer scale differs (Selu(x) = gamma * elu(x, alpha)); Mul nodes otherwise."""
+    """y = scale x (x > 0), scale alpha (exp(input_scale x) - 1) (x <= 0) covers ELU, SELU and
+    CELU: Elu(alpha) (scale = input_scale = 1), Selu(alpha, gamma=scale) (input_scale = 1),
+    Celu(alpha) (scale = 1, input_scale = 1/alpha); otherwise scale * (Relu(x) + alpha *
+    (exp(input_scale * min(x, 0)) - 1))."""
     kw = op.kwargs
     alpha, scale, inner = float(kw["alpha"]), float(kw["scale"]), float(kw["input_scale"])
     x = _x(g, op)
-    if inner != 1.0:
-        x = g.node("Mul", [x, _scalar(g, op, inner)])
-    if scale != 1.0 and inner == 1.0:
+    if inner == 1.0:
+        if scale == 1.0:
+            return g.node("Elu", [x], alpha=alpha)
         return g.node("Selu", [x], alpha=alpha, gamma=scale)
-    y = g.node("Elu", [x], alpha=alpha)
+    if scale == 1.0 and np.float32(inner * alpha) == np.float32(1.0):
+        return g.node("Celu", [x], alpha=alpha)
+    neg = g.node("Min", [x, _scalar(g, op, 0.0)])
+    e = g.node("Exp", [g.node("Mul", [neg, _scalar(g, op, inner)])])
+    e = g.node("Mul", [g.node("Sub", [e, _scalar(g, op, 1.0)]), _scalar(g, op, alpha)])
+    y = g.node("Add", [g.node("Relu", [x]), e])
     return y if scale == 1.0 else g.node("Mul", [y, _scalar(g, op, scale)])
 
 
@@ -574,13 +581,15 @@ def _index(g: Graph, op: OpCall) -> str:
     x = _x(g, op)
     starts, ends, axes, steps = [], [], [], []
     gathers: list[tuple[int, Any]] = []
-    news: list[int] = []
-    axis = 0
-    for pos, it in enumerate(items):
+    news: list[int] = []                  # positions of the new axes in the output
+    axis = out_axis = 0
+    for it in items:
         if it is None:
-            news.append(pos)
+            news.append(out_axis)
+            out_axis += 1
             continue
         if isinstance(it, slice):
+            out_axis += 1
             if it != slice(None):
                 step = 1 if it.step is None else int(it.step)
                 starts.append(int(it.start) if it.start is not None
@@ -592,6 +601,7 @@ def _index(g: Graph, op: OpCall) -> str:
         elif isinstance(it, (int, np.integer)) or (isinstance(it, np.ndarray) and it.ndim <= 1
                                                    and it.dtype.kind in "iu"):
             gathers.append((axis, it))
+            out_axis += np.ndim(it)
         else:
             raise g.fail(f"indexing with {type(it).__name__} has no export here (slices, "
                          "integers, None, ... and one integer array are supported)")
@@ -637,29 +647,46 @@ def _pad(g: Graph, op: OpCall) -> str:
     pads crop.  circular is ONNX's 'wrap' (opset >= 19)."""
     kw = op.kwargs
     mode = kw.get("mode", "constant")
-    if mode == "circular" and g.opset < 19:
-        raise g.fail("circular padding needs opset_version >= 19 (Pad mode 'wrap')")
     rank = _arr(op.inputs[0]).ndim
     pairs = [(int(kw["pad"][i]), int(kw["pad"][i + 1])) for i in range(0, len(kw["pad"]), 2)]
     begins, ends = [0] * rank, [0] * rank
     for j, (lo, hi) in enumerate(pairs):
         begins[rank - 1 - j], ends[rank - 1 - j] = lo, hi
+    if mode == "circular" and g.opset < 19:
+        return _pad_circular(g, op, begins, ends)
     ins = [_x(g, op), g.ints(begins + ends)]
     if mode == "constant":
         ins.append(_scalar(g, op, float(kw.get("value", 0.0))))
     return g.node("Pad", ins, mode=_PAD_MODES[mode])
 
 
+def _pad_circular(g: Graph, op: OpCall, begins: list[int], ends: list[int]) -> str:
+    """Circular padding before opset 19 (no 'wrap'): per axis, Concat(x[-lo:], x, x[:hi])."""
+    x = _x(g, op)
+    for axis, (lo, hi) in enumerate(zip(begins, ends)):
+        if lo < 0 or hi < 0:
+            raise g.fail("circular padding with negative pads has no export before opset 19")
+        parts = []
+        if lo:
+            parts.append(g.node("Slice", [x, g.ints([-lo]), g.ints([INT64_MAX]), g.ints([axis])]))
+        parts.append(x)
+        if hi:
+            parts.append(g.node("Slice", [x, g.ints([0]), g.ints([hi]), g.ints([axis])]))
+        if len(parts) > 1:
+            x = g.node("Concat", parts, axis=axis)
+    return x
+
+
 _RESIZE_MODES = {"nearest": ("nearest", "asymmetric", "floor"),
                  "nearest-exact": ("nearest", "half_pixel", "round_prefer_ceil"),
                  "linear": ("linear", None, None), "bilinear": ("linear", None, None),
-                 "trilinear": ("linear", None, None), "bicubic": ("cubic", None, None)}
+                 "trilinear": ("linear", None, None)}
 
 
 def _interpolate(g: Graph, op: OpCall) -> str:
     """Resize(x, roi, scales | sizes).  nearest: src = floor(dst / scale) ('asymmetric',
     'floor'); nearest-exact: floor((dst + 0.5) / scale) ('half_pixel', round half up);
-    (bi/tri)linear, bicubic (a = -0.75 in both): 'align_corners' or 'pytorch_half_pixel'.
+    (bi/tri)linear: 'align_corners' or 'pytorch_half_pixel'.
     A recorded scale_factor is written as scales (so dynamic spatial sizes stay dynamic);
     otherwise the sizes, with N and C taken from Shape(x)."""
     kw = op.kwargs
@@ -669,8 +696,6 @@ def _interpolate(g: Graph, op: OpCall) -> str:
     attrs: dict[str, Any] = {"mode": mode, "coordinate_transformation_mode": coord}
     if nearest is not None:
         attrs["nearest_mode"] = nearest
-    if mode == "cubic":
-        attrs["cubic_coeff_a"] = -0.75
     x = _x(g, op)
     scales = kw["scales"]
     if all(s is not None for s in scales):
