@@ -171,6 +171,8 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[tuple[int, ...]]]] = {
     "maximum_minimum": (lambda: Fn(lambda a, b: numcnn.maximum(a, b) - numcnn.minimum(a, b)),
                         [(2, 3), (2, 3)]),
     "inplace_add": (lambda: Fn(_inplace_arith), [(2, 3)]),
+    "erf": (lambda: Fn(lambda a: numcnn.erf(a)), [(2, 3)]),
+    "trilinear": (lambda: nn.Upsample(scale_factor=2, mode="trilinear"), [(2, 2, 2, 3, 2)]),
     # shapes
     "flatten": (lambda: nn.Flatten(), [(2, 3, 4, 5)]),
     "view": (lambda: Fn(lambda a: a.view(a.shape[0], 4, -1).sum(dim=2)), [(2, 4, 3, 2)]),
@@ -246,6 +248,16 @@ def test_op_static(case: str) -> None:
     proto = check(make(), shapes, dynamic=False)
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == list(shapes[0])
+
+
+def test_where_condition_is_a_constant() -> None:
+    """numcnn's comparisons are not traced ops: the mask of the traced run is written."""
+    mask = numcnn.from_numpy(np.array([[True, False, True]]))
+    m = Fn(lambda a, b: numcnn.where(mask, a, b))
+    xs = [rand((2, 3)), rand((2, 3), 1)]
+    proto = export(m, tuple(numcnn.from_numpy(x) for x in xs), io.BytesIO())
+    got = ort_run(proto, {"input": xs[0], "input_1": xs[1]})[0]
+    np.testing.assert_array_equal(got, np.where(mask.array, xs[0], xs[1]))
 
 
 def test_float64_model() -> None:
