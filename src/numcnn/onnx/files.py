@@ -23,7 +23,8 @@ What is checked, in this order, before anything is built from the file:
    0 <= offset, offset + length <= the file's size, length = the tensor's byte count; the
    bytes read from one file never exceed its size (so overlapping claims cannot multiply one
    file in memory).  Only then is each region read, bounded, into the tensor's raw_data;
-5. with check=True, `onnx.checker.check_model` accepts the result.
+5. with check=True, `onnx.checker.check_model` accepts the result (given the bytes that were
+   read when no external data changed the model, so nothing is serialised twice).
 
 So every allocation is bounded by bytes that are really on disk: the protobuf parse by
 `max_bytes`, each tensor by its own stored data.  A ModelProto given directly goes through
@@ -128,16 +129,21 @@ def read_model(source: Source, *, check: bool = True,
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes}")
     folder: str | None = None
+    # the serialised model, kept for onnx.checker (which would otherwise serialise it again)
+    data: bytes
     if isinstance(source, onnx.ModelProto):
         label, model = _PROTO_LABEL, source
-        _check_size(source.ByteSize(), max_bytes, label)
+        data = _serialise(source, label)
+        _check_size(len(data), max_bytes, label)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         label = _BYTES_LABEL
         _check_size(len(source), max_bytes, label)
-        model = _parse(bytes(source), label)
+        data = bytes(source)
+        model = _parse(data, label)
     elif isinstance(source, (str, os.PathLike)):
         label = os.fspath(source)
-        model = _parse(_read_file(label, max_bytes), label)
+        data = _read_file(label, max_bytes)
+        model = _parse(data, label)
         folder = os.path.realpath(os.path.dirname(os.path.abspath(label)))
     else:
         raise TypeError("source must be a path (str or os.PathLike), bytes or an "
@@ -152,8 +158,9 @@ def read_model(source: Source, *, check: bool = True,
             raise OnnxFileError(f"{label}: {external[0][0]} keeps its data in an external "
                                 "file, which needs a model read from a path (its folder)")
         _load_external(external, folder, label)
+        data = b""                             # the model changed: the checker serialises it
     if check:
-        _run_checker(onnx, model, label)
+        _run_checker(onnx, data or model, label)
     return model
 
 
@@ -180,6 +187,20 @@ def _read_file(path: str, max_bytes: int) -> bytes:
     if len(data) != size:
         raise OnnxFileError(f"{path}: the file changed while it was read")
     return data
+
+
+def _serialise(model: onnx.ModelProto, label: str) -> bytes:
+    """model.SerializeToString() (the size check and the checker's input at once; protobuf's
+    ByteSize costs the same encoding); one that protobuf cannot encode (2 GiB or more) is
+    refused."""
+    from google.protobuf.message import EncodeError  # protobuf comes with onnx
+
+    try:
+        return model.SerializeToString()
+    except (EncodeError, ValueError) as e:
+        raise OnnxFileError(f"{label}: protobuf cannot serialise this model (2 GiB or more, "
+                            f"or invalid: {str(e).splitlines()[0] if str(e) else type(e).__name__})"
+                            ) from None
 
 
 def _parse(data: bytes, label: str) -> onnx.ModelProto:
@@ -439,8 +460,9 @@ def _file_size(path: str, where: str, label: str) -> int:
 
 # ---------------------------------------------------------------- onnx.checker
 
-def _run_checker(onnx: object, model: onnx.ModelProto, label: str) -> None:
-    """onnx.checker.check_model; its error's first line as an OnnxFileError."""
+def _run_checker(onnx: object, model: onnx.ModelProto | bytes, label: str) -> None:
+    """onnx.checker.check_model on the model or its serialised bytes (the same check, without
+    serialising it again); its error's first line as an OnnxFileError."""
     checker = onnx.checker                                   # type: ignore[attr-defined]
     try:
         checker.check_model(model)
