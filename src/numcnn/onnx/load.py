@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -484,8 +485,14 @@ def _state_paths(names: list[str]) -> list[str]:
 
 
 def _to_array(onnx: Any, tensor: Any) -> np.ndarray:
-    """The initialiser as a writable ndarray, copied once: to_array views raw_data's bytes
-    (read-only), so those are copied; typed fields (float_data ...) already are a new array."""
+    """The initialiser as a writable ndarray.  raw_data (little-endian, as the file stores
+    it) is copied once from the protobuf's bytes into a bytearray the array then views: on a
+    550 MB VGG-19 that is twice as fast as a numpy copy (numpy asks for huge pages, which the
+    kernel must clear); other storage goes through onnx.numpy_helper.to_array."""
+    dtype = _ops.DTYPES.get(tensor.data_type)
+    if dtype is not None and tensor.HasField("raw_data") and sys.byteorder == "little":
+        return np.frombuffer(bytearray(tensor.raw_data), np.dtype(dtype)).reshape(
+            tuple(tensor.dims))
     array = onnx.numpy_helper.to_array(tensor)
     return array if array.flags.writeable else array.copy()
 
