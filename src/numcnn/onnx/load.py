@@ -20,8 +20,8 @@ nodes, or with names that are not dotted identifiers) sit at the path their name
 ("onnx::Conv_193" sanitised to "onnx__Conv_193").  A node without state is named after its
 scope: torch's "/layer1/layer1.0/conv1/Conv" and numcnn's "/layer1/0/conv1/Conv_4" give
 "layer1.0.conv1" (a second node of that scope "layer1.0.conv1_1"), a node in the scope of a
-block that already holds other nodes "layer1.0.Add"; a node without a usable name
-f"{op_type}_{index}".
+block that already holds other nodes "layer1.0.add" (as summary names a functional row of
+numcnn's block); a node without a usable name f"{op_type}_{index}".
 
 Forward keeps each intermediate value only until its last reader has run (the liveness is
 computed once, at load), so inference holds about what PyTorch would, not every activation;
@@ -544,12 +544,16 @@ class _Paths:
     def first_free(self, base: str) -> str | None:
         """base, base_1, base_2 ... whichever is free first (None if base's parent is taken)."""
         parent = base.rpartition(".")[0]
-        if (parent and not self.can_hold(parent)) or not _readable(f"{base}_1".split(".")):
+        if parent and not self.can_hold(parent):
             return None
-        k = 0
-        while not self.free_leaf(base if k == 0 else f"{base}_{k}"):
+        if self.free_leaf(base):
+            return base
+        if not _readable(f"{base}_1".split(".")):     # "features.0" has no "features.0_1"
+            return None
+        k = 1
+        while not self.free_leaf(f"{base}_{k}"):
             k += 1
-        return base if k == 0 else f"{base}_{k}"
+        return f"{base}_{k}"
 
 
 def _readable(parts: list[str]) -> bool:
@@ -584,7 +588,8 @@ def _layout(nodes: list[_Node], paths: dict[str, str], outputs: set[str]) -> _La
     A node owns the initialisers only it reads (not graph outputs) whose state path is their
     own dotted name, sharing the prefix of the first one: that prefix is the node's path,
     when no other state lies at or below it.  The other nodes are named by `_scope_path`
-    (suffixed when taken), inside a block as f"{block}.{op_type}", else f"{op_type}_{index}".
+    (suffixed when taken), inside a block as f"{block}.{op_type.lower()}", else
+    f"{op_type}_{index}".
     """
     readers: dict[str, set[int]] = {}
     for i, node in enumerate(nodes):
@@ -631,7 +636,7 @@ def _stateless_path(node: _Node, index: int, taken: _Paths) -> str:
     scope = _scope_path(node.name)
     path = None
     if scope is not None and scope in taken.containers and taken.can_hold(scope):
-        path = taken.first_free(f"{scope}.{node.op_type}")
+        path = taken.first_free(f"{scope}.{node.op_type.lower()}")
     elif scope is not None and _readable(scope.split(".")):
         path = taken.first_free(scope)
     return path or taken.first_free(f"{node.op_type}_{index}") or f"_{node.op_type}_{index}"
