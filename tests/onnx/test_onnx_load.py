@@ -369,3 +369,79 @@ def test_forward_checks_the_number_of_inputs() -> None:
     net = numcnn.onnx.load(model)
     with pytest.raises(ValueError, match="expected 2 inputs"):
         net(np.ones(2, np.float32))
+
+
+# ---------------------------------------------------------------- load cost
+
+
+def test_read_model_hands_the_checker_the_bytes_it_read(tmp_path, monkeypatch) -> None:
+    """onnx.checker gets the file's own bytes (a path), the bytes given, or one
+    serialisation of a ModelProto -- never a second serialisation of what was parsed; a model
+    whose external data was read in is checked as the ModelProto it became."""
+    seen: list = []
+    real = onnx.checker.check_model
+    monkeypatch.setattr(onnx.checker, "check_model", lambda m, *a, **k: (seen.append(m),
+                                                                          real(m, *a, **k)))
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [2])], [_vi("y", [2])],
+                   {"w": np.arange(4096, dtype=np.float32)})
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    numcnn.onnx.read_model(str(path))
+    numcnn.onnx.read_model(model)
+    numcnn.onnx.read_model(path.read_bytes())
+    assert [type(m) for m in seen] == [bytes] * 3
+    assert seen[0] == seen[1] == seen[2] == path.read_bytes()
+    onnx.save_model(model, str(tmp_path / "ext.onnx"), save_as_external_data=True,
+                    location="ext.bin", size_threshold=0)
+    got = numcnn.onnx.read_model(str(tmp_path / "ext.onnx"))
+    assert seen[3] is got and got.graph.initializer[0].HasField("raw_data")
+
+
+def test_initialisers_become_writable_arrays_of_their_own() -> None:
+    """Each stored form (raw_data, float_data, int64_data; float, int64, bool) gives the
+    values onnx.numpy_helper reads, in a writable array that the ModelProto does not share."""
+    values = {"raw.w": np.arange(6, dtype=np.float32).reshape(2, 3),
+              "shape": np.array([3, 2], np.int64), "flag": np.array([True, False])}
+    model = _model([helper.make_node("Mul", ["x", "raw.w"], ["m"]),
+                    helper.make_node("Add", ["m", "typed.b"], ["a"]),
+                    helper.make_node("Reshape", ["a", "shape"], ["r"]),
+                    helper.make_node("Where", ["flag", "r", "r"], ["y"])],
+                   [_vi("x", [2, 3])], [_out("y")], values)
+    model.graph.initializer.append(helper.make_tensor("typed.b", TensorProto.FLOAT, [3],
+                                                      [0.5, -1.0, 2.0]))      # float_data
+    net = numcnn.onnx.load(model)
+    state = net.state_dict()
+    for t in model.graph.initializer:
+        key = t.name.replace("::", "__")
+        want = numpy_helper.to_array(t)
+        assert state[key].array.flags.writeable
+        np.testing.assert_array_equal(state[key].numpy(), want)
+        assert state[key].array.dtype == want.dtype
+    with numcnn.no_grad():
+        net.get_parameter("raw.w").mul_(2.0)
+    np.testing.assert_array_equal(numpy_helper.to_array(model.graph.initializer[0]),
+                                  values["raw.w"])
+    x = np.ones((2, 3), np.float32)
+    with numcnn.no_grad():
+        np.testing.assert_array_equal(net(x).numpy(),
+                                      (2 * values["raw.w"] + [0.5, -1.0, 2.0]).reshape(3, 2))
+
+
+def test_batchnorm_statistics_held_by_the_root_move_in_training() -> None:
+    """Running statistics a node does not own (names that are not dotted, so they stay at
+    the root) are still updated by ONNX's momentum rule in .train()."""
+    r = np.random.default_rng(5)
+    p = {"scale": r.standard_normal(3), "bias": r.standard_normal(3),
+         "mean": r.standard_normal(3), "var": r.random(3) + 0.5}
+    model = _model([helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"],
+                                     ["y"], momentum=0.7)],
+                   [_vi("x", [None, 3, 4, 4], TensorProto.DOUBLE)],
+                   [_vi("y", [None, 3, 4, 4], TensorProto.DOUBLE)], p)
+    net = numcnn.onnx.load(model).train()
+    assert {k for k, _ in net.named_buffers()} == {"mean", "var"}
+    x = r.standard_normal((4, 3, 4, 4))
+    net(x)
+    np.testing.assert_allclose(net.mean.numpy(), p["mean"] * 0.7 + x.mean(axis=(0, 2, 3)) * 0.3,
+                               rtol=RTOL64)
+    np.testing.assert_allclose(net.var.numpy(), p["var"] * 0.7 + x.var(axis=(0, 2, 3)) * 0.3,
+                               rtol=RTOL64)

@@ -2,7 +2,7 @@
 
     m = numcnn.onnx.load("resnet18.onnx")       # a path, the bytes, or an onnx.ModelProto
     y = m(x)                                     # graph inputs in order -> Tensor (or tuple)
-    print(m.layer1[0].conv1)                     # Conv(kernel_shape=[3, 3], pads=[1, 1, 1, 1], ...)
+    m.get_submodule("layer1.0.conv1")           # Conv(dilations=[1, 1], group=1, pads=...)
 
 Every node of the graph is a small child module (`OnnxNode`, its class named after the
 op_type: `Conv`, `Relu`, `Add` ...) that runs the node on numcnn's ops in its forward, so hooks,
