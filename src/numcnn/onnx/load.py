@@ -180,15 +180,8 @@ class OnnxIf(OnnxNode):
 
     def forward(self, *args: Any, state: dict[str, Any] | None = None) -> Any:
         cond, scope = args
-        branch: _Graph = self.attrs["then_branch" if bool(cond.item()) else "else_branch"]
-        inner = dict(scope)
-        _run_nodes(branch.nodes, inner, self.opset_version, self.training, self._slots)
-        outs = tuple(inner[name] for name in branch.outputs)
+        outs = _run_if(self.attrs, cond, scope, self.opset_version, self.training, self._slots)
         return outs[0] if len(outs) == 1 else outs
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}=<graph of {len(self.attrs[k].nodes)} nodes>"
-                         for k in _CONTROL_FLOW["If"])
 
 
 _NODE_CLASSES: dict[str, type[OnnxNode]] = {}
@@ -230,10 +223,7 @@ def _run_nodes(nodes: list[_Node], scope: dict[str, Any], opset: int, training: 
     for node in nodes:
         args: list[Any] = [scope[name] if name else None for name in node.inputs]
         if node.op_type in _CONTROL_FLOW:
-            branch: _Graph = node.attrs["then_branch" if bool(args[0].item()) else "else_branch"]
-            inner = dict(scope)
-            _run_nodes(branch.nodes, inner, opset, training, slots)
-            outs = tuple(inner[name] for name in branch.outputs)
+            outs = _run_if(node.attrs, args[0], scope, opset, training, slots)
         else:
             outs = _apply(node.op_type, node.attrs, args, opset, training, len(node.outputs))
             if training:
@@ -242,6 +232,16 @@ def _run_nodes(nodes: list[_Node], scope: dict[str, Any], opset: int, training: 
         for name, value in zip(node.outputs, outs):
             if name:
                 scope[name] = value
+
+
+def _run_if(attrs: dict[str, Any], cond: Any, scope: dict[str, Any], opset: int,
+            training: bool, slots: dict[str, _Slot]) -> tuple[Any, ...]:
+    """If: run then_branch or else_branch by `cond` on a copy of `scope` (a branch sees the
+    outer names; what it makes stays inside) and return the branch's outputs."""
+    branch: _Graph = attrs["then_branch" if bool(cond.item()) else "else_branch"]
+    inner = dict(scope)
+    _run_nodes(branch.nodes, inner, opset, training, slots)
+    return tuple(inner[name] for name in branch.outputs)
 
 
 def _show(value: Any) -> str:
@@ -329,12 +329,12 @@ class OnnxModule(Module):
             else:
                 owner.register_buffer(attr, value)
             self._state[name] = (owner, attr)
-        for node, module in zip(nodes, modules):
+        for node, module in zip(nodes, modules):        # where training writes statistics
             if isinstance(module, OnnxIf):
                 module._slots = self._state
-            module._running = {i: self._state[name] for i in _ops.STATE_UPDATES.get(
-                node.op_type, {}) if i < len(node.inputs) and (name := node.inputs[i])
-                in self._state}
+            for i in _ops.STATE_UPDATES.get(node.op_type, {}):
+                if i < len(node.inputs) and node.inputs[i] in self._state:
+                    module._running[i] = self._state[node.inputs[i]]
 
     def _owner(self, path: str) -> tuple[Module, str]:
         """The (created on demand) submodule holding `path`'s last part, and that part."""
@@ -600,6 +600,7 @@ def _layout(nodes: list[_Node], paths: dict[str, str], outputs: set[str]) -> _La
     node_paths: list[str | None] = [None] * len(nodes)
     own: list[dict[int, str]] = [{} for _ in nodes]
     owner: dict[str, tuple[int, str]] = {}
+    claimed: set[str] = set()
     for i, node in enumerate(nodes):
         if node.op_type in _CONTROL_FLOW:
             continue
@@ -612,9 +613,10 @@ def _layout(nodes: list[_Node], paths: dict[str, str], outputs: set[str]) -> _La
         mine = {pos: name for pos, name in mine.items() if name.rpartition(".")[0] == prefix
                 and _attr_ok(name.rpartition(".")[2])}
         if (not mine or below[prefix] != len(set(mine.values())) or prefix in paths.values()
-                or prefix in node_paths or not _readable(prefix.split("."))):
+                or prefix in claimed or not _readable(prefix.split("."))):
             continue
         node_paths[i] = prefix
+        claimed.add(prefix)
         for pos, name in mine.items():
             own[i][pos] = name.rpartition(".")[2]
             owner[name] = (i, own[i][pos])
