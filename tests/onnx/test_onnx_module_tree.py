@@ -129,6 +129,61 @@ def test_numcnn_summary_of_the_file_has_a_row_per_node(capsys, tmp_path) -> None
     assert sum("(BatchNormalization)" in line for line in lines) == 20
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+def test_torch_export_rows_carry_torchs_layer_parameters(tmp_path) -> None:
+    """A torch network exported by torch.onnx.export (TrainingMode.PRESERVE keeps the
+    BatchNormalization nodes and every state_dict name): its conv, batch norm and linear
+    layers are the rows at their torch paths with torch's parameter counts; the nodes
+    without state take torch's scope names ("block.relu", the second call "block.relu_1",
+    the residual sum "block.add")."""
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
+
+    class Block(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1, self.bn1 = tnn.Conv2d(8, 8, 3, padding=1), tnn.BatchNorm2d(8)
+            self.conv2, self.relu = tnn.Conv2d(8, 8, 3, padding=1, bias=False), tnn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.conv2(self.relu(self.bn1(self.conv1(x)))) + x)
+
+    class Net(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem, self.block, self.fc = tnn.Conv2d(3, 8, 3, padding=1), Block(), \
+                tnn.Linear(8 * 6 * 6, 5)
+
+        def forward(self, x):
+            return self.fc(self.block(self.stem(x)).flatten(1))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    bn = net.block.bn1                  # statistics unlike the weights: torch would share
+    with torch.no_grad():               # equal constants (fresh ones, zeros) between them
+        for t in (bn.weight, bn.bias, bn.running_mean):
+            t.copy_(torch.randn(8))
+        bn.running_var.copy_(torch.rand(8) + 0.5)
+    path = tmp_path / "t.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 6, 6), str(path), dynamo=False, opset_version=17,
+                      training=torch.onnx.TrainingMode.PRESERVE)
+    loaded = numcnn.onnx.load(str(path))
+    got = {r.name: r for r in summary(loaded, (3, 6, 6)).leaf_rows()}
+    layers = {name: m for name, m in net.named_modules()
+              if isinstance(m, (tnn.Conv2d, tnn.BatchNorm2d, tnn.Linear))}
+    assert {name: got[name].params for name in layers} == {
+        name: sum(p.numel() for p in m.parameters()) for name, m in layers.items()}
+    assert {name: got[name].kind for name in layers} == {
+        "stem": "Conv", "block.conv1": "Conv", "block.bn1": "BatchNormalization",
+        "block.conv2": "Conv", "fc": "Gemm"}
+    assert {"block.relu", "block.relu_1", "block.add"} <= set(got)
+    assert got["block.relu_1"].kind == "Relu" and got["block.add"].kind == "Add"
+    x = np.random.default_rng(4).standard_normal((1, 3, 6, 6)).astype(np.float32)
+    with numcnn.no_grad(), torch.no_grad():
+        np.testing.assert_allclose(loaded(x).numpy(), net(torch.from_numpy(x)).numpy(),
+                                   rtol=RTOL, atol=ATOL)
+
+
 # ---------------------------------------------------------------- paths, names, ownership
 
 
