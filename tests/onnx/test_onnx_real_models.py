@@ -128,7 +128,9 @@ def _with_random_weights(name: str) -> tuple[onnx.ModelProto, dict[str, np.ndarr
     return model, feeds
 
 
-@pytest.mark.parametrize("name", MODELS)
+# VGG-19's 143M random weights take ~20 s to make, check and run twice on 2 cores: -m slow
+@pytest.mark.parametrize("name", [pytest.param(m, marks=pytest.mark.slow) if m == "vgg19" else m
+                                  for m in MODELS])
 def test_real_model_with_random_weights_matches_onnxruntime(name: str) -> None:
     model, feeds = _with_random_weights(name)
     options = ort.SessionOptions()
