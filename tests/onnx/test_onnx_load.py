@@ -5,6 +5,8 @@ unsupported."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -274,7 +276,9 @@ def test_state_dict_keys_follow_dotted_names_and_sanitise_the_rest() -> None:
     net = numcnn.onnx.load(model)
     assert set(net.state_dict()) == {"features.0.weight", "layer1.0.bn1.running_mean",
                                      "layer1.0.bn1.running_var", "layer1.0.bn1.weight",
-                                     "layer1.0.bn1.bias", "onnx__Mul_7", "shape"}
+                                     "layer1.0.bn1.bias", "onnx__Mul_7"}
+    # an integer constant is a buffer of the graph, left out of the state_dict
+    assert dict(net.named_buffers())["shape"].tolist() == [0, -1]
     assert {k for k, _ in net.named_parameters()} == {"features.0.weight",
                                                       "layer1.0.bn1.weight",
                                                       "layer1.0.bn1.bias", "onnx__Mul_7"}
@@ -410,7 +414,7 @@ def test_initialisers_become_writable_arrays_of_their_own() -> None:
     model.graph.initializer.append(helper.make_tensor("typed.b", TensorProto.FLOAT, [3],
                                                       [0.5, -1.0, 2.0]))      # float_data
     net = numcnn.onnx.load(model)
-    state = net.state_dict()
+    state = {k: v.detach() for k, v in [*net.named_parameters(), *net.named_buffers()]}
     for t in model.graph.initializer:
         key = t.name.replace("::", "__")
         want = numpy_helper.to_array(t)
@@ -445,3 +449,29 @@ def test_batchnorm_statistics_held_by_the_root_move_in_training() -> None:
                                rtol=RTOL64)
     np.testing.assert_allclose(net.var.numpy(), p["var"] * 0.7 + x.var(axis=(0, 2, 3)) * 0.3,
                                rtol=RTOL64)
+
+
+def test_sequential_models_keep_their_index_keys() -> None:
+    """A numcnn Sequential ("features.0.weight", "0.weight" at the root) exported and loaded
+    back has the model's state_dict keys (num_batches_tracked aside: ONNX has no counter), and
+    that state loads into a fresh model with the same outputs."""
+    def flat() -> numcnn.nn.Module:
+        return numcnn.nn.Sequential(numcnn.nn.Conv2d(1, 4, 3), numcnn.nn.ReLU(),
+                                    numcnn.nn.Flatten(), numcnn.nn.Linear(4 * 26 * 26, 3))
+
+    x = numcnn.randn(2, 1, 28, 28)
+    for factory in (numcnn.models.fmnist_cnn, flat):
+        numcnn.manual_seed(0)
+        net = factory().eval()
+        buf = io.BytesIO()
+        numcnn.onnx.export(net, x, buf)
+        back = numcnn.onnx.load(buf.getvalue())
+        want = {k for k in net.state_dict() if not k.endswith("num_batches_tracked")}
+        assert set(back.state_dict()) == want
+        numcnn.manual_seed(1)
+        fresh = factory().eval()
+        missing, unexpected = fresh.load_state_dict(back.state_dict(), strict=False)
+        assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
+        with numcnn.no_grad():
+            np.testing.assert_allclose(fresh(x).numpy(), net(x).numpy(), rtol=1e-6)
+            np.testing.assert_allclose(back(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)

@@ -290,11 +290,34 @@ def average_pool(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:
     _spatial_rank(inp, "AveragePool")
     kernel = list(a["kernel_shape"])
     strides, dils, pairs, outs = _window(inp, a, kernel)
+    include_pad = bool(a.get("count_include_pad", 0))
+    fast = _plain_avg_pool(inp, kernel, strides, dils, pairs, outs, include_pad)
+    if fast is not None:
+        return fast
     padded = _padded_for(inp, pairs, outs, kernel, strides, dils, 0.0)
     total = _crop_out(_sum_pool(padded, kernel, strides, dils), outs)
-    count = _pool_divisor(inp, pairs, outs, kernel, strides, dils,
-                          bool(a.get("count_include_pad", 0)))
+    count = _pool_divisor(inp, pairs, outs, kernel, strides, dils, include_pad)
     return total / count
+
+
+_AVG_POOLS = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def _plain_avg_pool(inp: Tensor, kernel: list[int], strides: list[int], dils: list[int],
+                    pairs: list[tuple[int, int]], outs: list[int],
+                    include_pad: bool) -> Tensor | None:
+    """The window as numcnn's own average pool (F.avg_poolNd, which torch's semantics share
+    with ONNX's here) where it is one: no dilation, the same padding at both ends and at
+    most half the kernel, and the floor-mode output size; None otherwise."""
+    if (any(d != 1 for d in dils) or any(b != e or 2 * b > k for (b, e), k in zip(pairs, kernel))
+            or not inp.is_floating_point()):
+        return None
+    natural = [(n + 2 * b - k) // s + 1
+               for n, k, s, (b, _) in zip(inp.shape[2:], kernel, strides, pairs)]
+    if natural != list(outs):
+        return None
+    return _AVG_POOLS[len(kernel)](inp, kernel, strides, [b for b, _ in pairs],
+                                   count_include_pad=include_pad)
 
 
 def lp_pool(ctx: OpContext, x: Inputs, a: Attrs) -> Tensor:

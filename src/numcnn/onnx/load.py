@@ -315,7 +315,8 @@ class OnnxModule(Module):
     def _add_state(self, onnx: Any, tensors: dict[str, Any], paths: dict[str, str],
                    layout: _Layout, modules: list[OnnxNode], nodes: list[_Node]) -> None:
         """Each initialiser as a Parameter (float, some input that takes a gradient) or a
-        buffer, on the node that owns it or at the module path its name gives."""
+        buffer (non-persistent for integer ones, so the state_dict holds what a model's
+        does), on the node that owns it or at the module path its name gives."""
         trainable = _trainable_names(nodes)
         for name, tensor in tensors.items():
             value = numcnn.from_numpy(_to_array(onnx, tensor))
@@ -326,8 +327,8 @@ class OnnxModule(Module):
                 owner, attr = self._owner(paths[name])
             if name in trainable and value.is_floating_point():
                 owner.register_parameter(attr, Parameter(value))
-            else:
-                owner.register_buffer(attr, value)
+            else:   # integer constants (shapes, axes) are the graph's, not state to save
+                owner.register_buffer(attr, value, persistent=value.is_floating_point())
             self._state[name] = (owner, attr)
         for node, module in zip(nodes, modules):        # where training writes statistics
             if isinstance(module, OnnxIf):
@@ -473,7 +474,7 @@ def _state_paths(names: list[str]) -> list[str]:
     for name in names:
         path = name
         first = name.split(".")[0]
-        if name not in dotted or name in prefixes or first in reserved or first[0].isdigit():
+        if name not in dotted or name in prefixes or first in reserved:
             path = re.sub(r"\W", "_", name)
             if path[0].isdigit() or path in reserved or path in prefixes:
                 path = "_" + path
@@ -558,7 +559,7 @@ class _Paths:
 
 def _readable(parts: list[str]) -> bool:
     """Dotted identifiers (or indices) that name no attribute of the modules holding them."""
-    return (all(_NAME_PART.fullmatch(p) for p in parts) and not parts[0][0].isdigit()
+    return (all(_NAME_PART.fullmatch(p) for p in parts)
             and parts[0] not in _ROOT_ATTRS and not any(p in _MODULE_ATTRS for p in parts[1:]))
 
 
