@@ -260,6 +260,20 @@ def test_where_condition_is_a_constant() -> None:
     np.testing.assert_array_equal(got, np.where(mask.array, xs[0], xs[1]))
 
 
+@pytest.mark.parametrize("fn", [lambda a: numcnn.where(a > 0, a, a * 0.1),
+                                lambda a: a.masked_fill(a < 0, 0.0),
+                                lambda a: numcnn.fmax(a, a * a - 0.5)],
+                         ids=["where", "masked_fill", "fmax"])
+def test_where_condition_from_the_input_is_refused(fn: Any) -> None:
+    """A mask computed from the input would be written as the traced run's constant, giving
+    a graph that computes something else on other inputs: refused, before anything is
+    written."""
+    buf = io.BytesIO()
+    with pytest.raises(OnnxExporterError, match="depends on the input"):
+        export(Fn(fn), numcnn.from_numpy(rand((2, 3))), buf)
+    assert buf.getvalue() == b""
+
+
 def test_float64_model() -> None:
     numcnn.manual_seed(0)
     # (ONNX Runtime's CPU provider has no float64 Conv, so this model has none)

@@ -222,7 +222,8 @@ def _cast(g: Graph, op: OpCall) -> str:
 
 def _where(g: Graph, op: OpCall) -> str:
     """Where(cond, a, b).  numcnn's comparisons are not traced ops, so the condition is the
-    mask recorded in the traced run, written as a constant."""
+    mask recorded in the traced run, written as a constant (export refuses the model when the
+    mask depends on the input: export._check_where_conditions)."""
     dt = _dtype(op)
     cond = g.name_of(op.kwargs["cond"], np.bool_)
     return g.node("Where", [cond, g.input(op, 0, dt), g.input(op, 1, dt)])

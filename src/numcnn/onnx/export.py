@@ -30,6 +30,7 @@ from typing import IO, Any, Mapping, Sequence, Union
 
 import numpy as np
 
+import numcnn
 from numcnn._atomic import atomic_write
 from numcnn.analysis.summary import Trace
 from numcnn.nn.module import Module
@@ -95,6 +96,7 @@ def export(model: Module, args: Tensor | tuple[Tensor, ...], f: str | os.PathLik
     dims = _dynamic_dims(dynamic_axes, in_names, out_names,
                          [t.ndim for t in inputs], [t.ndim for t in outputs])
     _check_supported(rec.trace)
+    _check_where_conditions(model, inputs, rec, _export_graph.record)
     shapes2 = _export_build.second_run(model, inputs, rec, {i: dims[n] for i, n in
                                                             enumerate(in_names) if n in dims})
     proto = _export_build.build(model, inputs, rec, outputs, opset, in_names, out_names, dims,
@@ -103,6 +105,34 @@ def export(model: Module, args: Tensor | tuple[Tensor, ...], f: str | os.PathLik
     onnx.checker.check_model(data, full_check=True)
     _write(data, f)
     return proto
+
+
+def _check_where_conditions(model: Module, inputs: tuple[Tensor, ...], rec: Any,
+                            record: Any) -> None:
+    """A `where` (also masked_fill, fmax/fmin, clamp with tensor bounds) takes its condition
+    as a mask computed outside the traced ops (numcnn's comparisons are not traced), so the
+    export writes the traced mask as a constant.  That is right only when the mask does not
+    depend on the input: run the model again on other input values (float inputs scaled by
+    -1.5 and shifted) and refuse the export if any mask changed, instead of writing a graph
+    that silently computes something else."""
+    ops = rec.trace.ops
+    wheres = [i for i, o in enumerate(ops) if o.op == "Where"]
+    if not wheres:
+        return
+    other = [numcnn.from_numpy(t.array * -1.5 + 0.25) if t.is_floating_point() else t
+             for t in inputs]
+    ops2 = record(model, other).trace.ops
+    for i in wheres:
+        same = (i < len(ops2) and ops2[i].op == "Where"
+                and np.array_equal(np.asarray(ops[i].kwargs["cond"]),
+                                   np.asarray(ops2[i].kwargs["cond"])))
+        if not same:
+            owner = ops[i].owner.name if ops[i].owner is not None else "the model"
+            raise OnnxExporterError(
+                f"where() in {owner or 'the model'} takes a condition that depends on the "
+                "input (a comparison, masked_fill, fmax/fmin or clamp with tensor bounds): "
+                "numcnn's comparisons are not traced ops, so it cannot be exported; write it "
+                "with traced ops (e.g. relu, clamp with number bounds, maximum/minimum)")
 
 
 # ----------------------------------------------------------------------------- arguments
