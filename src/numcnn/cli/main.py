@@ -1,5 +1,5 @@
 """The `numcnn` command line: train, eval, predict, datasets, summary, rf, viz, landscape,
-report, compress.
+report, compress, export.
 
     numcnn train                       # fmnist-cnn on Fashion-MNIST, written to runs/<model>-<time>
     numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000
@@ -13,6 +13,8 @@ report, compress.
     numcnn landscape runs/x/best.safetensors --out landscape.png
     numcnn report runs/x               # one self-contained HTML page (--report: after train)
     numcnn compress int8 runs/x/best.safetensors --out q8   # prune, int8, inq, binarize ...
+    numcnn export runs/x/best.safetensors --onnx x.onnx     # ONNX, dynamic batch (or a zoo name)
+    numcnn summary x.onnx              # the layers of any ONNX file, one row per node
 
 Each command is one module of numcnn.cli exposing `add_parser(sub, fmt)` and `run(args)`;
 `numcnn.cli.args` holds what they share.
