@@ -24,7 +24,7 @@ from onnx.backend.test.loader import load_model_tests  # noqa: E402
 
 from numcnn.onnx import _ops  # noqa: E402
 from numcnn.onnx.backend import NumcnnBackend  # noqa: E402
-from numcnn.onnx.load import _CONTROL_FLOW  # noqa: E402
+from numcnn.onnx.load import _CONTROL_FLOW, _walk_nodes  # noqa: E402
 
 OURS = set(_ops.OPS) | set(_CONTROL_FLOW)       # every op_type numcnn.onnx.load runs
 
@@ -48,14 +48,7 @@ EXCLUDED = {
 }
 
 
-def _nodes(graph: onnx.GraphProto):
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield from _nodes(attr.g)
-            for g in attr.graphs:
-                yield from _nodes(g)
+_nodes = _walk_nodes     # every node, those of subgraphs included
 
 
 def _tensor_types(model: onnx.ModelProto) -> set[int]:

@@ -328,17 +328,27 @@ def _adaptive_axes(g: Graph, op: OpCall) -> tuple[list[int], list[int], int]:
     return sizes, out, x.ndim - nd
 
 
+def _adaptive_as_pool(g: Graph, x: str, sizes: list[int], out: list[int],
+                      kind: str) -> str | None:
+    """Global{kind}Pool for output 1, {kind}Pool (kernel = stride = L/O) when every axis
+    divides; None otherwise."""
+    if all(o == 1 for o in out):
+        return g.node(f"Global{kind}Pool", [x])
+    if all(L % o == 0 for L, o in zip(sizes, out)):
+        k = [L // o for L, o in zip(sizes, out)]
+        return g.node(f"{kind}Pool", [x], kernel_shape=k, strides=k)
+    return None
+
+
 def _adaptive_avg_pool(g: Graph, op: OpCall) -> str:
     """Adaptive average pooling: GlobalAveragePool for output 1, AveragePool (kernel = stride
     = L/O) when every axis divides, else exact: along each axis a MatMul with the averaging
     matrix P (L, O), P[j, i] = 1/len_i for j in window i (windows floor(iL/O) .. ceil((i+1)L/O))."""
     sizes, out, first = _adaptive_axes(g, op)
     x = _x(g, op)
-    if all(o == 1 for o in out):
-        return g.node("GlobalAveragePool", [x])
-    if all(L % o == 0 for L, o in zip(sizes, out)):
-        k = [L // o for L, o in zip(sizes, out)]
-        return g.node("AveragePool", [x], kernel_shape=k, strides=k)
+    plain = _adaptive_as_pool(g, x, sizes, out, "Average")
+    if plain is not None:
+        return plain
     rank = first + len(out)
     for a, (L, o) in enumerate(zip(sizes, out)):
         if L == o:
@@ -364,11 +374,9 @@ def _adaptive_max_pool(g: Graph, op: OpCall) -> str:
         raise g.fail("adaptive max pooling with return_indices=True has no export")
     sizes, out, first = _adaptive_axes(g, op)
     x = _x(g, op)
-    if all(o == 1 for o in out):
-        return g.node("GlobalMaxPool", [x])
-    if all(L % o == 0 for L, o in zip(sizes, out)):
-        k = [L // o for L, o in zip(sizes, out)]
-        return g.node("MaxPool", [x], kernel_shape=k, strides=k)
+    plain = _adaptive_as_pool(g, x, sizes, out, "Max")
+    if plain is not None:
+        return plain
     for a, (L, o) in enumerate(zip(sizes, out)):
         if L == o:
             continue
