@@ -1,4 +1,4 @@
-"""`numcnn export MODEL|CHECKPOINT --onnx FILE`: write a zoo model or a trained (or compressed)
+"""`numcnn export MODEL|CHECKPOINT --onnx FILE`: write a zoo model or a trained (or pruned)
 run's model as an ONNX file (numcnn.onnx.export), check it with onnx.checker, and say what was
 written; when onnxruntime happens to be installed, also run the file there and print the largest
 difference from numcnn's own output on the same random input.
@@ -31,8 +31,9 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     """Add this command to the sub-command parsers `sub`."""
     p = sub.add_parser(
         "export", formatter_class=fmt, help="write a model as an ONNX file",
-        description="Write a zoo model or a run's checkpoint (compressed ones too) as an ONNX "
-                    "file, check it with\nonnx.checker and, when onnxruntime is installed, "
+        description="Write a zoo model or a run's checkpoint (pruned ones too; int8 and binary "
+                    "layers have no ONNX form)\nas an ONNX file, check it with onnx.checker "
+                    "and, when onnxruntime is installed, "
                     "compare its output with numcnn's.\n\n"
                     "  numcnn export resnet18 --onnx resnet18.onnx\n"
                     "  numcnn export runs/x/best.safetensors --onnx x.onnx --static-batch")
