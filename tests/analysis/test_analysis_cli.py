@@ -63,6 +63,15 @@ def test_unknown_model_is_one_line(registered, capsys):
     assert main(["summary", "tiny_vgg", "--input-size", "3", "0", "4"]) == 2
 
 
+def test_train_spelling_names_the_zoo_model(capsys):
+    """`numcnn train --model fmnist-cnn` spells it with a hyphen; summary takes both."""
+    assert main(["summary", "fmnist-cnn", "--depth", "0"]) == 0
+    hyphen = capsys.readouterr().out
+    assert main(["summary", "fmnist_cnn", "--depth", "0"]) == 0
+    assert hyphen.split("\n", 1)[1] == capsys.readouterr().out.split("\n", 1)[1]
+    assert "Total params: 1,677,674" in hyphen
+
+
 def test_default_input_sizes():
     size = numcnn.models.input_size
     assert size("vgg16") == (3, 224, 224)

@@ -46,14 +46,16 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
 
 
 def zoo_model(args: argparse.Namespace, **kwargs: Any) -> tuple[Module, tuple[int, ...]]:
-    """Build args.model from numcnn.models and pick its input size."""
+    """Build args.model from numcnn.models and pick its input size (`numcnn train`'s
+    spelling with hyphens, e.g. fmnist-cnn, names the same zoo model)."""
     from numcnn import models
 
     names = models.list_models()
-    if args.model not in names:
+    name = args.model if args.model in names else args.model.replace("-", "_")
+    if name not in names:
         raise CLIError(f"unknown model {args.model!r}; known models: {', '.join(names)}")
-    factory = models.MODELS[args.model]
-    size: tuple[int, ...] = models.input_size(args.model)
+    factory = models.MODELS[name]
+    size: tuple[int, ...] = models.input_size(name)
     if args.input_size is not None:
         if args.input_size[0] != size[0]:
             kwargs["in_channels"] = args.input_size[0]
