@@ -24,26 +24,14 @@ time (above 1: the binary version is faster).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import Any, Callable
 
 import numpy as np
 
 import numcnn
 import numcnn.nn as nn
+from _timing import median_ms  # noqa: E402  (bench/ is on sys.path)
 from numcnn.compress import binary as B
 from numcnn.models import fmnist_cnn
-
-
-def median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
 
 
 def gemms(repeats: int, batch: int) -> None:

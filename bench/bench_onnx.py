@@ -7,26 +7,15 @@ read back by numcnn.onnx.load, and ONNX Runtime on the exported file (medians of
 from __future__ import annotations
 
 import io
-import time
-from typing import Callable
 
 import numpy as np
 import onnxruntime as ort
 
 import numcnn
 import numcnn.onnx
+from _timing import median_ms  # noqa: E402  (bench/ is on sys.path)
 
 CASES = [("resnet18", (8, 3, 224, 224)), ("fmnist_cnn", (1000, 1, 28, 28))]
-
-
-def median_time(fn: Callable[[], object], repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def bench(name: str, shape: tuple[int, ...]) -> None:
@@ -38,11 +27,11 @@ def bench(name: str, shape: tuple[int, ...]) -> None:
     session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
     loaded = numcnn.onnx.load(buf.getvalue())
     with numcnn.no_grad():
-        t_numcnn = median_time(lambda: model(numcnn.from_numpy(x)))
-        t_loaded = median_time(lambda: loaded(numcnn.from_numpy(x)))
-    t_ort = median_time(lambda: session.run(None, {"input": x}))
-    print(f"{name} {list(shape)}: numcnn {t_numcnn * 1e3:.0f} ms, numcnn.onnx.load "
-          f"{t_loaded * 1e3:.0f} ms, onnxruntime {t_ort * 1e3:.0f} ms "
+        t_numcnn = median_ms(lambda: model(numcnn.from_numpy(x)), 5)
+        t_loaded = median_ms(lambda: loaded(numcnn.from_numpy(x)), 5)
+    t_ort = median_ms(lambda: session.run(None, {"input": x}), 5)
+    print(f"{name} {list(shape)}: numcnn {t_numcnn:.0f} ms, numcnn.onnx.load "
+          f"{t_loaded:.0f} ms, onnxruntime {t_ort:.0f} ms "
           f"(onnxruntime / numcnn = {t_ort / t_numcnn:.2f})")
 
 
