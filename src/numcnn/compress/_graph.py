@@ -61,6 +61,14 @@ _BINARY = {"Add", "Sub", "Mul", "add_", "sub_", "mul_"}
 _MIXING = {"LocalResponseNorm", "GroupNorm", "LayerNorm", "Softmax", "LogSoftmax"}
 
 
+def _root(parent: list[int], a: int) -> int:
+    """The root of a's tree in the union-find forest `parent`, halving the path on the way."""
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
 @dataclass
 class _Tensor:
     """What the graph knows about one traced tensor: the node id and the "a removed channel
@@ -106,18 +114,10 @@ class ChannelGraph:
         return ids
 
     def find(self, a: int) -> int:
-        p = self.parent
-        while p[a] != a:
-            p[a] = p[p[a]]
-            a = p[a]
-        return a
+        return _root(self.parent, a)
 
     def _find_src(self, s: int) -> int:
-        p = self.src_parent
-        while p[s] != s:
-            p[s] = p[p[s]]
-            s = p[s]
-        return s
+        return _root(self.src_parent, s)
 
     def union(self, a: np.ndarray, b: np.ndarray) -> None:
         """Couple nodes a[i] and b[i] for every i."""
