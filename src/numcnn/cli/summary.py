@@ -88,7 +88,7 @@ def onnx_model(args: argparse.Namespace) -> tuple[Module, tuple[int, ...], Any]:
     input's dtype."""
     from numcnn.onnx.errors import require_onnx
     from numcnn.onnx.files import read_model
-    from numcnn.onnx.load import load
+    from numcnn.onnx.load import OnnxModule
 
     try:
         onnx = require_onnx()
@@ -105,7 +105,7 @@ def onnx_model(args: argparse.Namespace) -> tuple[Module, tuple[int, ...], Any]:
     tensor_type = inputs[0].type.tensor_type
     shape = _onnx_input_shape(args, inputs[0].name, tensor_type.shape.dim)
     dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
-    return load(proto), shape, dtype
+    return OnnxModule(proto), shape, dtype      # proto already read and checked once
 
 
 def _onnx_input_shape(args: argparse.Namespace, name: str, dims: Any) -> tuple[int, ...]:
