@@ -309,7 +309,7 @@ def test_default_export_folds_batchnorm() -> None:
     convolution weights renamed, so their state_dict names do not survive."""
     model, shape = _build("inverted_residual")
     loaded = numcnn.onnx.load(_export(model, shape))
-    ops = {node.op_type for node in loaded._nodes}
+    ops = {node.op_type for node in loaded.nodes}
     assert "BatchNormalization" not in ops and "Conv" in ops
     assert not any(k.startswith("conv.") for k in loaded.state_dict())
 

@@ -404,8 +404,6 @@ class OnnxModule(Module):
         """The node modules in the order forward runs them (the graph's order)."""
         return [step.module for step in self._steps]
 
-    _nodes = nodes                                  # the name it had before nodes were modules
-
     def extra_repr(self) -> str:
         return (f"opset={self.opset_version}, inputs={self.input_names}, "
                 f"outputs={self.output_names}, nodes={len(self._steps)}")
