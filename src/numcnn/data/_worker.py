@@ -114,7 +114,10 @@ def _worker_loop(worker_id: int, num_workers: int, fetch: Any,
         except Exception as exc:
             msg = (iteration, k, worker_id, _ERR, _error_payload(exc))
         results.put(msg)
-    results.cancel_join_thread()                          # told to stop: do not block on it
+    # Told to stop: exit normally, so that the queue's feeder thread finishes writing what was
+    # put (the main process drains the results while it waits in WorkerPool.shutdown).  With
+    # cancel_join_thread the process could exit halfway through writing a batch to the pipe,
+    # and the main process's next read would wait forever for the rest of that message.
 
 
 def _exit_reason(code: int | None) -> str:
