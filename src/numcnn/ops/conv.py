@@ -49,6 +49,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from numcnn.autograd.function import Context, Function
+from numcnn.ops import winograd
 
 __all__ = [
     "conv_output_size",
@@ -557,6 +558,8 @@ def _xcorr(xp: np.ndarray, wk: np.ndarray, kernel_size, stride, dilation, out_si
         return y
     if C // G == 1 and G > 1:
         _xcorr_depthwise(xp, wk, kernel_size, stride, dilation, So, y, bias)
+        return y
+    if winograd.xcorr(xp, wk, kernel_size, stride, dilation, So, y, bias):
         return y
     if KK == 1 and G == 1 and all(s == 1 for s in stride):
         # 1x1 convolution at stride 1: the input already is the cols matrix
