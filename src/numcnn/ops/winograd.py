@@ -1,13 +1,275 @@
-"""Winograd minimal filtering for stride-1 3x3 convolutions (work in progress: not used yet).
+"""Winograd minimal filtering for stride-1, dilation-1, ungrouped 3x3 2-D convolutions.
 
 `xcorr` is the hook `numcnn.ops.conv._xcorr` calls before its im2col paths: it computes the
-convolution into `y` and returns True where the Winograd algorithm is chosen for the shape,
-and returns False (leaving `y` alone) everywhere else.
+convolution into `y` and returns True where Winograd's algorithm is chosen for the shape
+(`numcnn.backends.conv.winograd`), and returns False (leaving `y` alone) everywhere else.
+
+The algorithm (Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural Networks").
+F(m, r) computes m outputs of a 1-D correlation with an r-tap filter, y_i = sum_k g_k d_{i+k},
+from a tile of n = m + r - 1 inputs with n multiplications instead of m*r:
+
+    y = A^T [ (G g) * (B^T d) ]          (* elementwise)
+
+and the 2-D F(m x m, r x r) nests it along H and W: for an n x n input tile d and the 3x3 kernel g,
+
+    Y (m x m) = A^T [ (G g G^T) * (B^T d B) ] A.
+
+Summed over input channels, the elementwise product becomes n*n independent GEMMs, one per
+position (xi, nu) of the transformed tile:
+
+    M[xi, nu] (tiles, O) = V[xi, nu] (tiles, C) @ U[xi, nu] (C, O),
+    V = B^T d B for every tile,  U = G g G^T for every (c, o).
+
+Where B, G, A come from (Toom-Cook, derived in `_matrices`): the polynomial product h = g q
+(deg g = r - 1, deg q = m - 1) is found from its values at n - 1 points a_j and its leading
+coefficient ("the point at infinity"): with V_g, V_q the evaluation (Vandermonde) matrices and
+L the Lagrange interpolation matrix, h = L [(V_g g) * (V_q q)].  Correlation is the transpose
+of that product (sum_t d_t h_t = sum_i q_i y_i), so y = V_q^T [(V_g g) * (L^T d)]:
+
+    A^T = V_q^T,  A^T[i, j] = a_j^i (the infinity column is e_{m-1}),
+    G[j] = (1, a_j, a_j^2) / |D_j|,  D_j = prod_{k != j} (a_j - a_k)  (infinity row: (0, 0, 1)),
+    B^T[j] = sign(D_j) * coefficients of prod_{k != j} (x - a_k)
+             (infinity row: coefficients of prod_k (x - a_k)).
+
+F(2x2,3x3), points 0, 1, -1:                F(4x4,3x3), points 0, 1, -1, 2, -2:
+
+    B^T = [ 1  0 -1  0]                         B^T = [ 4  0 -5  0  1  0]
+          [ 0  1  1  0]                               [ 0  4  4 -1 -1  0]
+          [ 0 -1  1  0]                               [ 0 -4  4  1 -1  0]
+          [ 0 -1  0  1]                               [ 0 -2 -1  2  1  0]
+                                                      [ 0  2 -1 -2  1  0]
+    G = [ 1    0    0  ]                              [ 0  4  0 -5  0  1]
+        [ 1/2  1/2  1/2]
+        [ 1/2 -1/2  1/2]                        G = [ 1/4   0     0  ]
+        [ 0    0    1  ]                            [ 1/6   1/6   1/6]
+                                                    [ 1/6  -1/6   1/6]
+    A^T = [ 1  1  1  0]                             [ 1/24  1/12  1/6]
+          [ 0  1 -1  1]                             [ 1/24 -1/12  1/6]
+                                                    [ 0     0     1  ]
+    (Lavin's, up to the signs of the
+     infinity row and column)                   A^T = [ 1  1  1  1  1  0]
+                                                      [ 0  1 -1  2 -2  0]
+                                                      [ 0  1  1  4  4  0]
+                                                      [ 0  1 -1  8 -8  1]
+
+Multiplications per output per (c, o): 9 for im2col, 16/4 = 4 for F(2x2,3x3), 36/16 = 2.25 for
+F(4x4,3x3); the price is the transforms, elementwise passes over memory.
+
+Accuracy (float32, measured against float64 im2col in tests/ops/test_winograd.py): the error of
+an output relative to sum_{c,a} |w| |x| over its receptive field stays below 2e-6 for F(2x2,3x3)
+and 2e-5 for F(4x4,3x3) (im2col's is about 1e-7 there: F(2,3)'s transforms add and subtract a
+few terms; F(4,3)'s multiply by up to 8 and 5 on the way in and out and lose about 3-4 bits more).
+In float64 the same bounds hold with 1e-15 / 1e-14 in place of 2e-6 / 2e-5.
+
+Layout.  The transforms are elementwise passes, which NumPy runs about four times faster over
+long contiguous runs than over the C values of one channels-last pixel.  So a chunk of images is
+first copied "spatial-major": X[w, h, n, c], and then every pass of the input transform (along
+W, then along H), of the output transform, and the GEMMs' operands (tiles = (tw, th, n)) work on
+contiguous blocks of n*C (or n*O) values or more.  Partial tiles at the right and bottom edge
+read zeros from the margin of X and their outputs past the edge are dropped.
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from fractions import Fraction
+
 import numpy as np
+
+from numcnn.backends import conv as _flags
+
+#: a chunk holds about this many tiles (GEMM rows), enough for the n*n GEMMs to run at a good
+#: rate and few enough for one chunk's transformed tiles to stay in L2/L3
+TILES_PER_CHUNK = 1024
+
+
+def _matrices(m: int, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """B^T (n, n), G (n, 3), A^T (m, n) of F(m, 3) from the n - 2 finite points (see module doc)."""
+    r, n = 3, m + 2
+    a = [Fraction(p) for p in points]
+    if len(a) != n - 1 or len(set(a)) != len(a):
+        raise ValueError(f"F({m}, 3) needs {n - 1} distinct points, got {points}")
+
+    def times_linear(p: list[Fraction], root: Fraction) -> list[Fraction]:  # p(x) * (x - root)
+        return [-root * p[0]] + [p[i - 1] - root * p[i] for i in range(1, len(p))] + [p[-1]]
+
+    bt, g = [], []
+    for j in range(n - 1):
+        num, den = [Fraction(1)], Fraction(1)
+        for k in range(n - 1):
+            if k != j:
+                num, den = times_linear(num, a[k]), den * (a[j] - a[k])
+        sign = 1 if den > 0 else -1
+        bt.append([sign * c for c in num] + [Fraction(0)] * (n - len(num)))
+        g.append([a[j] ** e / abs(den) for e in range(r)])
+    whole = [Fraction(1)]
+    for k in range(n - 1):
+        whole = times_linear(whole, a[k])
+    bt.append(whole)
+    g.append([Fraction(0)] * (r - 1) + [Fraction(1)])
+    at = [[a[j] ** i for j in range(n - 1)] + [Fraction(int(i == m - 1))] for i in range(m)]
+    bt_, g_, at_ = (np.array([[float(v) for v in row] for row in mat]) for mat in (bt, g, at))
+    return bt_, g_, at_
+
+
+#: tile size m -> (B^T, G, A^T) of F(m x m, 3 x 3)
+MATRICES = {2: _matrices(2, (0, 1, -1)), 4: _matrices(4, (0, 1, -1, 2, -2))}
+
+
+# ----------------------------------------------------------------------------- kernel
+
+def _lincomb(out: np.ndarray, coeffs, terms, tmp: np.ndarray) -> None:
+    """out = sum_k coeffs[k] * terms[k], skipping the zero coefficients (tmp: a scratch of
+    out's shape for the terms whose coefficient is not +-1)."""
+    first = True
+    for c, t in zip(coeffs, terms):
+        if c == 0:
+            continue
+        if first:
+            if c == 1:
+                np.copyto(out, t)
+            elif c == -1:
+                np.negative(t, out=out)
+            else:
+                np.multiply(t, c, out=out)
+            first = False
+        elif c == 1:
+            np.add(out, t, out=out)
+        elif c == -1:
+            np.subtract(out, t, out=out)
+        else:
+            np.multiply(t, c, out=tmp)
+            np.add(out, tmp, out=out)
+
+
+def _weights(wk: np.ndarray, m: int, dtype) -> np.ndarray:
+    """U[nu, xi] (C, O) = (G g G^T)[xi, nu] for every (c, o), from wk (1, 9*C, O)."""
+    _, G, _ = MATRICES[m]
+    n = m + 2
+    _, KC, O = wk.shape
+    C = KC // 9
+    w = wk.reshape(3, 3 * C * O).astype(np.float64)           # rows: kernel row a
+    t = (G @ w).reshape(n, 3, C * O)                          # (xi, b, c*o)
+    u = np.matmul(G, t)                                       # (xi, nu, c*o)
+    return np.ascontiguousarray(u.transpose(1, 0, 2), dtype=dtype).reshape(n * n, C, O)
+
+
+def winograd_xcorr(xp: np.ndarray, wk: np.ndarray, out_size, y: np.ndarray,
+                   bias: np.ndarray | None, m: int) -> None:
+    """y = xcorr(xp, w) + bias by F(m x m, 3 x 3), chunk by chunk.
+
+    Shape:
+        xp (N, Ho + 2, Wo + 2, C) channels-last, any strides; wk (1, 9*C, O) (row (a, b, c));
+        y (N, Ho, Wo, O), written in place.
+    """
+    from numcnn.ops.conv import _scratch
+
+    BT, _, AT = MATRICES[m]
+    n = m + 2
+    N, C = xp.shape[0], xp.shape[-1]
+    O = wk.shape[-1]
+    Ho, Wo = out_size
+    th, tw = -(-Ho // m), -(-Wo // m)                         # tiles down and across
+    Hn, Wn = th * m + 2, tw * m + 2                           # input rows/cols the tiles read
+    Hp, Wp = xp.shape[1], xp.shape[2]
+    dt = y.dtype
+    U = _weights(wk, m, dt)                                   # (n*n, C, O)
+    nb = max(1, min(N, TILES_PER_CHUNK // (th * tw)))
+    for n0 in range(0, N, nb):
+        k = min(N, n0 + nb) - n0
+        T = tw * th * k                                       # tiles in this chunk: (tw, th, k)
+        # X[w, h, n, c]: the chunk, spatial-major, zero past the padded input
+        X = _scratch("wino_x", (Wn, Hn, k, C), dt)
+        np.copyto(X[:Wp, :Hp], xp[n0:n0 + k].transpose(2, 1, 0, 3))
+        X[Wp:] = 0
+        X[:Wp, Hp:] = 0
+        # along W: T1[nu, tj, h, n, c] = sum_b BT[nu, b] X[tj*m + b, h, n, c]
+        T1 = _scratch("wino_t1", (n, tw, Hn, k, C), dt)
+        tmp = _scratch("wino_tmp", (n * T * max(C, O),), dt)
+        for nu in range(n):
+            _lincomb(T1[nu], BT[nu], [X[b:b + tw * m:m] for b in range(n)],
+                     tmp[:tw * Hn * k * C].reshape(tw, Hn, k, C))
+        # along H: V[nu, xi, tj, ti, n, c] = sum_a BT[xi, a] T1[nu, tj, ti*m + a, n, c]
+        V = _scratch("wino_v", (n, n, tw, th, k, C), dt)
+        for xi in range(n):
+            _lincomb(V[:, xi], BT[xi], [T1[:, :, a:a + th * m:m] for a in range(n)],
+                     tmp[:n * T * C].reshape(n, tw, th, k, C))
+        # n*n GEMMs: M[pos] (T, O) = V[pos] (T, C) @ U[pos] (C, O)
+        M = _scratch("wino_m", (n, n, tw, th, k, O), dt)
+        np.matmul(V.reshape(n * n, T, C), U, out=M.reshape(n * n, T, O))
+        # back along W: Z[j, xi] = sum_nu AT[j, nu] M[nu, xi]
+        Z = _scratch("wino_z", (m, n, tw, th, k, O), dt)
+        for j in range(m):
+            _lincomb(Z[j], AT[j], list(M),
+                     tmp[:n * T * O].reshape(n, tw, th, k, O))
+        # back along H: Yt[j, i] = sum_xi AT[i, xi] Z[j, xi]
+        Yt = _scratch("wino_y", (m, m, tw, th, k, O), dt)
+        for i in range(m):
+            _lincomb(Yt[:, i], AT[i], [Z[:, xi] for xi in range(n)],
+                     tmp[:m * T * O].reshape(m, tw, th, k, O))
+        # y[n, ti*m + i, tj*m + j] = Yt[j, i, tj, ti, n] (+ bias), the tiles past the edge dropped
+        for i in range(min(m, Ho)):
+            for j in range(min(m, Wo)):
+                dst = y[n0:n0 + k, i::m, j::m]                # (k, th_i, tw_j, O)
+                src = Yt[j, i, :dst.shape[2], :dst.shape[1]].transpose(2, 1, 0, 3)
+                if bias is None:
+                    np.copyto(dst, src)
+                else:
+                    np.add(src, bias, out=dst)
+
+
+# ----------------------------------------------------------------------------- choice
+
+#: (N, Ho, Wo, C, O, dtype) -> 0 (im2col), 2 or 4: what the autotuner chose
+_CHOICES: dict[tuple, int] = {}
+_LOCK = threading.Lock()
+_STATE = threading.local()                # .tuning: True while timing the im2col path
+
+
+def reset_choices() -> None:
+    """Forget every autotuned choice."""
+    with _LOCK:
+        _CHOICES.clear()
+
+
+def choices() -> dict[tuple, int]:
+    """A copy of the autotuner's choices: (N, Ho, Wo, C, O, dtype name) -> 0 (im2col) or m."""
+    with _LOCK:
+        return dict(_CHOICES)
+
+
+def _tune(xp, wk, out_size, y, bias, key) -> int:
+    """Time im2col, F(2x2,3x3) and F(4x4,3x3) on this call (interleaved, best of two each),
+    leave the fastest's result in y and return its tile size (0: im2col)."""
+    from numcnn.ops.conv import _xcorr
+
+    def direct() -> np.ndarray:
+        _STATE.tuning = True
+        try:
+            return _xcorr(xp, wk, (3, 3), (1, 1), (1, 1), out_size, bias)
+        finally:
+            _STATE.tuning = False
+
+    best: dict[int, float] = {0: math.inf, 2: math.inf, 4: math.inf}
+    ref = np.empty(0)
+    for _ in range(2):
+        for m in (0, 2, 4):
+            t = time.perf_counter()
+            if m:
+                winograd_xcorr(xp, wk, out_size, y, bias, m)
+            else:
+                ref = direct()
+            best[m] = min(best[m], time.perf_counter() - t)
+    choice = min(best, key=best.__getitem__)
+    if choice == 0:
+        np.copyto(y, ref)
+    elif choice == 2:                      # y holds F(4,3)'s result from the last run
+        winograd_xcorr(xp, wk, out_size, y, bias, 2)
+    with _LOCK:
+        _CHOICES[key] = choice
+    return choice
 
 
 def xcorr(xp: np.ndarray, wk: np.ndarray, kernel_size, stride, dilation, out_size,
@@ -16,4 +278,34 @@ def xcorr(xp: np.ndarray, wk: np.ndarray, kernel_size, stride, dilation, out_siz
 
     Shapes are `_xcorr`'s: xp (N, *Sp, C) channels-last, wk (G, KK*Cg, Og), y (N, *So, G*Og).
     """
-    return False
+    mode = _flags.winograd
+    if mode is False or tuple(kernel_size) != (3, 3) or tuple(stride) != (1, 1) \
+            or tuple(dilation) != (1, 1) or wk.shape[0] != 1 \
+            or getattr(_STATE, "tuning", False):
+        return False
+    dt = y.dtype
+    if dt not in (np.float32, np.float64) or xp.dtype != dt or wk.dtype != dt \
+            or (bias is not None and bias.dtype != dt):
+        return False
+    if mode is True:
+        m = _flags.winograd_tile
+        if m not in MATRICES:
+            raise ValueError(f"numcnn.backends.conv.winograd_tile must be 2 or 4, got {m!r}")
+        winograd_xcorr(xp, wk, out_size, y, bias, m)
+        return True
+    if mode != "auto":
+        raise ValueError("numcnn.backends.conv.winograd must be False, True or 'auto', "
+                         f"got {mode!r}")
+    N, C, O = xp.shape[0], xp.shape[-1], wk.shape[-1]
+    if N * math.prod(out_size) * C * O * 9 < _flags.winograd_min_macs:
+        return False
+    key = (N, *out_size, C, O, dt.name)
+    with _LOCK:
+        chosen = _CHOICES.get(key)
+    if chosen is None:
+        _tune(xp, wk, out_size, y, bias, key)
+        return True
+    if chosen == 0:
+        return False
+    winograd_xcorr(xp, wk, out_size, y, bias, chosen)
+    return True
