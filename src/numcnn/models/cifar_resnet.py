@@ -31,7 +31,7 @@ import numcnn
 import numcnn.nn as nn
 import numcnn.nn.functional as F
 from numcnn.models.resnet import BasicBlock, conv3x3, survival_probabilities
-from numcnn.nn import init
+from numcnn.nn import fastpath, init
 from numcnn.tensor import Tensor
 
 __all__ = ["ShortcutA", "PlainBlock", "CifarResNet", "resnet20", "resnet32", "resnet44",
@@ -82,8 +82,8 @@ class PlainBlock(nn.Module):
         self.relu2 = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.relu1(self.bn1(self.conv1(x)))
-        return self.relu2(self.bn2(self.conv2(out)))
+        return fastpath.chain(x, self.conv1, self.bn1, self.relu1, self.conv2, self.bn2,
+                              self.relu2)
 
 
 class CifarResNet(nn.Module):
@@ -141,7 +141,7 @@ class CifarResNet(nn.Module):
                 init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.relu(self.bn1(self.conv1(x)))     # (N, 16, H, W)
+        x = fastpath.chain(x, self.conv1, self.bn1, self.relu)     # (N, 16, H, W)
         x = self.layer1(x)                          # (N, 16, H, W)
         x = self.layer2(x)                          # (N, 32, H/2, W/2)
         x = self.layer3(x)                          # (N, 64, H/4, W/4)

@@ -40,7 +40,7 @@ from typing import Any, Callable, Sequence
 
 import numcnn
 import numcnn.nn as nn
-from numcnn.nn import init
+from numcnn.nn import fastpath, init
 from numcnn.random import generator
 from numcnn.tensor import Tensor
 
@@ -152,8 +152,8 @@ class BasicBlock(_ResidualBlock):
         self.survival_prob = float(survival_prob)
 
     def residual(self, x: Tensor) -> Tensor:
-        out = self.relu1(self.bn1(self.conv1(x)))          # (N, planes, H/s, W/s)
-        return self.bn2(self.conv2(out))
+        # (N, planes, H/s, W/s); in eval mode under no_grad the BNs are folded (nn.fastpath)
+        return fastpath.chain(x, self.conv1, self.bn1, self.relu1, self.conv2, self.bn2)
 
     def relu_out(self, x: Tensor) -> Tensor:
         return self.relu2(x)
@@ -205,9 +205,10 @@ class Bottleneck(_ResidualBlock):
         self.survival_prob = float(survival_prob)
 
     def residual(self, x: Tensor) -> Tensor:
-        out = self.relu1(self.bn1(self.conv1(x)))          # (N, width, H, W)
-        out = self.relu2(self.bn2(self.conv2(out)))        # (N, width, H/s, W/s)
-        return self.bn3(self.conv3(out))                   # (N, 4 planes, H/s, W/s)
+        # (N, width, H, W) -> (N, width, H/s, W/s) -> (N, 4 planes, H/s, W/s); in eval mode
+        # under no_grad the BNs are folded into the convolutions (nn.fastpath)
+        return fastpath.chain(x, self.conv1, self.bn1, self.relu1, self.conv2, self.bn2,
+                              self.relu2, self.conv3, self.bn3)
 
     def relu_out(self, x: Tensor) -> Tensor:
         return self.relu3(x)
@@ -320,7 +321,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))   # (N, 64, H/4, W/4)
+        x = fastpath.chain(x, self.conv1, self.bn1, self.relu, self.maxpool)  # (N, 64, H/4, W/4)
         x = self.layer1(x)                                      # (N, 64 e, H/4, W/4)
         x = self.layer2(x)                                      # (N, 128 e, H/8, W/8)
         x = self.layer3(x)                                      # (N, 256 e, H/16, W/16)

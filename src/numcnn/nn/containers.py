@@ -26,6 +26,10 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, input: Any) -> Any:
+        from numcnn.nn import fastpath
+
+        if fastpath.active(input):       # eval mode under no_grad: fused layers (nn.fastpath)
+            return fastpath.run_chain(list(self._modules.values()), input)
         for m in self._modules.values():
             input = m(input)
         return input
