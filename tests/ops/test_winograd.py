@@ -105,7 +105,8 @@ def test_kernel_matches_naive_loops_float64(m, N, H, Wd, Cin, O, bias):
 @pytest.mark.parametrize("m", [2, 4])
 def test_kernel_reads_strided_input_and_many_chunks(m, monkeypatch):
     """A non-contiguous (NCHW-backed) input, chunks of one image each, 70 channels."""
-    monkeypatch.setattr(W, "TILES_PER_CHUNK", 1)
+    monkeypatch.setattr(W, "MIN_TILES", 1)
+    monkeypatch.setattr(W, "CHUNK_BYTES", 1)
     rng = np.random.default_rng(7)
     x_nchw = rng.standard_normal((3, 70, 7, 6))
     xp = x_nchw.transpose(0, 2, 3, 1)[:, :, :]                  # (N, 7, 6, 70), a view

@@ -80,9 +80,13 @@ import numpy as np
 
 from numcnn.backends import conv as _flags
 
-#: a chunk holds about this many tiles (GEMM rows), enough for the n*n GEMMs to run at a good
-#: rate and few enough for one chunk's transformed tiles to stay in L2/L3
-TILES_PER_CHUNK = 1024
+#: A chunk of images holds at least MIN_TILES tiles (GEMM rows) and, above that, as many as
+#: fit CHUNK_BYTES of transformed tiles (V and M: n*n*(C + O) values per tile).  Few, long
+#: GEMMs won here: each of the n*n BLAS calls per chunk pays a fixed cost (much more than its
+#: arithmetic on a busy machine, where BLAS's threads wait for a core), which outweighs
+#: keeping a chunk in L2.
+MIN_TILES = 1024
+CHUNK_BYTES = 32 << 20
 
 
 def _matrices(m: int, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,21 +125,29 @@ MATRICES = {2: _matrices(2, (0, 1, -1)), 4: _matrices(4, (0, 1, -1, 2, -2))}
 # ----------------------------------------------------------------------------- kernel
 
 def _lincomb(out: np.ndarray, coeffs, terms, tmp: np.ndarray) -> None:
-    """out = sum_k coeffs[k] * terms[k], skipping the zero coefficients (tmp: a scratch of
-    out's shape for the terms whose coefficient is not +-1)."""
-    first = True
-    for c, t in zip(coeffs, terms):
-        if c == 0:
-            continue
-        if first:
-            if c == 1:
-                np.copyto(out, t)
-            elif c == -1:
-                np.negative(t, out=out)
-            else:
-                np.multiply(t, c, out=out)
-            first = False
-        elif c == 1:
+    """out = sum_k coeffs[k] * terms[k], in as few passes over memory as NumPy allows: the zero
+    coefficients skipped, a term scaled by c != +-1 first (out = c*t, one pass), else the first
+    two +-1 terms in one pass (out = t0 +- t1); tmp (out's shape) holds the other scaled terms."""
+    pairs = [(float(c), t) for c, t in zip(coeffs, terms) if c != 0]
+    pairs.sort(key=lambda p: abs(p[0]) == 1)                 # a scaled term first, if any
+    (c0, t0), rest = pairs[0], pairs[1:]
+    if abs(c0) != 1:
+        np.multiply(t0, c0, out=out)
+    elif rest:
+        (c1, t1), rest = rest[0], rest[1:]
+        if c0 == 1:
+            (np.add if c1 == 1 else np.subtract)(t0, t1, out=out)
+        elif c1 == 1:
+            np.subtract(t1, t0, out=out)
+        else:
+            np.add(t0, t1, out=out)
+            np.negative(out, out=out)
+    elif c0 == 1:
+        np.copyto(out, t0)
+    else:
+        np.negative(t0, out=out)
+    for c, t in rest:
+        if c == 1:
             np.add(out, t, out=out)
         elif c == -1:
             np.subtract(out, t, out=out)
@@ -144,16 +156,27 @@ def _lincomb(out: np.ndarray, coeffs, terms, tmp: np.ndarray) -> None:
             np.add(out, tmp, out=out)
 
 
-def _weights(wk: np.ndarray, m: int, dtype) -> np.ndarray:
-    """U[nu, xi] (C, O) = (G g G^T)[xi, nu] for every (c, o), from wk (1, 9*C, O)."""
-    _, G, _ = MATRICES[m]
+def _weights(wk: np.ndarray, m: int) -> np.ndarray:
+    """U[nu, xi] (C, O) = (G g G^T)[xi, nu] for every (c, o), from wk (1, 9*C, O), as one GEMM:
+
+        U (n*n, C*O) = K (n*n, 9) @ wk (9, C*O),  K[(nu, xi), (a, b)] = G[xi, a] G[nu, b]
+
+    (a the kernel row, b its column), into a reused buffer.
+    """
+    from numcnn.ops.conv import _scratch
+
     n = m + 2
     _, KC, O = wk.shape
     C = KC // 9
-    w = wk.reshape(3, 3 * C * O).astype(np.float64)           # rows: kernel row a
-    t = (G @ w).reshape(n, 3, C * O)                          # (xi, b, c*o)
-    u = np.matmul(G, t)                                       # (xi, nu, c*o)
-    return np.ascontiguousarray(u.transpose(1, 0, 2), dtype=dtype).reshape(n * n, C, O)
+    K = _KRON[m].astype(wk.dtype)
+    U = _scratch("wino_u", (n * n, C, O), wk.dtype)
+    np.matmul(K, wk.reshape(9, C * O), out=U.reshape(n * n, C * O))
+    return U
+
+
+#: tile size m -> K of `_weights`, K[(nu, xi), (a, b)] = G[xi, a] G[nu, b]
+_KRON = {m: np.einsum("xa,yb->yxab", G, G).reshape((m + 2) ** 2, 9)
+         for m, (_, G, _) in MATRICES.items()}
 
 
 def winograd_xcorr(xp: np.ndarray, wk: np.ndarray, out_size, y: np.ndarray,
@@ -175,8 +198,9 @@ def winograd_xcorr(xp: np.ndarray, wk: np.ndarray, out_size, y: np.ndarray,
     Hn, Wn = th * m + 2, tw * m + 2                           # input rows/cols the tiles read
     Hp, Wp = xp.shape[1], xp.shape[2]
     dt = y.dtype
-    U = _weights(wk, m, dt)                                   # (n*n, C, O)
-    nb = max(1, min(N, TILES_PER_CHUNK // (th * tw)))
+    U = _weights(wk, m)                                       # (n*n, C, O)
+    tiles = max(MIN_TILES, CHUNK_BYTES // (n * n * (C + O) * y.itemsize))
+    nb = max(1, min(N, tiles // (th * tw)))
     for n0 in range(0, N, nb):
         k = min(N, n0 + nb) - n0
         T = tw * th * k                                       # tiles in this chunk: (tw, th, k)
