@@ -421,3 +421,18 @@ def test_batch_norm_channels_last_memory(training, shape):
     assert np.moveaxis(results[0][0], 1, -1).flags.c_contiguous      # layout kept
     compare(lambda F, x, w, b: F.batch_norm(x, const(F, rm0), const(F, rv0), w, b,
                                             training=training), [x_view, w, b])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(8, 16, 12, 12), (3, 16, 5, 5), (4, 24, 7, 6), (64, 8)])
+def test_batch_norm_channels_last_wide_rows(shape, dtype):
+    """Channels-last input is worked on as rows about 512 values wide (k = 32 rows of 16
+    channels folded into one for (8, 16, 12, 12); none for 75 rows): against torch, training."""
+    c = shape[1]
+    last = random_array((shape[0], *shape[2:], c), dtype, seed=80) * 3 + 2
+    x = np.moveaxis(last, -1, 1) if len(shape) > 2 else last
+    w, b = random_array((c,), dtype, seed=81), random_array((c,), dtype, seed=82)
+    rm0, rv0 = random_array((c,), dtype, seed=83), random_array((c,), dtype, seed=84, low=0.5,
+                                                                  high=2)
+    compare(lambda F, x, w, b: F.batch_norm(x, const(F, rm0), const(F, rv0), w, b,
+                                            training=True, momentum=0.2), [x, w, b])

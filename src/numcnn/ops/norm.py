@@ -63,7 +63,10 @@ class _ChannelView:
 
     NCL:  C-contiguous (N, C, *) memory -> an (N, C, L) view; sums over axes 0 and 2.
     RC:   channels-last memory (an NCHW view of NHWC data, or a plain (N, C) matrix) ->
-          an (R, C) view, R = N*L rows; sums over axis 0.
+          R = N*L rows of C values, viewed "wide" as (R/k, k*C) with k*C about 512 (column j
+          is channel j % C); sums over axis 0, per-channel vectors tiled k times (`col`).
+          NumPy runs its inner loop along the last axis: a (C,) vector broadcast over narrow
+          (R, C) rows costs 1.1-3x the wide form's time here (the more, the fewer channels).
     Either way no copy is made when the array already has that layout, and the output is
     given back in the input's layout.
     """
@@ -74,13 +77,13 @@ class _ChannelView:
         self.shape = x.shape
         self.rows = x.ndim == 2 or (not x.flags.c_contiguous
                                     and np.moveaxis(x, 1, -1).flags.c_contiguous)
-        self.view_shape = (n * spatial, c) if self.rows else (n, c, spatial)
-        # RC sums run over (R/k, k*C) rows about 512 wide: NumPy reduces wide rows faster
         self.k = math.gcd(n * spatial, max(1, 512 // max(c, 1)))
         self.wide_shape = (n * spatial // self.k, self.k * c) if self.k else (0, c)
+        self.view_shape = self.wide_shape if self.rows else (n, c, spatial)
 
     def view(self, a: np.ndarray) -> np.ndarray:
-        """An array of the input's logical shape as (R, C) or (N, C, L) (copies only if needed)."""
+        """An array of the input's logical shape as (R/k, k*C) or (N, C, L) (copies only if
+        needed)."""
         if self.rows:
             return np.moveaxis(a, 1, -1).reshape(self.view_shape)
         return a.reshape(self.view_shape)
@@ -94,7 +97,9 @@ class _ChannelView:
 
     def col(self, v: np.ndarray) -> np.ndarray:
         """A per-channel (C,) vector, broadcastable against the view."""
-        return v if self.rows else v[:, None]
+        if self.rows:
+            return np.tile(v, self.k) if self.k > 1 else v
+        return v[:, None]
 
     def _unwide(self, v: np.ndarray) -> np.ndarray:
         """(k*C,) partial sums of the wide rows -> (C,)."""
@@ -103,14 +108,13 @@ class _ChannelView:
     def sum(self, a: np.ndarray) -> np.ndarray:
         """sum over everything but the channel -> (C,)."""
         if self.rows:
-            return self._unwide(a.reshape(self.wide_shape).sum(axis=0))
+            return self._unwide(a.sum(axis=0))
         return a.sum(axis=(0, 2))
 
     def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """sum of a*b over everything but the channel -> (C,), without a full-size temporary."""
         if self.rows:
-            return self._unwide(np.einsum("rc,rc->c", a.reshape(self.wide_shape),
-                                          b.reshape(self.wide_shape)))
+            return self._unwide(np.einsum("rc,rc->c", a, b))
         return _plane_dot(a, b).sum(axis=0)
 
 
@@ -131,7 +135,7 @@ class BatchNorm(Function):
     def forward(ctx: Context, x, weight, bias, *, running_mean=None, running_var=None,
                 training=True, momentum=0.1, eps=1e-5):
         cv = _ChannelView(x)
-        xv = cv.view(x)                                        # (N, C, L) or (R, C)
+        xv = cv.view(x)                                        # (N, C, L) or (R/k, k*C)
         w = _as_dtype(weight, x.dtype)
         b = _as_dtype(bias, x.dtype)
         m = x.size // x.shape[1] if x.shape[1] else 0          # values per channel, N*L
@@ -165,7 +169,7 @@ class BatchNorm(Function):
         need_x, need_w, need_b = ctx.needs_input_grad
         xv, mean, inv_std, k = ctx.saved[:4]                   # k = w / sqrt(var + eps)
         cv, m = ctx.cv, ctx.count
-        gyv = cv.view(gy)                                      # as x: (N, C, L) or (R, C)
+        gyv = cv.view(gy)                                      # as x
         with np.errstate(divide="ignore", invalid="ignore"):
             sum_gy = cv.sum(gyv) if (need_b or (need_x and ctx.training)) else None
             if need_w or (need_x and ctx.training):
