@@ -49,8 +49,10 @@ def use_venv(name: str, installs: list[list[str]]) -> None:
     wanted = json.dumps(installs)
     if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
         print(f"making the {name} venv in {venv} (once; pip from PyPI)", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True,
-                       stdout=sys.stderr)
+        made = subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)],
+                              stdout=sys.stderr)
+        if made.returncode != 0:
+            sys.exit(f"python -m venv {venv} failed")
         for args in installs:
             # pip's own output goes to stderr: stdout carries only the JSON line.
             done = subprocess.run([str(python), "-m", "pip", "install", "-q",
