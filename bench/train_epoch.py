@@ -19,6 +19,10 @@ crop with padding 2, horizontal flip): its cost as a share of the training epoch
 full split).
 
     python bench/train_epoch.py [--epochs 1] [--batch 128] [--limit N] [--data DIR]
+                                [--interleave B]
+
+`--interleave B` runs both in one process instead, their epochs in lockstep, alternating blocks
+of B batches (see `interleaved`): the fair comparison on a shared, loaded machine.
 """
 
 from __future__ import annotations
@@ -105,6 +109,68 @@ def worker(framework: str, epochs: int, batch: int, data: str | None,
     return {"epoch_s": times, "last_loss": losses, "images": len(ds)}
 
 
+def interleaved(epochs: int, batch: int, data: str | None, limit: int | None,
+                block: int) -> dict[str, Any]:
+    """Both frameworks in this process, their epochs run in lockstep: `block` batches of
+    numcnn (through its DataLoader), then `block` of torch, and so on, each framework's clock
+    running only over its own blocks; so both see the same machine load.  Returns
+    {framework: epoch seconds}."""
+    import torch
+
+    import numcnn
+    from numcnn.data import DataLoader
+    from numcnn.data import transforms as T
+
+    ds = _dataset(data, limit)
+    torch.manual_seed(0)
+    numcnn.manual_seed(0)
+    tm, nm = build(torch.nn), build(numcnn.nn)
+    t_opt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+    n_opt = numcnn.optim.Adam(nm.parameters(), lr=1e-3)
+    x_all = (torch.from_numpy(ds.data).float().div_(255).unsqueeze(1) - MEAN) / STD
+    y_all = torch.from_numpy(ds.targets)
+    ds.transform = T.Compose([T.ToTensor(), T.Normalize([MEAN], [STD])])
+    loader = DataLoader(ds, batch_size=batch, shuffle=True, generator=np.random.default_rng(0))
+    tm.train()
+    nm.train()
+
+    def torch_batches() -> Any:
+        order = torch.randperm(len(y_all))
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            t_opt.zero_grad()
+            torch.nn.functional.cross_entropy(tm(x_all[idx]), y_all[idx]).backward()
+            t_opt.step()
+            yield
+
+    def numcnn_batches() -> Any:
+        for x, y in loader:
+            n_opt.zero_grad()
+            numcnn.nn.functional.cross_entropy(nm(x), y).backward()
+            n_opt.step()
+            yield
+
+    out: dict[str, list[float]] = {"numcnn": [], "torch": []}
+    for _ in range(epochs):
+        its = {"numcnn": numcnn_batches(), "torch": torch_batches()}
+        spent = {"numcnn": 0.0, "torch": 0.0}
+        live = ["numcnn", "torch"]
+        r = 0
+        while live:
+            for fw in (live if r % 2 == 0 else live[::-1]):
+                time.sleep(0.02)                 # let the other library's threads go idle
+                t0 = time.perf_counter()
+                for _ in range(block):
+                    if next(its[fw], StopIteration) is StopIteration:
+                        live.remove(fw)
+                        break
+                spent[fw] += time.perf_counter() - t0
+            r += 1
+        for fw in out:
+            out[fw].append(spent[fw])
+    return {"epoch_s": out, "images": len(ds)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--epochs", type=int, default=1)
@@ -112,8 +178,21 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     ap.add_argument("--data", default=None, help="Fashion-MNIST directory (default: as numcnn "
                                                   "train finds it)")
+    ap.add_argument("--interleave", type=int, default=0, metavar="B",
+                    help="run both frameworks in this process, alternating blocks of B "
+                         "batches (fair on a loaded machine); default: one process each")
     ap.add_argument("--worker", choices=["numcnn", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.interleave:
+        res = interleaved(args.epochs, args.batch, args.data, args.limit, args.interleave)
+        n, t = res["epoch_s"]["numcnn"], res["epoch_s"]["torch"]
+        print(f"seed-004 Fashion-MNIST CNN, {args.epochs} epoch(s) of {res['images']} images, "
+              f"Adam, batch {args.batch}, interleaved in blocks of {args.interleave} batches")
+        for fw, secs in (("numcnn", n), ("torch", t)):
+            print(f"{fw:10s} epoch s: {' '.join(f'{x:.1f}' for x in secs)}  "
+                  f"({res['images'] / min(secs):.0f} images/s)")
+        print(f"ratio numcnn/torch (fastest epochs): {min(n) / min(t):.2f}x")
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.epochs, args.batch, args.data, args.limit)))
         return
