@@ -55,18 +55,26 @@ F(2x2,3x3), points 0, 1, -1:                F(4x4,3x3), points 0, 1, -1, 2, -2:
 Multiplications per output per (c, o): 9 for im2col, 16/4 = 4 for F(2x2,3x3), 36/16 = 2.25 for
 F(4x4,3x3); the price is the transforms, elementwise passes over memory.
 
-Accuracy (float32, measured against float64 im2col in tests/ops/test_winograd.py): the error of
-an output relative to sum_{c,a} |w| |x| over its receptive field stays below 2e-6 for F(2x2,3x3)
-and 2e-5 for F(4x4,3x3) (im2col's is about 1e-7 there: F(2,3)'s transforms add and subtract a
-few terms; F(4,3)'s multiply by up to 8 and 5 on the way in and out and lose about 3-4 bits more).
-In float64 the same bounds hold with 1e-15 / 1e-14 in place of 2e-6 / 2e-5.
+Accuracy, measured against float64 im2col (tests/ops/test_winograd.py; shapes with C from 32 to
+512, standard normal inputs and 1/sqrt(9C)-scaled weights).  Relative to sum_{c,a} |w| |x| over
+an output's receptive field, the float32 error stays below
+
+    F(2x2,3x3): 1e-6  (measured up to 9e-8; float32 im2col: 3e-7 on the same shapes),
+    F(4x4,3x3): 1e-5  (measured up to 1.7e-6: its transforms scale by up to 8 and 5 and
+                       cancel, costing 3-4 bits),
+
+and in float64 below 2e-15 and 2e-14 (measured 4e-16 and 4e-15).  F(2x2,3x3) is as accurate
+as im2col (its transforms only add and halve); F(4x4,3x3) is not, which is one reason the
+default (numcnn.backends.conv.winograd = False) keeps both off.
 
 Layout.  The transforms are elementwise passes, which NumPy runs about four times faster over
 long contiguous runs than over the C values of one channels-last pixel.  So a chunk of images is
 first copied "spatial-major": X[w, h, n, c], and then every pass of the input transform (along
 W, then along H), of the output transform, and the GEMMs' operands (tiles = (tw, th, n)) work on
 contiguous blocks of n*C (or n*O) values or more.  Partial tiles at the right and bottom edge
-read zeros from the margin of X and their outputs past the edge are dropped.
+read zeros from the margin of X and their outputs past the edge are dropped.  The transforms
+of a chunk are split over tile columns across conv's worker threads (`_over_batch`), and each
+output value is computed the same way whatever the split, so results do not depend on it.
 """
 
 from __future__ import annotations
@@ -187,61 +195,86 @@ def winograd_xcorr(xp: np.ndarray, wk: np.ndarray, out_size, y: np.ndarray,
         xp (N, Ho + 2, Wo + 2, C) channels-last, any strides; wk (1, 9*C, O) (row (a, b, c));
         y (N, Ho, Wo, O), written in place.
     """
-    from numcnn.ops.conv import _scratch
-
-    BT, _, AT = MATRICES[m]
     n = m + 2
     N, C = xp.shape[0], xp.shape[-1]
     O = wk.shape[-1]
     Ho, Wo = out_size
     th, tw = -(-Ho // m), -(-Wo // m)                         # tiles down and across
-    Hn, Wn = th * m + 2, tw * m + 2                           # input rows/cols the tiles read
-    Hp, Wp = xp.shape[1], xp.shape[2]
-    dt = y.dtype
     U = _weights(wk, m)                                       # (n*n, C, O)
     tiles = max(MIN_TILES, CHUNK_BYTES // (n * n * (C + O) * y.itemsize))
     nb = max(1, min(N, tiles // (th * tw)))
     for n0 in range(0, N, nb):
-        k = min(N, n0 + nb) - n0
-        T = tw * th * k                                       # tiles in this chunk: (tw, th, k)
-        # X[w, h, n, c]: the chunk, spatial-major, zero past the padded input
-        X = _scratch("wino_x", (Wn, Hn, k, C), dt)
-        np.copyto(X[:Wp, :Hp], xp[n0:n0 + k].transpose(2, 1, 0, 3))
-        X[Wp:] = 0
-        X[:Wp, Hp:] = 0
+        _chunk(xp[n0:n0 + nb], U, y[n0:n0 + nb], bias, m)
+
+
+def _chunk(xc: np.ndarray, U: np.ndarray, yc: np.ndarray, bias: np.ndarray | None,
+           m: int) -> None:
+    """One chunk of `winograd_xcorr`: xc (k, Ho + 2, Wo + 2, C) -> yc (k, Ho, Wo, O).
+
+    The transforms are split over tile columns across the worker threads; the GEMMs use BLAS's.
+    """
+    from numcnn.ops.conv import _over_batch, _scratch
+
+    BT, _, AT = MATRICES[m]
+    n = m + 2
+    k, Hp, Wp, C = xc.shape
+    _, Ho, Wo, O = yc.shape
+    th, tw = -(-Ho // m), -(-Wo // m)                         # tiles down and across
+    Hn, Wn = th * m + 2, tw * m + 2                           # input rows/cols the tiles read
+    dt = yc.dtype
+    T = tw * th * k                                           # tiles in this chunk: (tw, th, k)
+    X = _scratch("wino_x", (Wn, Hn, k, C), dt)
+    T1 = _scratch("wino_t1", (n, tw, Hn, k, C), dt)
+    V = _scratch("wino_v", (n, n, tw, th, k, C), dt)
+    M = _scratch("wino_m", (n, n, tw, th, k, O), dt)
+    Z = _scratch("wino_z", (m, n, tw, th, k, O), dt)
+    Yt = _scratch("wino_y", (m, m, tw, th, k, O), dt)
+
+    def copy_in(w0: int, w1: int) -> None:
+        # X[w, h, n, c] = xp[n, h, w, c]: the chunk, spatial-major, zero past the input
+        np.copyto(X[w0:min(w1, Wp), :Hp], xc[:, :, w0:w1].transpose(2, 1, 0, 3))
+        X[max(w0, Wp):w1] = 0
+        X[w0:min(w1, Wp), Hp:] = 0
+
+    def transform_in(t0: int, t1: int) -> None:
+        tmp = _scratch("wino_tmp", (n * (t1 - t0) * Hn * k * C,), dt)
+        c = t1 - t0
         # along W: T1[nu, tj, h, n, c] = sum_b BT[nu, b] X[tj*m + b, h, n, c]
-        T1 = _scratch("wino_t1", (n, tw, Hn, k, C), dt)
-        tmp = _scratch("wino_tmp", (n * T * max(C, O),), dt)
         for nu in range(n):
-            _lincomb(T1[nu], BT[nu], [X[b:b + tw * m:m] for b in range(n)],
-                     tmp[:tw * Hn * k * C].reshape(tw, Hn, k, C))
+            _lincomb(T1[nu, t0:t1], BT[nu], [X[t0 * m + b:t1 * m + b:m] for b in range(n)],
+                     tmp[:c * Hn * k * C].reshape(c, Hn, k, C))
         # along H: V[nu, xi, tj, ti, n, c] = sum_a BT[xi, a] T1[nu, tj, ti*m + a, n, c]
-        V = _scratch("wino_v", (n, n, tw, th, k, C), dt)
         for xi in range(n):
-            _lincomb(V[:, xi], BT[xi], [T1[:, :, a:a + th * m:m] for a in range(n)],
-                     tmp[:n * T * C].reshape(n, tw, th, k, C))
-        # n*n GEMMs: M[pos] (T, O) = V[pos] (T, C) @ U[pos] (C, O)
-        M = _scratch("wino_m", (n, n, tw, th, k, O), dt)
-        np.matmul(V.reshape(n * n, T, C), U, out=M.reshape(n * n, T, O))
+            _lincomb(V[:, xi, t0:t1], BT[xi],
+                     [T1[:, t0:t1, a:a + th * m:m] for a in range(n)],
+                     tmp[:n * c * th * k * C].reshape(n, c, th, k, C))
+
+    def transform_out(t0: int, t1: int) -> None:
+        tmp = _scratch("wino_tmp", (n * (t1 - t0) * th * k * O,), dt)
+        c = t1 - t0
         # back along W: Z[j, xi] = sum_nu AT[j, nu] M[nu, xi]
-        Z = _scratch("wino_z", (m, n, tw, th, k, O), dt)
         for j in range(m):
-            _lincomb(Z[j], AT[j], list(M),
-                     tmp[:n * T * O].reshape(n, tw, th, k, O))
+            _lincomb(Z[j, :, t0:t1], AT[j], [M[nu, :, t0:t1] for nu in range(n)],
+                     tmp.reshape(n, c, th, k, O))
         # back along H: Yt[j, i] = sum_xi AT[i, xi] Z[j, xi]
-        Yt = _scratch("wino_y", (m, m, tw, th, k, O), dt)
         for i in range(m):
-            _lincomb(Yt[:, i], AT[i], [Z[:, xi] for xi in range(n)],
-                     tmp[:m * T * O].reshape(m, tw, th, k, O))
-        # y[n, ti*m + i, tj*m + j] = Yt[j, i, tj, ti, n] (+ bias), the tiles past the edge dropped
+            _lincomb(Yt[:, i, t0:t1], AT[i], [Z[:, xi, t0:t1] for xi in range(n)],
+                     tmp[:m * c * th * k * O].reshape(m, c, th, k, O))
+        # y[n, ti*m + i, tj*m + j] = Yt[j, i, tj, ti, n] (+ bias); tiles past the edge dropped
         for i in range(min(m, Ho)):
             for j in range(min(m, Wo)):
-                dst = y[n0:n0 + k, i::m, j::m]                # (k, th_i, tw_j, O)
-                src = Yt[j, i, :dst.shape[2], :dst.shape[1]].transpose(2, 1, 0, 3)
+                dst = yc[:, i::m, j::m][:, :, t0:t1]      # (k, th_i, tw_j, O)
+                src = Yt[j, i, t0:t0 + dst.shape[2], :dst.shape[1]].transpose(2, 1, 0, 3)
                 if bias is None:
                     np.copyto(dst, src)
                 else:
                     np.add(src, bias, out=dst)
+
+    _over_batch(copy_in, Wn, Hn * k * C)
+    _over_batch(transform_in, tw, T // tw * C * n * 4)
+    # n*n GEMMs: M[pos] (T, O) = V[pos] (T, C) @ U[pos] (C, O)
+    np.matmul(V.reshape(n * n, T, C), U, out=M.reshape(n * n, T, O))
+    _over_batch(transform_out, tw, T // tw * O * n * 4)
 
 
 # ----------------------------------------------------------------------------- choice
