@@ -88,6 +88,10 @@ class _Op:
     def out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return shape
 
+    def macs(self, shape: tuple[int, ...]) -> int:
+        """Multiply-adds on an input of this shape (what decides splitting over the cores)."""
+        return 0
+
     def __call__(self, a: np.ndarray, owned: bool) -> np.ndarray:
         raise NotImplementedError
 
@@ -126,6 +130,9 @@ class _ConvOp(_Op):
                    in zip(shape[1:3], self.pads, self.K, self.dilation))
         return shape[-1] == self.weight.shape[1] * self.groups and fits
 
+    def macs(self, shape: tuple[int, ...]) -> int:
+        return math.prod(self.out_shape(shape)) * math.prod(self.weight.shape[1:])
+
     def out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         N, H, W, _ = shape
         So = [_conv.conv_output_size(s, k, st, p, d) for s, k, st, p, d
@@ -159,6 +166,9 @@ class _LinearOp(_Op):
 
     def accepts(self, shape: tuple[int, ...]) -> bool:
         return shape[-1] == self.weight.shape[1]
+
+    def macs(self, shape: tuple[int, ...]) -> int:
+        return shape[0] * self.weight.size
 
     def out_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return (shape[0], self.weight.shape[0])
@@ -406,23 +416,26 @@ def _run(ops: Sequence[_Op], a: np.ndarray) -> np.ndarray:
 
 
 def _chunked(ops: Sequence[_Op], a: np.ndarray) -> np.ndarray:
-    """Run the ops over chunks of the batch into one output array."""
+    """Run the ops over chunks of the batch into one output array; with enough work, each
+    core takes a share of the images (`numcnn.ops.conv._split_batch`: BLAS at one thread
+    meanwhile), so that the copies and elementwise passes run on every core too."""
     N = a.shape[0]
     shape = a.shape
-    biggest = math.prod(shape[1:])
+    biggest, macs = math.prod(shape[1:]), 0
     for op in ops:
+        macs += op.macs(shape)
         shape = op.out_shape(shape)
         biggest = max(biggest, math.prod(shape[1:]))
     nb = max(1, CHUNK_BYTES // max(1, biggest * a.itemsize))
-    if nb >= N:
-        return _run_ops(ops, a, False)
-    out: np.ndarray | None = None
-    for n0 in range(0, N, nb):
-        y = _run_ops(ops, a[n0:n0 + nb], False)
-        if out is None:
-            out = np.empty((N, *y.shape[1:]), dtype=y.dtype)
-        out[n0:n0 + y.shape[0]] = y
-    assert out is not None
+    out = np.empty(shape, dtype=a.dtype)
+
+    def part(lo: int, hi: int) -> None:
+        for n0 in range(lo, hi, nb):
+            n1 = min(hi, n0 + nb)
+            out[n0:n1] = _run_ops(ops, a[n0:n1], False)
+
+    if _conv._split_batch(part, N, macs) is None:
+        part(0, N)
     return out
 
 
