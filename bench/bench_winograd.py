@@ -2,6 +2,7 @@
 numcnn's im2col path, on the 3x3 stride-1 convolutions of the seed CNN and of resnet18.
 
     python bench/bench_winograd.py [--repeats 5] [--only seed|resnet18] [--dtype float32]
+                                   [--one-core]
 
 For each shape N x C x H x W -> O: the forward (padding 1) and the stride-1 input gradient,
 which numcnn computes as the same correlation with C and O swapped (dY padded by 1, the
@@ -10,6 +11,12 @@ flipped kernel), so its row is "N x O x H x W -> C".  The three algorithms run i
 median over --repeats rounds, ratio = Winograd time / im2col time (below 1: Winograd wins),
 the median of the per-round ratios, with their min-max spread.  "err" is the largest
 |y - y_im2col| / max |y_im2col| of the Winograd result.
+
+--one-core measures the work instead of the wall time: BLAS on one thread, numcnn's copy and
+transform threads off, each call timed by the CPU time of the calling thread
+(time.thread_time), which other processes on a busy machine barely disturb.  It says which
+algorithm does less work on one core; the default wall-clock run says which finishes first
+with both cores, as a model runs it.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ SHAPES = {
 }
 
 
-def run_shape(N: int, C: int, H: int, O: int, repeats: int, dtype) -> dict:
+def run_shape(N: int, C: int, H: int, O: int, repeats: int, dtype, clock=time.perf_counter) -> dict:
     rng = np.random.default_rng(0)
     xp = np.zeros((N, H + 2, H + 2, C), dtype)
     xp[:, 1:-1, 1:-1] = rng.standard_normal((N, H, H, C), dtype=np.float32)
@@ -51,9 +58,9 @@ def run_shape(N: int, C: int, H: int, O: int, repeats: int, dtype) -> dict:
         fn()
     for _ in range(repeats):
         for name, fn in algos.items():
-            t = time.perf_counter()
+            t = clock()
             fn()
-            times[name].append(time.perf_counter() - t)
+            times[name].append(clock() - t)
     scale = float(np.abs(ref[0]).max())
     row = {"ms": {k: 1e3 * statistics.median(v) for k, v in times.items()}}
     for m in (2, 4):
@@ -68,8 +75,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=sorted(SHAPES), default=None)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--one-core", action="store_true",
+                   help="one BLAS thread, no copy threads, CPU time of the calling thread")
     args = p.parse_args()
     flags.winograd = False                  # the im2col rows must not use Winograd themselves
+    clock = time.perf_counter
+    if args.one_core:
+        threadpoolctl.threadpool_limits(1)
+        conv.PARALLEL_MIN_ELEMENTS = 1 << 62
+        clock = time.thread_time
     info = threadpoolctl.threadpool_info()
     print("BLAS:", ", ".join(f"{i['internal_api']} {i['version']} {i.get('architecture')} "
                              f"{i['num_threads']} threads" for i in info))
@@ -81,7 +95,7 @@ def main() -> None:
             continue
         for N, C, H, O in shapes:
             for pass_, (ci, co) in (("forward", (C, O)), ("input grad", (O, C))):
-                r = run_shape(N, ci, H, co, args.repeats, np.dtype(args.dtype))
+                r = run_shape(N, ci, H, co, args.repeats, np.dtype(args.dtype), clock)
                 ms = r["ms"]
                 f2, f4 = r["F2"], r["F4"]
                 print(f"| {N}x{C}x{H}x{H}->{O} | {pass_} | {ms['im2col']:.1f} | {ms['F2']:.1f} "

@@ -98,7 +98,7 @@ CHUNK_BYTES = 32 << 20
 
 
 def _matrices(m: int, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """B^T (n, n), G (n, 3), A^T (m, n) of F(m, 3) from the n - 2 finite points (see module doc)."""
+    """B^T (n, n), G (n, 3), A^T (m, n) of F(m, 3) from the n - 1 finite points (see module doc)."""
     r, n = 3, m + 2
     a = [Fraction(p) for p in points]
     if len(a) != n - 1 or len(set(a)) != len(a):
