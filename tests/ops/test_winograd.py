@@ -273,3 +273,32 @@ def test_autotuner_leaves_small_convolutions_alone(winograd_on):
     xp, wk, y = np.ones((1, 6, 6, 4)), np.ones((1, 36, 2)), np.full((1, 4, 4, 2), 7.0)
     assert not _call(xp, wk, y)
     assert np.all(y == 7.0) and W.choices() == {}
+
+
+@pytest.mark.parametrize("winner", [0, 2, 4])
+def test_autotuner_keeps_the_fastest_and_its_exact_result(winner, winograd_on, monkeypatch):
+    """With a clock under the test's control, the algorithm timed fastest is chosen, y holds
+    exactly (bit for bit) what that algorithm computes, and later calls use it."""
+    winograd_on("auto", min_macs=0)
+    ticks = []
+    for _ in range(2):
+        for m in (0, 2, 4):
+            ticks += [0.0, 1.0 if m == winner else 2.0]
+    clock = iter(ticks)
+    monkeypatch.setattr(W.time, "perf_counter", lambda: next(clock))
+    rng = np.random.default_rng(winner)
+    xp = rng.standard_normal((2, 9, 11, 5)).astype(np.float32)
+    wk = rng.standard_normal((1, 45, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    y = np.empty((2, 7, 9, 3), np.float32)
+    assert _call(xp, wk, y, bias=b)
+    assert W.choices() == {(2, 7, 9, 5, 3, "float32"): winner}
+    if winner:
+        expected = np.empty_like(y)
+        W.winograd_xcorr(xp, wk, (7, 9), expected, b, winner)
+    else:
+        winograd_on(False)
+        expected = C._xcorr(xp, wk, (3, 3), (1, 1), (1, 1), (7, 9), b)
+        winograd_on("auto", min_macs=0)
+    np.testing.assert_array_equal(y, expected)
+    assert _call(xp, wk, y, bias=b) == (winner != 0)          # no clock left: no new timing
