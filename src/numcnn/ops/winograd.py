@@ -129,6 +129,27 @@ def _matrices(m: int, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 #: tile size m -> (B^T, G, A^T) of F(m x m, 3 x 3)
 MATRICES = {2: _matrices(2, (0, 1, -1)), 4: _matrices(4, (0, 1, -1, 2, -2))}
 
+#: tile size m -> the indices (p, q) of the points +a and -a whose transform rows/columns share
+#: their work (`_rows`, `_cols`).  Only F(4x4,3x3): in F(2x2,3x3) sharing saves no pass.
+PAIRS: dict[int, tuple[tuple[int, int], ...]] = {2: (), 4: ((1, 2), (3, 4))}
+
+
+def _split_even_odd(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    even, odd = row.copy(), row.copy()
+    even[1::2] = 0
+    odd[0::2] = 0
+    return even, odd
+
+
+for _m, _pairs in PAIRS.items():         # the structure `_rows` and `_cols` rely on
+    _BT, _, _AT = MATRICES[_m]
+    for _p, _q in _pairs:
+        _e, _o = _split_even_odd(_BT[_p])
+        _sign = (-1.0) ** np.arange(_m)
+        if not (np.array_equal(_BT[_q], _e - _o)
+                and np.array_equal(_AT[:, _q], _sign * _AT[:, _p])):
+            raise AssertionError(f"F({_m}, 3): points {_p} and {_q} do not pair")
+
 
 # ----------------------------------------------------------------------------- kernel
 
@@ -162,6 +183,48 @@ def _lincomb(out: np.ndarray, coeffs, terms, tmp: np.ndarray) -> None:
         else:
             np.multiply(t, c, out=tmp)
             np.add(out, tmp, out=out)
+
+
+def _rows(outs, R: np.ndarray, terms, pairs, tmp: np.ndarray, tmp2: np.ndarray) -> None:
+    """outs[r] = sum_k R[r, k] terms[k] for every row r of R.
+
+    Rows paired as (p, q) are R[p] = E + O and R[q] = E - O, E and O R[p]'s even- and
+    odd-indexed entries (the points +a and -a): E.t and O.t are computed once for both.
+    """
+    paired = {r for pq in pairs for r in pq}
+    for r in range(len(R)):
+        if r not in paired:
+            _lincomb(outs[r], R[r], terms, tmp)
+    for p, q in pairs:
+        even, odd = _split_even_odd(R[p])
+        _lincomb(outs[p], even, terms, tmp)
+        _lincomb(tmp2, odd, terms, tmp)
+        np.subtract(outs[p], tmp2, out=outs[q])
+        np.add(outs[p], tmp2, out=outs[p])
+
+
+def _cols(outs, R: np.ndarray, terms, pairs, tmp: np.ndarray, sums: np.ndarray) -> None:
+    """outs[i] = sum_k R[i, k] terms[k] for every row i of R.
+
+    Columns paired as (p, q) have R[i, q] = (-1)^i R[i, p] (a^i and (-a)^i), so
+    R[i, p] t_p + R[i, q] t_q = R[i, p] (t_p + t_q) for even i and R[i, p] (t_p - t_q) for odd
+    i: the sum and the difference (into `sums`, two per pair) are computed once for all rows.
+    """
+    terms, R = list(terms), R.copy()
+    for idx, (p, q) in enumerate(pairs):
+        plus, minus = sums[2 * idx], sums[2 * idx + 1]
+        np.add(terms[p], terms[q], out=plus)
+        np.subtract(terms[p], terms[q], out=minus)
+        terms[p], terms[q] = plus, minus
+        R[1::2, q], R[1::2, p] = R[1::2, p], 0
+        R[0::2, q] = 0
+    for i in range(len(R)):
+        _lincomb(outs[i], R[i], terms, tmp)
+
+
+def _view(buf: np.ndarray, shape) -> np.ndarray:
+    """The first prod(shape) values of a contiguous buffer, viewed as `shape`."""
+    return buf.reshape(-1)[:math.prod(shape)].reshape(shape)
 
 
 def _weights(wk: np.ndarray, m: int) -> np.ndarray:
@@ -216,6 +279,7 @@ def _chunk(xc: np.ndarray, U: np.ndarray, yc: np.ndarray, bias: np.ndarray | Non
     from numcnn.ops.conv import _over_batch, _scratch
 
     BT, _, AT = MATRICES[m]
+    pairs = PAIRS[m]
     n = m + 2
     k, Hp, Wp, C = xc.shape
     _, Ho, Wo, O = yc.shape
@@ -237,29 +301,30 @@ def _chunk(xc: np.ndarray, U: np.ndarray, yc: np.ndarray, bias: np.ndarray | Non
         X[w0:min(w1, Wp), Hp:] = 0
 
     def transform_in(t0: int, t1: int) -> None:
-        tmp = _scratch("wino_tmp", (n * (t1 - t0) * Hn * k * C,), dt)
         c = t1 - t0
+        shape = (n, c, max(Hn, n * th), k, C)
+        tmp, tmp2 = _scratch("wino_tmp", shape, dt), _scratch("wino_tmp2", shape, dt)
         # along W: T1[nu, tj, h, n, c] = sum_b BT[nu, b] X[tj*m + b, h, n, c]
-        for nu in range(n):
-            _lincomb(T1[nu, t0:t1], BT[nu], [X[t0 * m + b:t1 * m + b:m] for b in range(n)],
-                     tmp[:c * Hn * k * C].reshape(c, Hn, k, C))
+        a_shape = (c, Hn, k, C)
+        _rows(T1[:, t0:t1], BT, [X[t0 * m + b:t1 * m + b:m] for b in range(n)], pairs,
+              _view(tmp, a_shape), _view(tmp2, a_shape))
         # along H: V[nu, xi, tj, ti, n, c] = sum_a BT[xi, a] T1[nu, tj, ti*m + a, n, c]
-        for xi in range(n):
-            _lincomb(V[:, xi, t0:t1], BT[xi],
-                     [T1[:, t0:t1, a:a + th * m:m] for a in range(n)],
-                     tmp[:n * c * th * k * C].reshape(n, c, th, k, C))
+        b_shape = (n, c, th, k, C)
+        _rows(V.transpose(1, 0, 2, 3, 4, 5)[:, :, t0:t1], BT,
+              [T1[:, t0:t1, a:a + th * m:m] for a in range(n)], pairs,
+              _view(tmp, b_shape), _view(tmp2, b_shape))
 
     def transform_out(t0: int, t1: int) -> None:
-        tmp = _scratch("wino_tmp", (n * (t1 - t0) * th * k * O,), dt)
         c = t1 - t0
+        tmp = _scratch("wino_tmp", (n, c, th, k, O), dt)
+        sums = _scratch("wino_sums", (2 * len(pairs), n, c, th, k, O), dt)
         # back along W: Z[j, xi] = sum_nu AT[j, nu] M[nu, xi]
-        for j in range(m):
-            _lincomb(Z[j, :, t0:t1], AT[j], [M[nu, :, t0:t1] for nu in range(n)],
-                     tmp.reshape(n, c, th, k, O))
+        _cols(Z[:, :, t0:t1], AT, [M[nu, :, t0:t1] for nu in range(n)], pairs, tmp, sums)
         # back along H: Yt[j, i] = sum_xi AT[i, xi] Z[j, xi]
-        for i in range(m):
-            _lincomb(Yt[:, i, t0:t1], AT[i], [Z[:, xi, t0:t1] for xi in range(n)],
-                     tmp[:m * c * th * k * O].reshape(m, c, th, k, O))
+        sub = (m, c, th, k, O)
+        _cols(Yt.transpose(1, 0, 2, 3, 4, 5)[:, :, t0:t1], AT,
+              [Z[:, xi, t0:t1] for xi in range(n)], pairs, _view(tmp, sub),
+              _view(sums, (2 * len(pairs), *sub)))
         # y[n, ti*m + i, tj*m + j] = Yt[j, i, tj, ti, n] (+ bias); tiles past the edge dropped
         for i in range(min(m, Ho)):
             for j in range(min(m, Wo)):
