@@ -5,8 +5,10 @@ has none of these names).
 stride-1 input gradient, which is one too) is computed by Winograd's minimal filtering
 (`numcnn.ops.winograd`) instead of im2col + GEMM:
 
-- ``False`` (the default): never.  Results are then bit for bit the same on every run, which
-  numcnn promises for equal seeds.
+- ``False`` (the default): never.  On the development machine Winograd did not beat im2col on
+  any of the seed CNN's or resnet18's shapes (`bench/bench_winograd.py`; the numbers are in
+  `numcnn.ops.winograd`'s docstring), and results stay bit for bit the same on every run,
+  which numcnn promises for equal seeds.
 - ``"auto"``: a small autotuner, in the spirit of ``torch.backends.cudnn.benchmark = True``:
   the first call of each shape (batch, H, W, C, O, dtype) that is large enough to matter
   (`winograd_min_macs`) times the im2col path, F(2x2,3x3) and F(4x4,3x3) against each other

@@ -64,8 +64,19 @@ an output's receptive field, the float32 error stays below
                        cancel, costing 3-4 bits),
 
 and in float64 below 2e-15 and 2e-14 (measured 4e-16 and 4e-15).  F(2x2,3x3) is as accurate
-as im2col (its transforms only add and halve); F(4x4,3x3) is not, which is one reason the
-default (numcnn.backends.conv.winograd = False) keeps both off.
+as im2col (its transforms only add and halve); F(4x4,3x3) is not.
+
+Speed on the development machine (2-core AMD EPYC VM, OpenBLAS 0.3.31 SkylakeX kernels;
+`python bench/bench_winograd.py --one-core`, 2026-12-03): on none of the seed CNN's and
+resnet18's 3x3 shapes does Winograd do less work than im2col.  Measured on one core, F2 takes
+1.05-2.2x im2col's time and F4 1.07-2.2x (closest: 1000x32x28x28 and 1000x64x14x14 at ~1.05x,
+8x128x28x28 with F4 at ~1.15x).  Two reasons: OpenBLAS runs im2col's long GEMMs (K = 9*C) at
+up to ~160 GFLOP/s per core here, but Winograd's n*n GEMMs with K = C at only 45-90, which eats
+most of the 2.25x (F2) and 4x (F4) fewer multiplications; and the transforms, a dozen NumPy
+passes over the tiles, cost about as much as im2col's copies.  Wall-clock runs with both cores
+were dominated by other processes on the shared machine (each row moved 2-5x between runs),
+with no consistent winner.  Hence `numcnn.backends.conv.winograd = False` by default; "auto"
+times the three per shape in the conditions of the run and keeps whichever wins there.
 
 Layout.  The transforms are elementwise passes, which NumPy runs about four times faster over
 long contiguous runs than over the C values of one channels-last pixel.  So a chunk of images is
