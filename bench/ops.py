@@ -104,6 +104,18 @@ ROWS: list[Row] = [
     Row("cross_entropy", "128x1000",
         lambda r: {"x": _randn(r, 128, 1000), "y": r.integers(0, 1000, 128)},
         lambda F, t: F.cross_entropy(t["x"], t["y"]), flops=0, grad=("x",)),
+    # ResNet-20 on CIFAR (batch 128) and ResNet-18 at 224x224 (batch 16): the issue-15 training
+    # targets' convolutions and normalisation
+    conv2d_row(128, 16, 16, 32, 3, padding=1, note="(resnet20)"),
+    conv2d_row(128, 32, 32, 16, 3, padding=1, note="(resnet20)"),
+    conv2d_row(128, 64, 64, 8, 3, padding=1, note="(resnet20)"),
+    Row("batch_norm", "128x16x32x32 train (resnet20)",
+        lambda r: {"x": _randn(r, 128, 16, 32, 32), "w": _randn(r, 16), "b": _randn(r, 16),
+                   "rm": np.zeros(16, np.float32), "rv": np.ones(16, np.float32)},
+        lambda F, t: F.batch_norm(t["x"], t["rm"], t["rv"], t["w"], t["b"], training=True),
+        flops=0, grad=("x", "w", "b")),
+    conv2d_row(16, 64, 64, 56, 3, padding=1, note="(resnet18)"),
+    conv2d_row(16, 128, 128, 28, 3, padding=1, note="(resnet18)"),
 ]
 
 
