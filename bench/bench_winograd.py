@@ -13,7 +13,7 @@ the median of the per-round ratios, with their min-max spread.  "err" is the lar
 |y - y_im2col| / max |y_im2col| of the Winograd result.
 
 --one-core measures the work instead of the wall time: BLAS on one thread, numcnn's copy and
-transform threads off, each call timed by the CPU time of the calling thread
+transform threads and its batch split off, each call timed by the CPU time of the calling thread
 (time.thread_time), which other processes on a busy machine barely disturb.  It says which
 algorithm does less work on one core; the default wall-clock run says which finishes first
 with both cores, as a model runs it.
@@ -83,6 +83,7 @@ def main() -> None:
     if args.one_core:
         threadpoolctl.threadpool_limits(1)
         conv.PARALLEL_MIN_ELEMENTS = 1 << 62
+        conv.SPLIT_BATCH = False
         clock = time.thread_time
     info = threadpoolctl.threadpool_info()
     print("BLAS:", ", ".join(f"{i['internal_api']} {i['version']} {i.get('architecture')} "

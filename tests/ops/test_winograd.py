@@ -121,6 +121,27 @@ def test_kernel_reads_strided_input_and_many_chunks(m, monkeypatch):
 
 
 @pytest.mark.parametrize("m", [2, 4])
+def test_kernel_split_over_the_batch(m, monkeypatch):
+    """conv's batch split (one share of the images per core, BLAS at one thread) however
+    small the call, with several chunks per share."""
+    monkeypatch.setattr(C, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(C, "_n_workers", lambda: 2)
+    monkeypatch.setattr(W, "MIN_TILES", 1)
+    monkeypatch.setattr(W, "CHUNK_BYTES", 1)
+    calls = []
+    real = C._split_batch
+    monkeypatch.setattr(C, "_split_batch", lambda *a: calls.append(a[1]) or real(*a))
+    rng = np.random.default_rng(8)
+    xp = rng.standard_normal((5, 8, 7, 6))
+    w = rng.standard_normal((3, 3, 6, 4))
+    b = rng.standard_normal(4)
+    y = np.empty((5, 6, 5, 4))
+    W.winograd_xcorr(xp, w.reshape(1, -1, 4), (6, 5), y, b, m)
+    assert calls == [5]
+    np.testing.assert_allclose(y, naive_xcorr(xp, w, b), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("m", [2, 4])
 def test_float32_error_bound_relative_to_sum_abs(m, winograd_on):
     """|y32 - y| <= bound * sum |w||x| per output, y the float64 im2col result; also checks
     that the bound is not loose by more than 100x (the measured error is near it)."""

@@ -265,10 +265,16 @@ def winograd_xcorr(xp: np.ndarray, wk: np.ndarray, out_size, y: np.ndarray,
                    bias: np.ndarray | None, m: int) -> None:
     """y = xcorr(xp, w) + bias by F(m x m, 3 x 3), chunk by chunk.
 
+    Large calls are split over the batch like conv's (`_split_batch`): one share of the images
+    per core, each with its own chunks, transforms and GEMMs, BLAS at one thread meanwhile;
+    the weights are transformed once, before the split.
+
     Shape:
         xp (N, Ho + 2, Wo + 2, C) channels-last, any strides; wk (1, 9*C, O) (row (a, b, c));
         y (N, Ho, Wo, O), written in place.
     """
+    from numcnn.ops.conv import _split_batch
+
     n = m + 2
     N, C = xp.shape[0], xp.shape[-1]
     O = wk.shape[-1]
@@ -276,16 +282,23 @@ def winograd_xcorr(xp: np.ndarray, wk: np.ndarray, out_size, y: np.ndarray,
     th, tw = -(-Ho // m), -(-Wo // m)                         # tiles down and across
     U = _weights(wk, m)                                       # (n*n, C, O)
     tiles = max(MIN_TILES, CHUNK_BYTES // (n * n * (C + O) * y.itemsize))
-    nb = max(1, min(N, tiles // (th * tw)))
-    for n0 in range(0, N, nb):
-        _chunk(xp[n0:n0 + nb], U, y[n0:n0 + nb], bias, m)
+
+    def part(lo: int, hi: int) -> None:
+        nb = max(1, min(hi - lo, tiles // (th * tw)))
+        for n0 in range(lo, hi, nb):
+            n1 = min(hi, n0 + nb)
+            _chunk(xp[n0:n1], U, y[n0:n1], bias, m)
+
+    if _split_batch(part, N, y.size * 9 * C) is None:
+        part(0, N)
 
 
 def _chunk(xc: np.ndarray, U: np.ndarray, yc: np.ndarray, bias: np.ndarray | None,
            m: int) -> None:
     """One chunk of `winograd_xcorr`: xc (k, Ho + 2, Wo + 2, C) -> yc (k, Ho, Wo, O).
 
-    The transforms are split over tile columns across the worker threads; the GEMMs use BLAS's.
+    Outside a batch split, the transforms are split over tile columns across the worker
+    threads and the GEMMs use BLAS's; inside one, everything runs in the calling thread.
     """
     from numcnn.ops.conv import _over_batch, _scratch
 
