@@ -188,16 +188,20 @@ def _split_batch(fn: Callable[[int, int], Any], N: int, macs: float) -> list[Any
     """Run fn(n0, n1) on one share of range(N) per core, each in its own thread with BLAS at
     one thread, and return the results in order; None (nothing run) where the work is too
     small (macs < SPLIT_MIN_MACS), there is one core or image, this thread is already a part
-    of a split, or BLAS's threads cannot be controlled."""
-    workers = min(_n_workers(), N)
-    if not SPLIT_BATCH or workers <= 1 or macs < SPLIT_MIN_MACS \
-            or getattr(_INLINE, "on", False):
+    of a split, or BLAS's threads cannot be controlled.  It uses as many threads as BLAS was
+    set to (and none where BLAS was limited to one thread, e.g. by OPENBLAS_NUM_THREADS=1 in
+    each of several processes), at most one per core."""
+    if not SPLIT_BATCH or N <= 1 or macs < SPLIT_MIN_MACS or getattr(_INLINE, "on", False):
         return None
     blas = _blas()
     if not blas.ok or not blas.lock.acquire(blocking=False):  # another split is running
         return None
+    threads = blas.get()
+    workers = min(_n_workers(), N, threads)
+    if workers <= 1:
+        blas.lock.release()
+        return None
     try:
-        threads = blas.get()
         blas.put(1)
         bounds = [N * i // workers for i in range(workers + 1)]
 
