@@ -5,14 +5,15 @@ has none of these names).
 stride-1 input gradient, which is one too) is computed by Winograd's minimal filtering
 (`numcnn.ops.winograd`) instead of im2col + GEMM:
 
-- ``False`` (the default): never.  On the development machine Winograd did not beat im2col on
-  any of the seed CNN's or resnet18's shapes (`bench/bench_winograd.py`; the numbers are in
-  `numcnn.ops.winograd`'s docstring), and results stay bit for bit the same on every run,
-  which numcnn promises for equal seeds.
+- ``False`` (the default): never.  Results stay bit for bit the same on every run, which
+  numcnn promises for equal seeds.  (On the development machine Winograd won on some of the
+  seed CNN's and resnet18's shapes by 10-50% and lost on others, and the winner moved with
+  the load: `bench/bench_winograd.py`, numbers in `numcnn.ops.winograd`'s docstring.)
 - ``"auto"``: a small autotuner, in the spirit of ``torch.backends.cudnn.benchmark = True``:
   the first call of each shape (batch, H, W, C, O, dtype) that is large enough to matter
   (`winograd_min_macs`) times the im2col path, F(2x2,3x3) and F(4x4,3x3) against each other
-  and keeps the fastest for that shape for the rest of the process.  Which one wins can differ
+  and keeps the fastest for that shape for the rest of the process (a tile must take under
+  `numcnn.ops.winograd.WIN_MARGIN` = 0.9 of im2col's time).  Which one wins can differ
   between runs on a noisy machine, so results can differ in the last bits between runs (never
   by more than the error bound documented in `numcnn.ops.winograd`).
 - ``True``: always, with the tile `winograd_tile` (2: F(2x2,3x3), 4: F(4x4,3x3)).

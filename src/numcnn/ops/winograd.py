@@ -67,16 +67,25 @@ and in float64 below 2e-15 and 2e-14 (measured 4e-16 and 4e-15).  F(2x2,3x3) is 
 as im2col (its transforms only add and halve); F(4x4,3x3) is not.
 
 Speed on the development machine (2-core AMD EPYC VM, OpenBLAS 0.3.31 SkylakeX kernels;
-`python bench/bench_winograd.py --one-core`, 2026-12-03): on none of the seed CNN's and
-resnet18's 3x3 shapes does Winograd do less work than im2col.  Measured on one core, F2 takes
-1.05-2.2x im2col's time and F4 1.07-2.2x (closest: 1000x32x28x28 and 1000x64x14x14 at ~1.05x,
-8x128x28x28 with F4 at ~1.15x).  Two reasons: OpenBLAS runs im2col's long GEMMs (K = 9*C) at
-up to ~160 GFLOP/s per core here, but Winograd's n*n GEMMs with K = C at only 45-90, which eats
-most of the 2.25x (F2) and 4x (F4) fewer multiplications; and the transforms, a dozen NumPy
-passes over the tiles, cost about as much as im2col's copies.  Wall-clock runs with both cores
-were dominated by other processes on the shared machine (each row moved 2-5x between runs),
-with no consistent winner.  Hence `numcnn.backends.conv.winograd = False` by default; "auto"
-times the three per shape in the conditions of the run and keeps whichever wins there.
+`python bench/bench_winograd.py`, 2026-12-03, two runs, other processes busy on both cores):
+F(2x2,3x3)'s wall time over im2col's, both split over the batch across the cores --
+
+    seed CNN, batch 128:  32->32 @28x28  1.16 / 1.25     32->64 @14x14  1.06 / 1.15
+                          64->32 @14x14  0.77 / 0.85     64->64 @14x14  0.70 / 0.51
+    seed CNN, batch 1000: 32->32 @28x28  1.04 / 0.85     32->64 @14x14  1.09 / 0.90
+                          64->32 @14x14  0.72 / 0.67     64->64 @14x14  0.42 / 0.82
+    resnet18, batch 8:    64 @56x56  0.72 / 1.02   128 @28x28  1.06 / 0.93
+                          256 @14x14  0.86 / 0.80  512 @7x7  1.18 / 1.05
+
+(64->32 is the input gradient of the 32->64 layer).  F(4x4,3x3) did less work than F2 on one
+core on some shapes (`--one-core`: 8x128x28x28 at 0.63 of im2col against F2's 0.78) but was
+rarely faster in wall time.  What limits it: the n*n GEMMs have K = C, which OpenBLAS runs at
+50-77 GFLOP/s per core for C = 32-64 against ~90 for im2col's K = 9*C, eating much of the
+2.25x (F2) / 4x (F4) fewer multiplications; and the transforms, a dozen NumPy passes over the
+tiles, cost about as much as im2col's copies.  So Winograd wins on some shapes by 10-50%,
+loses on others, and which depends on the load of the moment: `numcnn.backends.conv.winograd`
+is False by default (results then never depend on timing), and "auto" measures per shape in
+the run's own conditions.
 
 Layout.  The transforms are elementwise passes, which NumPy runs about four times faster over
 long contiguous runs than over the C values of one channels-last pixel.  So a chunk of images is
@@ -368,6 +377,9 @@ def _chunk(xc: np.ndarray, U: np.ndarray, yc: np.ndarray, bias: np.ndarray | Non
 
 # ----------------------------------------------------------------------------- choice
 
+#: the autotuner chooses Winograd only where it takes less than this fraction of im2col's time
+WIN_MARGIN = 0.9
+
 #: (N, Ho, Wo, C, O, dtype) -> 0 (im2col), 2 or 4: what the autotuner chose
 _CHOICES: dict[tuple, int] = {}
 _LOCK = threading.Lock()
@@ -388,7 +400,8 @@ def choices() -> dict[tuple, int]:
 
 def _tune(xp, wk, out_size, y, bias, key) -> int:
     """Time im2col, F(2x2,3x3) and F(4x4,3x3) on this call (interleaved, best of two each),
-    leave the fastest's result in y and return its tile size (0: im2col)."""
+    leave the fastest's result in y (im2col unless a tile beats it by WIN_MARGIN) and return
+    its tile size (0: im2col)."""
     from numcnn.ops.conv import _xcorr
 
     def direct() -> np.ndarray:
@@ -408,6 +421,9 @@ def _tune(xp, wk, out_size, y, bias, key) -> int:
             else:
                 ref = direct()
             best[m] = min(best[m], time.perf_counter() - t)
+    # a Winograd tile must beat im2col by WIN_MARGIN: near-ties, which the noise of a shared
+    # machine decides, stay with im2col (so runs agree more often, and on the plainer path)
+    best[0] *= WIN_MARGIN
     choice = min(best, key=best.__getitem__)
     if choice == 0:
         np.copyto(y, ref)
