@@ -2,7 +2,7 @@
 numcnn's im2col path, on the 3x3 stride-1 convolutions of the seed CNN and of resnet18.
 
     python bench/bench_winograd.py [--repeats 5] [--only seed|resnet18] [--dtype float32]
-                                   [--one-core]
+                                   [--one-core] [--models]
 
 For each shape N x C x H x W -> O: the forward (padding 1) and the stride-1 input gradient,
 which numcnn computes as the same correlation with C and O swapped (dY padded by 1, the
@@ -11,6 +11,10 @@ flipped kernel), so its row is "N x O x H x W -> C".  The three algorithms run i
 median over --repeats rounds, ratio = Winograd time / im2col time (below 1: Winograd wins),
 the median of the per-round ratios, with their min-max spread.  "err" is the largest
 |y - y_im2col| / max |y_im2col| of the Winograd result.
+
+--models times whole networks with numcnn.backends.conv.winograd = False and "auto" (after
+the autotuner's first calls), interleaved: seed 004's CNN training step (SGD) at batch 128
+and resnet18's eval forward under no_grad at batch 8 of 3x224x224; it prints the choices.
 
 --one-core measures the work instead of the wall time: BLAS on one thread, numcnn's copy and
 transform threads and its batch split off, each call timed by the CPU time of the calling thread
@@ -70,11 +74,63 @@ def run_shape(N: int, C: int, H: int, O: int, repeats: int, dtype, clock=time.pe
     return row
 
 
+def run_models(repeats: int) -> None:
+    import numcnn
+    import numcnn.nn.functional as F
+    from numcnn.models import fmnist_cnn, resnet18
+
+    rng = np.random.default_rng(0)
+    numcnn.manual_seed(0)
+    cnn = fmnist_cnn()
+    opt = numcnn.optim.SGD(cnn.parameters(), lr=0.01)
+    x = numcnn.tensor(rng.standard_normal((128, 1, 28, 28), dtype=np.float32))
+    labels = numcnn.tensor(rng.integers(0, 10, 128))
+
+    def train_step() -> None:
+        opt.zero_grad()
+        F.cross_entropy(cnn(x), labels).backward()
+        opt.step()
+
+    net = resnet18().eval()
+    xr = numcnn.tensor(rng.standard_normal((8, 3, 224, 224), dtype=np.float32))
+
+    def infer() -> None:
+        with numcnn.no_grad():
+            net(xr)
+
+    print("| model | winograd=False ms | 'auto' ms | auto/False (spread) |")
+    print("|---|---:|---:|---:|")
+    for name, fn in (("seed CNN train step, batch 128", train_step),
+                     ("resnet18 eval, batch 8", infer)):
+        flags.winograd = "auto"
+        fn()                                        # the autotuner times its shapes here
+        flags.winograd = False
+        fn()
+        times: dict[object, list[float]] = {False: [], "auto": []}
+        for _ in range(repeats):
+            for mode in (False, "auto"):
+                flags.winograd = mode
+                t = time.perf_counter()
+                fn()
+                times[mode].append(time.perf_counter() - t)
+        ratios = [a / f for a, f in zip(times["auto"], times[False])]
+        print(f"| {name} | {1e3 * statistics.median(times[False]):.1f} "
+              f"| {1e3 * statistics.median(times['auto']):.1f} "
+              f"| {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) |",
+              flush=True)
+    flags.winograd = False
+    print("autotuner's choices (N, H, W, C, O, dtype) -> 0 im2col / 2 F2 / 4 F4:")
+    for key, m in sorted(winograd.choices().items()):
+        print(f"  {key} -> {m}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=sorted(SHAPES), default=None)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--models", action="store_true",
+                   help="whole networks with winograd False vs 'auto' instead of the shapes")
     p.add_argument("--one-core", action="store_true",
                    help="one BLAS thread, no copy threads, CPU time of the calling thread")
     args = p.parse_args()
@@ -88,6 +144,9 @@ def main() -> None:
     info = threadpoolctl.threadpool_info()
     print("BLAS:", ", ".join(f"{i['internal_api']} {i['version']} {i.get('architecture')} "
                              f"{i['num_threads']} threads" for i in info))
+    if args.models:
+        run_models(args.repeats)
+        return
     print("| shape | pass | im2col ms | F2 ms | F4 ms | F2/im2col (spread) | "
           "F4/im2col (spread) | F2 err | F4 err |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
