@@ -327,3 +327,44 @@ def test_autotuner_keeps_the_fastest_and_its_exact_result(winner, times, winogra
         winograd_on("auto", min_macs=0)
     np.testing.assert_array_equal(y, expected)
     assert _call(xp, wk, y, bias=b) == (winner != 0)          # no clock left: no new timing
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_seed_cnn_gradients_with_winograd_match_im2col(m, winograd_on):
+    """Seed 004's CNN (train-mode batch norm, dropout off), Winograd forced on every 3x3 layer
+    (forwards and input gradients): in float64 the loss and every parameter gradient are the
+    im2col path's (itself tested against torch in test_conv.py) to 1e-10 of each gradient's
+    largest entry; in float32 their error against that float64 reference is at most 3x the
+    float32 im2col path's (this small-batch network amplifies float32 rounding to ~4e-3 of a
+    gradient's largest entry either way, so a fixed float32 tolerance would test the network,
+    not the kernel)."""
+    from numcnn.models import fmnist_cnn
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 1, 28, 28))
+    labels = numcnn.tensor(rng.integers(0, 10, 6))
+    numcnn.manual_seed(0)
+    net = fmnist_cnn()
+    for mod in net.modules():
+        if type(mod).__name__.startswith("Dropout"):
+            mod.eval()
+
+    def run(dtype, mode):
+        winograd_on(mode, m)
+        net.to(dtype)
+        net.zero_grad()
+        loss = F.cross_entropy(net(numcnn.tensor(x.astype(dtype))), labels)
+        loss.backward()
+        return loss.item(), [p.grad.numpy().astype(np.float64) for p in net.parameters()]
+
+    def worst(run_, ref):
+        return max(float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                   for a, b in zip(run_[1], ref[1]))
+
+    ref = run(np.float64, False)
+    wino64 = run(np.float64, True)
+    assert wino64[0] == pytest.approx(ref[0], rel=1e-12)
+    assert worst(wino64, ref) <= 1e-10
+    im2col32, wino32 = run(np.float32, False), run(np.float32, True)
+    assert worst(wino32, ref) <= 3 * worst(im2col32, ref)
+    assert abs(wino32[0] - ref[0]) <= 3 * abs(im2col32[0] - ref[0]) + 1e-6
