@@ -109,12 +109,11 @@ import numpy as np
 from numcnn.backends import conv as _flags
 
 #: A chunk of images holds at least MIN_TILES tiles (GEMM rows) and, above that, as many as
-#: fit CHUNK_BYTES of transformed tiles (V and M: n*n*(C + O) values per tile).  Few, long
-#: GEMMs won here: each of the n*n BLAS calls per chunk pays a fixed cost (much more than its
-#: arithmetic on a busy machine, where BLAS's threads wait for a core), which outweighs
-#: keeping a chunk in L2.
-MIN_TILES = 1024
-CHUNK_BYTES = 32 << 20
+#: fit CHUNK_BYTES of transformed tiles (V and M: n*n*(C + O) values per tile).  The buffers
+#: of a chunk (reused, one set per thread) come to about 4x CHUNK_BYTES.  2-32 MiB measured
+#: alike here (within this busy machine's noise), so the smaller.
+MIN_TILES = 512
+CHUNK_BYTES = 8 << 20
 
 
 def _matrices(m: int, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -335,14 +334,13 @@ def _chunk(xc: np.ndarray, U: np.ndarray, yc: np.ndarray, bias: np.ndarray | Non
 
     def transform_in(t0: int, t1: int) -> None:
         c = t1 - t0
-        shape = (n, c, max(Hn, n * th), k, C)
-        tmp, tmp2 = _scratch("wino_tmp", shape, dt), _scratch("wino_tmp2", shape, dt)
+        a_shape, b_shape = (c, Hn, k, C), (n, c, th, k, C)
+        size = max(math.prod(a_shape), math.prod(b_shape))
+        tmp, tmp2 = _scratch("wino_tmp", (size,), dt), _scratch("wino_tmp2", (size,), dt)
         # along W: T1[nu, tj, h, n, c] = sum_b BT[nu, b] X[tj*m + b, h, n, c]
-        a_shape = (c, Hn, k, C)
         _rows(T1[:, t0:t1], BT, [X[t0 * m + b:t1 * m + b:m] for b in range(n)], pairs,
               _view(tmp, a_shape), _view(tmp2, a_shape))
         # along H: V[nu, xi, tj, ti, n, c] = sum_a BT[xi, a] T1[nu, tj, ti*m + a, n, c]
-        b_shape = (n, c, th, k, C)
         _rows(V.transpose(1, 0, 2, 3, 4, 5)[:, :, t0:t1], BT,
               [T1[:, t0:t1, a:a + th * m:m] for a in range(n)], pairs,
               _view(tmp, b_shape), _view(tmp2, b_shape))
