@@ -77,15 +77,19 @@ F(2x2,3x3)'s wall time over im2col's, both split over the batch across the cores
     resnet18, batch 8:    64 @56x56  0.72 / 1.02   128 @28x28  1.06 / 0.93
                           256 @14x14  0.86 / 0.80  512 @7x7  1.18 / 1.05
 
-(64->32 is the input gradient of the 32->64 layer).  F(4x4,3x3) did less work than F2 on one
-core on some shapes (`--one-core`: 8x128x28x28 at 0.63 of im2col against F2's 0.78) but was
-rarely faster in wall time.  What limits it: the n*n GEMMs have K = C, which OpenBLAS runs at
-50-77 GFLOP/s per core for C = 32-64 against ~90 for im2col's K = 9*C, eating much of the
-2.25x (F2) / 4x (F4) fewer multiplications; and the transforms, a dozen NumPy passes over the
-tiles, cost about as much as im2col's copies.  So Winograd wins on some shapes by 10-50%,
-loses on others, and which depends on the load of the moment: `numcnn.backends.conv.winograd`
-is False by default (results then never depend on timing), and "auto" measures per shape in
-the run's own conditions.
+(64->32 is the input gradient of the 32->64 layer).  A third run under heavier load (load
+average 7-8 on the 2 cores) moved rows by as much again (8x256x14x14 1.15, 1000x32x28x28 0.65).
+F(4x4,3x3) did less work than F2 on one core on some shapes (`--one-core`: 8x128x28x28 at 0.63
+of im2col against F2's 0.78) but was rarely faster in wall time.  What limits it: OpenBLAS runs
+both algorithms' GEMMs at about the same rate here (70-100 GFLOP/s per core for K = C and for
+K = 9*C), so Winograd keeps its 2.25x (F2) / 4x (F4) fewer multiplications, but pays for its
+transforms, a dozen NumPy passes over the tiles costing O(C + O) per tile value against the
+O(C*O) the GEMMs save: with 32 channels they cost about as much as they save (per 28x28 image,
+~0.1 ms of GEMM saved against ~0.2 ms of transforms), with 256-512 channels far less, but there
+the images are 7x7-14x14 at batch 8 and the weights' transform (n*n*C*O values, every call)
+counts.  So Winograd wins on some shapes by 10-50%, loses on others, and which one depends on
+the load of the moment: `numcnn.backends.conv.winograd` is False by default (results then never
+depend on timing), and "auto" measures per shape in the run's own conditions.
 
 Layout.  The transforms are elementwise passes, which NumPy runs about four times faster over
 long contiguous runs than over the C values of one channels-last pixel.  So a chunk of images is
