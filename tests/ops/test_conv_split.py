@@ -126,3 +126,16 @@ def test_blas_threads_given_back_and_small_work_not_split():
     finally:
         blas.put(before)
     assert blas.get() == before
+
+
+@pytest.mark.parametrize("stride, padding, output_padding", [(1, 1, 0), (2, 1, 1), (3, 0, 2)])
+def test_split_transposed_convolution_matches_torch(split_everything, stride, padding,
+                                                    output_padding):
+    """The transposed convolution runs the input-gradient kernel forward and the forward
+    kernel backward: both split."""
+    x = random_array((5, 6, 5, 4), seed=9)
+    w = random_array((6, 4, 3, 3), seed=10)
+    b = random_array((4,), seed=11)
+    compare(lambda F_, x, w, b: F_.conv_transpose2d(x, w, b, stride, padding, output_padding),
+            [x, w, b])
+    assert split_everything and all(split_everything) == _can_split()
