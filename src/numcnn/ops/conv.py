@@ -34,6 +34,10 @@ development machine).  Results are returned as N, C, *S *views* of channels-last
 (np.moveaxis), which is free and lets the next convolution take its input without a copy.  The
 batch is processed in chunks so that one chunk's cols stay in cache (`GEMM_ROWS`,
 `CHUNK_ELEMENTS`).
+
+Cores.  A large convolution is split over the batch (`_split_batch`): each core runs its share
+of the images -- im2col, GEMMs with BLAS at one thread, col2im -- in its own thread, instead of
+every small GEMM being shared between the cores and every copy running on one of them.
 """
 
 from __future__ import annotations
