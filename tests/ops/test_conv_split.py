@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from tests.helpers import assert_close, compare, random_array
 
 import numcnn
@@ -139,3 +140,19 @@ def test_split_transposed_convolution_matches_torch(split_everything, stride, pa
     compare(lambda F_, x, w, b: F_.conv_transpose2d(x, w, b, stride, padding, output_padding),
             [x, w, b])
     assert split_everything and all(split_everything) == _can_split()
+
+
+def test_clear_scratch_frees_every_threads_buffers(split_everything):
+    x = numcnn.tensor(random_array((4, 8, 9, 9), np.float32, seed=12), requires_grad=True)
+    w = numcnn.tensor(random_array((8, 8, 3, 3), np.float32, seed=13), requires_grad=True)
+    F.conv2d(x, w, padding=1).sum().backward()
+    held = sum(b.nbytes for pool in C._SCRATCH_POOLS for b in pool.values())
+    assert held > 0
+    if _can_split():                     # the worker threads' buffers are registered too
+        assert sum(1 for pool in C._SCRATCH_POOLS if pool) >= 2
+    C.clear_scratch()
+    assert sum(b.nbytes for pool in C._SCRATCH_POOLS for b in pool.values()) == 0
+    y = F.conv2d(x, w, padding=1)        # and they are made again when needed
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x.array), torch.from_numpy(w.array),
+                                          padding=1)
+    assert_close(y.array, expected.numpy())

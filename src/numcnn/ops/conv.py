@@ -251,6 +251,7 @@ def _contiguous(a: np.ndarray, slot: str | None = None) -> np.ndarray:
 
 
 _SCRATCH = threading.local()
+_SCRATCH_POOLS: list[dict[str, np.ndarray]] = []    # every thread's pool, for clear_scratch
 
 
 def _scratch(slot: str, shape: Sequence[int], dtype) -> np.ndarray:
@@ -260,7 +261,11 @@ def _scratch(slot: str, shape: Sequence[int], dtype) -> np.ndarray:
     copies that fill them), so the large temporaries -- cols, padded gradients, accumulators --
     live in buffers that grow to the largest size seen.  `clear_scratch` frees them.
     """
-    pool = _SCRATCH.__dict__.setdefault("pool", {})
+    pool = _SCRATCH.__dict__.get("pool")
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+        with _POOL_LOCK:
+            _SCRATCH_POOLS.append(pool)
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     buf = pool.get(slot)
     if buf is None or buf.nbytes < nbytes:
@@ -269,8 +274,12 @@ def _scratch(slot: str, shape: Sequence[int], dtype) -> np.ndarray:
 
 
 def clear_scratch() -> None:
-    """Free the calling thread's reusable convolution buffers (see `_scratch`)."""
-    _SCRATCH.__dict__.pop("pool", None)
+    """Free the reusable convolution buffers of every thread (see `_scratch`): the calling
+    thread's and the worker threads' of `_split_batch`.  Call it between convolutions, not
+    while one runs in another thread."""
+    with _POOL_LOCK:
+        for pool in _SCRATCH_POOLS:          # each thread keeps its (now empty) pool
+            pool.clear()
 
 
 # ----------------------------------------------------------------------------- geometry
