@@ -112,7 +112,7 @@ EXCLUDED: list[tuple[str, str]] = [
                                               r"^merge_type|^unify_type|^typename$|^Tag$|"
                                               r"^DispatchKey|^AggregationType$|^AVG$|^SUM$|"
                                               r"^thread_safe_generator$|^JITException$|^FatalError$|^hash_tensor$|"
-                                              r"^is_inference$|^inference_mode$|"
+                                              r"^is_inference$|"
                                               r"^(align|rename|refine)_|^names$|^has_names$|"
                                               r"^(dim_order|module_load|as_subclass|"
                                               r"smm|nonzero_static|to_padded_tensor)$"),

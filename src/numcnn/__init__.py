@@ -9,7 +9,13 @@ from numcnn import (
     nn,  # noqa: E402  (after the core, as torch.nn after torch)
     random,
 )
-from numcnn.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from numcnn.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from numcnn.dtypes import (
     bool,
     double,
