@@ -255,3 +255,35 @@ def test_zoo_models_agree_with_the_layer_path(name, size):
     x = np.random.default_rng(10).standard_normal((2, C, size, size)).astype(np.float32)
     fast, slow = run(model, x), run(model, x, fast=False)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-4 * np.abs(slow).max())
+
+
+def test_a_kept_plan_is_reused_and_never_stale(monkeypatch):
+    builds = []
+    orig = fastpath._build
+
+    def counted(*args):
+        builds.append(1)
+        return orig(*args)
+
+    monkeypatch.setattr(fastpath, "_build", counted)
+    fastpath.clear_cache()
+    numcnn.manual_seed(0)
+    model = seed_cnn(nn)
+    randomise_bn(model)
+    model.eval()
+    x = np.random.default_rng(11).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    first = run(model, x)
+    n = len(builds)
+    np.testing.assert_array_equal(run(model, x), first)
+    assert len(builds) == n                                    # the same plan, not rebuilt
+    model[3].weight.array[0, 0, 0, 0] += 1.0                   # an in-place write ...
+    model[5].running_mean.array[1] -= 0.5                      # ... to a folded buffer
+    np.testing.assert_allclose(run(model, x), run(model, x, fast=False), rtol=1e-5, atol=1e-5)
+    model[3].padding = (2, 2)                                  # changed layer settings
+    model[3].dilation = (2, 2)
+    model[6] = nn.MaxPool2d(3, stride=2, padding=1)
+    np.testing.assert_allclose(run(model, x), run(model, x, fast=False), rtol=1e-5, atol=1e-5)
+    seen = []                                                  # a hook added afterwards
+    model[2].register_forward_hook(lambda m, a, out: seen.append(out.shape))
+    run(model, x)
+    assert seen == [(3, 8, 28, 28)]

@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections.abc import Iterator
 from typing import Any, Sequence
 
 import numpy as np
 
 from numcnn.autograd.grad_mode import is_grad_enabled
+from numcnn.nn import module as _module
 from numcnn.nn.module import Module
 from numcnn.nn.modules.activation import Hardtanh, LeakyReLU, ReLU, ReLU6
 from numcnn.nn.modules.conv import Conv2d
@@ -53,13 +55,19 @@ from numcnn.ops import conv as _conv
 from numcnn.ops.pool import pool_output_size
 from numcnn.tensor import Tensor
 
-__all__ = ["enabled", "disabled", "active", "chain", "run_chain"]
+__all__ = ["enabled", "disabled", "active", "chain", "run_chain", "clear_cache"]
 
 #: the switch: False runs every layer through its own module, one after another
 enabled = True
 
 #: a chunk of the batch holds about this many bytes of its largest activation
 CHUNK_BYTES = 2 << 20
+
+#: a chain's plan (its ops, weights folded) is kept for the next call when the arrays it
+#: copied hold at most this many values; every call first checks it against the live
+#: parameters and buffers (the same arrays, with the same values), so nothing stale is used
+CACHE_VALUES = 1 << 20
+_MAX_PLANS = 64
 
 
 @contextlib.contextmanager
@@ -78,7 +86,10 @@ def disabled() -> Iterator[None]:
 # array was made by an earlier op of this chain, so an elementwise op may write over it.
 
 class _Op:
-    separable = True               # works image by image (every op here; opaque ones may not)
+    """`src` lists the parameters and buffers the op read, each with whether it uses a
+    transformed copy (folded, transposed) rather than the live array."""
+
+    src: list[tuple[Tensor, bool]] = []
 
     def accepts(self, shape: tuple[int, ...]) -> bool:
         """Whether the op is defined for an input of this shape (else the module runs, and
@@ -100,10 +111,10 @@ class _ConvOp(_Op):
     """y = xcorr(pad(x), w') + b' channels-last, with any batch norm after it folded in."""
 
     def __init__(self, conv: Any) -> None:
-        self.conv = conv
         w = conv.weight.array
         self.weight = w
         self.bias = None if conv.bias is None else conv.bias.array
+        self.src = [(conv.weight, True)] + ([] if conv.bias is None else [(conv.bias, False)])
         self.K = w.shape[2:]
         self.stride = tuple(conv.stride)
         self.dilation = tuple(conv.dilation)
@@ -116,11 +127,12 @@ class _ConvOp(_Op):
             self.pads = tuple((v, v) for v in p)
         self.wk: np.ndarray | None = None
 
-    def fold(self, scale: np.ndarray, shift: np.ndarray) -> None:
+    def fold(self, scale: np.ndarray, shift: np.ndarray, src: list[tuple[Tensor, bool]]) -> None:
         """Absorb y -> y * scale + shift (per output channel) into the weights."""
         w = self.weight * scale.reshape(-1, 1, 1, 1).astype(self.weight.dtype)
         b = shift if self.bias is None else self.bias * scale + shift
         self.weight, self.bias = w, b.astype(w.dtype)
+        self.src = [(t, True) for t, _ in self.src] + src
 
     def prepare(self) -> None:
         self.wk = _conv._gemm_weight(self.weight, self.groups)
@@ -152,17 +164,20 @@ class _LinearOp(_Op):
     def __init__(self, lin: Any) -> None:
         self.weight = lin.weight.array
         self.bias = None if lin.bias is None else lin.bias.array
+        self.src = [(lin.weight, False)] + ([] if lin.bias is None else [(lin.bias, False)])
 
-    def fold(self, scale: np.ndarray, shift: np.ndarray) -> None:
+    def fold(self, scale: np.ndarray, shift: np.ndarray, src: list[tuple[Tensor, bool]]) -> None:
         self.weight = self.weight * scale[:, None].astype(self.weight.dtype)
         b = shift if self.bias is None else self.bias * scale + shift
         self.bias = b.astype(self.weight.dtype)
+        self.src = [(t, True) for t, _ in self.src] + src
 
-    def fold_input(self, scale: np.ndarray, shift: np.ndarray) -> None:
-        """Absorb x -> x * scale + shift (per input feature) applied before this layer."""
-        b = self.weight @ shift.astype(self.weight.dtype)
+    def fold_input(self, prev: _AffineOp) -> None:
+        """Absorb x -> x * scale + shift (per input feature), the batch norm before."""
+        b = self.weight @ prev.shift.astype(self.weight.dtype)
         self.bias = b if self.bias is None else self.bias + b
-        self.weight = self.weight * scale[None, :].astype(self.weight.dtype)
+        self.weight = self.weight * prev.scale[None, :].astype(self.weight.dtype)
+        self.src = [(t, True) for t, _ in self.src] + prev.src
 
     def accepts(self, shape: tuple[int, ...]) -> bool:
         return shape[-1] == self.weight.shape[1]
@@ -183,8 +198,9 @@ class _LinearOp(_Op):
 class _AffineOp(_Op):
     """An eval-mode batch norm left standing: y = x * a + t per channel (the last axis)."""
 
-    def __init__(self, scale: np.ndarray, shift: np.ndarray) -> None:
-        self.scale, self.shift = scale, shift
+    def __init__(self, scale: np.ndarray, shift: np.ndarray,
+                 src: list[tuple[Tensor, bool]]) -> None:
+        self.scale, self.shift, self.src = scale, shift, src
 
     def accepts(self, shape: tuple[int, ...]) -> bool:
         return shape[-1] == self.scale.shape[0]
@@ -296,18 +312,23 @@ def _plain(m: Module) -> bool:
     return not (m.training or m._forward_hooks or m._forward_pre_hooks)
 
 
-def _bn_affine(bn: Module, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
-    """(a, t) of an eval-mode batch norm with running statistics, else None."""
+def _bn_affine(bn: Module, dtype: np.dtype
+               ) -> tuple[np.ndarray, np.ndarray, list[tuple[Tensor, bool]]] | None:
+    """(a, t, the tensors read) of an eval-mode batch norm with running statistics, else
+    None."""
     if bn.running_mean is None or bn.running_var is None:
         return None
+    src = [(bn.running_mean, True), (bn.running_var, True)]
     var, mean = bn.running_var.array, bn.running_mean.array
     scale = 1.0 / np.sqrt(var + bn.eps)
     if bn.weight is not None:
         scale = scale * bn.weight.array
+        src.append((bn.weight, True))
     shift = -mean * scale
     if bn.bias is not None:
         shift = shift + bn.bias.array
-    return scale.astype(dtype, copy=False), shift.astype(dtype, copy=False)
+        src.append((bn.bias, True))
+    return scale.astype(dtype, copy=False), shift.astype(dtype, copy=False), src
 
 
 def _flatten_modules(mods: Sequence[Module]) -> list[Module]:
@@ -383,7 +404,7 @@ def _build(mods: Sequence[Module], start: int, dtype: np.dtype, shape: tuple[int
         assert isinstance(op, _Op)
         shape = op.out_shape(shape)
         if isinstance(op, _LinearOp) and isinstance(prev, _AffineOp):
-            op.fold_input(prev.scale, prev.shift)         # BN1d -> (dropout) -> linear
+            op.fold_input(prev)                           # BN1d -> (dropout) -> linear
             ops.pop()
         elif isinstance(op, _MaxPoolOp) and isinstance(prev, _AffineOp) \
                 and bool(np.all(prev.scale > 0)):
@@ -448,6 +469,54 @@ def active(x: Any) -> bool:
     return enabled and not is_grad_enabled() and _fusable(x)
 
 
+class _Plan:
+    """The ops built for mods[start:stop], and what they were built from: the modules (weak
+    references) and every parameter/buffer array they read, with a copy of each array the
+    ops transformed (so that an in-place write, e.g. an optimizer step, is noticed)."""
+
+    def __init__(self, mods: Sequence[Module], ops: list[_Op], stop: int) -> None:
+        self.refs = [weakref.ref(m) for m in mods]
+        self.ops, self.stop = ops, stop
+        kept: dict[int, tuple[Tensor, bool]] = {}
+        for op in ops:
+            for t, transformed in op.src:
+                kept[id(t)] = (t, transformed or kept.get(id(t), (t, False))[1])
+        # the copies are bytes: comparing two bytes objects is one memcmp
+        self.guards = [(t, t.array, t.array.tobytes() if tr else None)
+                       for t, tr in kept.values()]
+        self.size = 2 * sum(t.array.size for t, tr in kept.values() if tr)
+
+    def valid(self, mods: Sequence[Module]) -> bool:
+        for ref, m in zip(self.refs, mods):
+            if ref() is not m or not _plain(m):
+                return False
+        return all(t.array is a and (snap is None or a.tobytes() == snap)
+                   for t, a, snap in self.guards)
+
+
+_PLANS: dict[tuple[Any, ...], _Plan] = {}
+
+
+def clear_cache() -> None:
+    """Drop every kept plan (they are checked on each use; this only frees their memory)."""
+    _PLANS.clear()
+
+
+def _plan(flat: Sequence[Module], start: int, a: np.ndarray) -> tuple[list[_Op], int]:
+    """_build's result for flat[start:] on a, from the cache when still valid."""
+    key = (tuple(map(id, flat[start:])), a.dtype, a.shape[1:], _module._ATTRIBUTE_WRITES[0])
+    plan = _PLANS.get(key)
+    if plan is not None and plan.valid(flat[start:plan.stop]):
+        return plan.ops, plan.stop
+    ops, stop = _build(flat, start, a.dtype, a.shape)
+    plan = _Plan(flat[start:stop], ops, stop)
+    if plan.size <= CACHE_VALUES:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return ops, stop
+
+
 def run_chain(mods: Sequence[Module], x: Tensor) -> Any:
     """Run `mods` one after another on x, through the fused ops where they apply.
 
@@ -460,7 +529,7 @@ def run_chain(mods: Sequence[Module], x: Tensor) -> Any:
         if _fusable(cur):
             a = cur.array
             a = np.moveaxis(a, 1, -1) if a.ndim == 4 else a
-            ops, j = _build(flat, i, a.dtype, a.shape)
+            ops, j = _plan(flat, i, a)
             if j > i:
                 if ops:
                     y = _run(ops, a)

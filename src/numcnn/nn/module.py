@@ -35,6 +35,11 @@ class _IncompatibleKeys(NamedTuple):
                 f"unexpected_keys={self.unexpected_keys})")
 
 
+
+#: how many attribute assignments modules have seen, all modules together: a module's layer
+#: settings (stride, padding, eps, a replaced Parameter ...) can only change through one
+_ATTRIBUTE_WRITES = [0]
+
 class Module:
     """Base class for all neural network modules (as `torch.nn.Module`)."""
 
@@ -64,6 +69,7 @@ class Module:
 
     # ----------------------------------------------------------------- registration
     def __setattr__(self, name: str, value: Any) -> None:
+        _ATTRIBUTE_WRITES[0] += 1             # nn.fastpath's cached plans check this count
         if "_parameters" not in self.__dict__:
             raise AttributeError(
                 "cannot assign attributes before Module.__init__() call"
