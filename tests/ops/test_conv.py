@@ -269,6 +269,10 @@ CONV_CASES = [
     (2, (2, 6, 7, 9), (4, 3, 3, 1), dict(groups=2, padding=(1, 0))),
     (2, (2, 4, 9, 8), (4, 1, 3, 3), dict(groups=4, padding=1)),                 # depthwise
     (2, (1, 3, 8, 7), (6, 1, 3, 3), dict(groups=3, stride=2, padding=1)),       # multiplier 2
+    (2, (2, 5, 9, 8), (5, 1, 3, 3), dict(groups=5, stride=2, padding=1)),       # depthwise, s 2
+    (2, (2, 4, 11, 10), (4, 1, 5, 3), dict(groups=4, stride=(3, 2), dilation=(1, 2))),
+    (1, (2, 3, 12), (3, 1, 4), dict(groups=3, stride=2, dilation=3, padding=2)),
+    (3, (1, 2, 7, 6, 7), (2, 1, 3, 3, 3), dict(groups=2, stride=2, padding=1)),
     (2, (2, 4, 7, 6), (4, 1, 5, 3), dict(groups=4, dilation=2, padding=2)),
     (2, (2, 3, 8, 9), (2, 3, 4, 4), dict(padding="same")),                      # even kernel
     (2, (2, 3, 8, 9), (2, 3, 2, 4), dict(padding="same", dilation=(3, 1))),

@@ -857,6 +857,32 @@ def _merge_last(a: np.ndarray) -> np.ndarray:
                       (*a.strides[:-2], a.strides[-1]))
 
 
+def _phase_views(xp: np.ndarray, kernel_size, stride, dilation, out_size) -> list[np.ndarray]:
+    """Every kernel offset's window view of xp (N, *Sp, G), each with unit stride, for a
+    strided convolution: xp is split into its stride phases (one copy of the input),
+
+        xp[n, i*s + a*d] = P_{(a*d) mod s}[n, i + (a*d) div s],  P_p = xp[n, p::s],
+
+    so that offset a reads a contiguous run of its phase P_p where it would otherwise read
+    every s-th pixel.
+
+    Shape:
+        xp (N, *Sp, G) -> a list over offsets a of (N, *So, G) views
+    """
+    phases: dict[tuple[int, ...], np.ndarray] = {}
+    views = []
+    for off in _offsets(kernel_size):
+        ph = tuple(a * d % s for a, d, s in zip(off, dilation, stride))
+        q = tuple(a * d // s for a, d, s in zip(off, dilation, stride))
+        if ph not in phases:
+            src = xp[(slice(None),) + tuple(slice(p, None, s) for p, s in zip(ph, stride))]
+            phases[ph] = np.empty(src.shape, dtype=xp.dtype)
+            _copy(phases[ph], src)
+        views.append(phases[ph][(slice(None),) + tuple(slice(b, b + o) for b, o
+                                                        in zip(q, out_size))])
+    return views
+
+
 def _xcorr_depthwise(xp, wk, kernel_size, stride, dilation, out_size, y, bias) -> None:
     """y[n, i, g, o] = b + sum_a xp[n, i*s + a*d, g] * wk[g, a, o]   (into y (N, *So, G*Og)).
 
@@ -867,13 +893,16 @@ def _xcorr_depthwise(xp, wk, kernel_size, stride, dilation, out_size, y, bias) -
     Og = wk.shape[2]
     nd = len(kernel_size)
     per_image = math.prod(out_size) * G * Og
-    win = sliding_windows(xp, kernel_size, stride, dilation, out_size, 1)   # (N, *So, *K, G)
-    lead = (slice(None),) * (1 + nd)
-    flat = Og == 1 and stride[-1] == 1
+    if Og == 1 and any(st > 1 for st in stride):
+        views = _phase_views(xp, kernel_size, stride, dilation, out_size)    # (N, *So, G)
+    else:
+        win = sliding_windows(xp, kernel_size, stride, dilation, out_size, 1)  # (N,*So,*K,G)
+        lead = (slice(None),) * (1 + nd)
+        # every offset's window view over the whole batch, made once (as_strided is slow)
+        views = [win[lead + off] for off in _offsets(kernel_size)]           # (N, *So, G)
+    flat = Og == 1 and views[0].strides[-2] == G * xp.itemsize
     taps = [np.tile(wk[:, i, 0], out_size[-1]) if flat else wk[:, i, :]
             for i in range(wk.shape[1])]
-    # every offset's window view over the whole batch, made once (as_strided is slow to call)
-    views = [win[lead + off] for off in _offsets(kernel_size)]                # (N, *So, G)
     views = [_merge_last(v) if flat else v[..., None] for v in views]
     ys = y.reshape(N, *out_size, G, Og)
     ys = _merge_last(ys[..., 0]) if flat else ys                      # (N, *So[:-1], Wo*G)
