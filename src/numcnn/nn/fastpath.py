@@ -52,6 +52,7 @@ from numcnn.nn.modules.misc import Flatten
 from numcnn.nn.modules.norm import BatchNorm1d, BatchNorm2d
 from numcnn.nn.modules.pool import AdaptiveAvgPool2d, MaxPool2d
 from numcnn.ops import conv as _conv
+from numcnn.ops import winograd as _winograd
 from numcnn.ops.pool import pool_output_size
 from numcnn.tensor import Tensor
 
@@ -68,6 +69,15 @@ CHUNK_BYTES = 2 << 20
 #: parameters and buffers (the same arrays, with the same values), so nothing stale is used
 CACHE_VALUES = 1 << 20
 _MAX_PLANS = 64
+
+#: 3x3 stride-1 convolutions with at least this many input and output channels, on images of
+#: at least WINOGRAD_MIN_SIZE pixels a side, are computed by Winograd's F(2x2,3x3)
+#: (`numcnn.ops.winograd`: 2.25x fewer multiplications, float32 error within 1e-6 of
+#: sum |w||x|, as im2col's); a fixed rule, so results are the same on every run.  Measured
+#: here on one core against im2col: 0.6-0.7x the time at 128-256 channels (resnet18's
+#: layer2/layer3), no gain at 32-64 channels or on 7x7 images.  None: never.
+WINOGRAD_MIN_CHANNELS: int | None = 128
+WINOGRAD_MIN_SIZE = 8
 
 
 @contextlib.contextmanager
@@ -151,10 +161,22 @@ class _ConvOp(_Op):
               in zip((H, W), self.K, self.stride, self.pads, self.dilation)]
         return (N, *So, self.weight.shape[0])
 
+    def winograd(self, shape: tuple[int, ...]) -> bool:
+        """The fixed rule for F(2x2,3x3) (`WINOGRAD_MIN_CHANNELS`)."""
+        C, O = self.weight.shape[1], self.weight.shape[0]
+        return (WINOGRAD_MIN_CHANNELS is not None and self.K == (3, 3) and self.groups == 1
+                and self.stride == (1, 1) and self.dilation == (1, 1)
+                and min(C, O) >= WINOGRAD_MIN_CHANNELS
+                and min(shape[1:3]) >= WINOGRAD_MIN_SIZE)
+
     def __call__(self, a: np.ndarray, owned: bool) -> np.ndarray:
         assert self.wk is not None
         So = self.out_shape(a.shape)[1:3]
         xp = _conv.pad_crop(a, self.pads, axis=1, slot="fast_pad")
+        if self.winograd(a.shape) and a.dtype in (np.float32, np.float64):
+            y = np.empty((a.shape[0], *So, self.weight.shape[0]), dtype=a.dtype)
+            _winograd.winograd_xcorr(xp, self.wk, So, y, self.bias, 2)
+            return y
         return _conv._xcorr(xp, self.wk, self.K, self.stride, self.dilation, So, self.bias)
 
 
