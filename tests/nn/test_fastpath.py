@@ -39,6 +39,14 @@ def randomise_bn(model, seed=1, negative=False):
             m.bias.array[:] = rng.normal(size=C)
 
 
+def eval_seed_cnn():
+    """The seed CNN in eval mode with trained-looking batch norms (seed 0)."""
+    numcnn.manual_seed(0)
+    model = seed_cnn(nn)
+    randomise_bn(model)
+    return model.eval()
+
+
 def torch_twin(model, tmodel):
     tmodel.load_state_dict({k: torch.from_numpy(np.array(v.numpy()))
                             for k, v in model.state_dict().items()})
@@ -97,10 +105,7 @@ def test_batch_norms_are_folded_not_run(bn_calls):
 
 
 def test_chunks_give_the_same_result(monkeypatch):
-    numcnn.manual_seed(0)
-    model = seed_cnn(nn)
-    randomise_bn(model)
-    model.eval()
+    model = eval_seed_cnn()
     x = np.random.default_rng(2).standard_normal((50, 1, 28, 28)).astype(np.float32)
     whole = run(model, x)
     monkeypatch.setattr(fastpath, "CHUNK_BYTES", 1)          # one image per chunk
@@ -111,10 +116,7 @@ def test_chunks_give_the_same_result(monkeypatch):
 
 
 def test_forward_hooks_see_every_layer_unfused():
-    numcnn.manual_seed(0)
-    model = seed_cnn(nn)
-    randomise_bn(model)
-    model.eval()
+    model = eval_seed_cnn()
     tmodel = torch_twin(model, seed_cnn(torch.nn))
     x = np.random.default_rng(3).standard_normal((3, 1, 28, 28)).astype(np.float32)
     seen, tseen = {}, {}
@@ -150,10 +152,7 @@ def test_grad_mode_and_training_mode_take_the_ordinary_path():
 
 
 def test_changed_weights_are_seen_on_the_next_call():
-    numcnn.manual_seed(0)
-    model = seed_cnn(nn)
-    randomise_bn(model)
-    model.eval()
+    model = eval_seed_cnn()
     x = np.random.default_rng(5).standard_normal((4, 1, 28, 28)).astype(np.float32)
     first = run(model, x)
     model[0].weight.array *= 2.0                               # a raw in-place write
@@ -267,10 +266,7 @@ def test_a_kept_plan_is_reused_and_never_stale(monkeypatch):
 
     monkeypatch.setattr(fastpath, "_build", counted)
     fastpath.clear_cache()
-    numcnn.manual_seed(0)
-    model = seed_cnn(nn)
-    randomise_bn(model)
-    model.eval()
+    model = eval_seed_cnn()
     x = np.random.default_rng(11).standard_normal((3, 1, 28, 28)).astype(np.float32)
     first = run(model, x)
     n = len(builds)
