@@ -21,7 +21,12 @@ import numpy as np
 
 import numcnn
 from numcnn.nn import fastpath
-from train_step import build, interleaved, torch_resnet  # noqa: E402  (bench/ is on sys.path)
+from train_step import (  # noqa: E402  (bench/ is on sys.path)
+    build,
+    interleaved,
+    torch_mirror,
+    torch_resnet,
+)
 
 ROWS = {                       # name: (model, input shape, calls per round)
     "seed1000": ("fmnist_cnn", (1000, 1, 28, 28), 2),
@@ -29,50 +34,6 @@ ROWS = {                       # name: (model, input shape, calls per round)
     "resnet18": ("resnet18", (8, 3, 224, 224), 2),
     "mobilenet_v2": ("mobilenet_v2", (8, 3, 224, 224), 2),
 }
-
-
-def torch_mirror(m: Any) -> Any:
-    """A torch module with numcnn module m's layers under the same names (the leaf layers,
-    Sequential, and MobileNetV2's InvertedResidual / top level)."""
-    import torch
-    from torch import nn
-
-    name = type(m).__name__
-    if name in ("Sequential", "Conv2dNormActivation"):
-        return nn.Sequential(*(torch_mirror(c) for c in m))
-    if name == "Conv2d":
-        return nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
-                         m.dilation, m.groups, m.bias is not None)
-    if name == "BatchNorm2d":
-        return nn.BatchNorm2d(m.num_features, m.eps, m.momentum)
-    if name in ("ReLU", "ReLU6"):
-        return getattr(nn, name)(inplace=True)
-    if name == "Dropout":
-        return nn.Dropout(m.p)
-    if name == "Linear":
-        return nn.Linear(m.in_features, m.out_features)
-    if name == "InvertedResidual":
-        class Inv(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.conv = torch_mirror(m.conv)
-                self.res = m.use_res_connect
-
-            def forward(self, x: Any) -> Any:
-                return x + self.conv(x) if self.res else self.conv(x)
-        return Inv()
-    if name == "MobileNetV2":
-        class Net(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.features = torch_mirror(m.features)
-                self.classifier = torch_mirror(m.classifier)
-
-            def forward(self, x: Any) -> Any:
-                x = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
-                return self.classifier(torch.flatten(x, 1))
-        return Net()
-    raise ValueError(f"no torch mirror for {name}")
 
 
 def make(model: str) -> tuple[Any, Any]:

@@ -7,6 +7,8 @@ Models (`--model`):
 - resnet20: He et al.'s CIFAR ResNet-20 (`numcnn.models.resnet20`, option-A shortcuts);
   batch 128 of 3x32x32.
 - resnet18: torchvision's ResNet-18 (`numcnn.models.resnet18`); batch 16 of 3x224x224.
+- mobilenet_v2: torchvision's MobileNetV2 (`numcnn.models.mobilenet_v2`); batch 16 of
+  3x224x224 (its torch twin is mirrored from numcnn's module tree, `torch_mirror`).
 
 The fmnist CNN is built from the same code for both frameworks (their `nn` namespaces share the
 API).  For the ResNets, torchvision is not installed, so their torch twins are written below in
@@ -41,7 +43,7 @@ import numpy as np
 
 #: model -> (default batch, input shape of one image)
 MODELS = {"fmnist_cnn": (128, (1, 28, 28)), "resnet20": (128, (3, 32, 32)),
-          "resnet18": (16, (3, 224, 224))}
+          "resnet18": (16, (3, 224, 224)), "mobilenet_v2": (16, (3, 224, 224))}
 
 
 def build(nn: Any) -> Any:
@@ -136,6 +138,50 @@ def torch_resnet(name: str) -> Any:
     return Net(name == "resnet20")
 
 
+def torch_mirror(m: Any) -> Any:
+    """A torch module with numcnn module m's layers under the same names (the leaf layers,
+    Sequential, and MobileNetV2's InvertedResidual / top level)."""
+    import torch
+    from torch import nn
+
+    name = type(m).__name__
+    if name in ("Sequential", "Conv2dNormActivation"):
+        return nn.Sequential(*(torch_mirror(c) for c in m))
+    if name == "Conv2d":
+        return nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                         m.dilation, m.groups, m.bias is not None)
+    if name == "BatchNorm2d":
+        return nn.BatchNorm2d(m.num_features, m.eps, m.momentum)
+    if name in ("ReLU", "ReLU6"):
+        return getattr(nn, name)(inplace=True)
+    if name == "Dropout":
+        return nn.Dropout(m.p)
+    if name == "Linear":
+        return nn.Linear(m.in_features, m.out_features)
+    if name == "InvertedResidual":
+        class Inv(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv = torch_mirror(m.conv)
+                self.res = m.use_res_connect
+
+            def forward(self, x: Any) -> Any:
+                return x + self.conv(x) if self.res else self.conv(x)
+        return Inv()
+    if name == "MobileNetV2":
+        class Net(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.features = torch_mirror(m.features)
+                self.classifier = torch_mirror(m.classifier)
+
+            def forward(self, x: Any) -> Any:
+                x = nn.functional.adaptive_avg_pool2d(self.features(x), 1)
+                return self.classifier(torch.flatten(x, 1))
+        return Net()
+    raise ValueError(f"no torch mirror for {name}")
+
+
 def make_models(name: str) -> tuple[Any, Any]:
     """(numcnn model, torch model) with equal weights."""
     import torch
@@ -146,6 +192,9 @@ def make_models(name: str) -> tuple[Any, Any]:
     torch.manual_seed(0)
     if name == "fmnist_cnn":
         nm, tm = build(numcnn.nn), build(torch.nn)
+    elif name == "mobilenet_v2":
+        nm = numcnn.models.get_model(name)
+        tm = torch_mirror(nm)
     else:
         nm, tm = numcnn.models.get_model(name), torch_resnet(name)
     state = {k: torch.from_numpy(np.array(v.array if hasattr(v, "array") else v))
