@@ -21,12 +21,7 @@ import numpy as np
 
 import numcnn
 from numcnn.nn import fastpath
-from train_step import (  # noqa: E402  (bench/ is on sys.path)
-    build,
-    interleaved,
-    torch_mirror,
-    torch_resnet,
-)
+from train_step import copy_state, interleaved, twin_models  # noqa: E402  (bench/ on sys.path)
 
 ROWS = {                       # name: (model, input shape, calls per round)
     "seed1000": ("fmnist_cnn", (1000, 1, 28, 28), 2),
@@ -38,24 +33,14 @@ ROWS = {                       # name: (model, input shape, calls per round)
 
 def make(model: str) -> tuple[Any, Any]:
     """(numcnn model, torch twin), equal weights, random BN statistics, eval mode."""
-    import torch
-
-    numcnn.manual_seed(0)
-    if model == "fmnist_cnn":
-        nm, tm = build(numcnn.nn), build(torch.nn)
-    elif model == "resnet18":
-        nm, tm = numcnn.models.resnet18(), torch_resnet("resnet18")
-    else:
-        nm = numcnn.models.get_model(model)
-        tm = torch_mirror(nm)
+    nm, tm = twin_models(model)
     rng = np.random.default_rng(1)
     for mod in nm.modules():              # trained-looking BN statistics (fresh ones are 0, 1)
         if isinstance(mod, (numcnn.nn.BatchNorm1d, numcnn.nn.BatchNorm2d)):
             C = mod.num_features
             mod.running_mean.array[:] = rng.normal(0, 0.1, C)
             mod.running_var.array[:] = rng.uniform(0.5, 1.5, C)
-    tm.load_state_dict({k: torch.from_numpy(np.array(v.array)) for k, v in nm.state_dict().items()},
-                       strict=True)
+    copy_state(nm, tm)
     return nm.eval(), tm.eval()
 
 

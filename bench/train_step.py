@@ -182,8 +182,8 @@ def torch_mirror(m: Any) -> Any:
     raise ValueError(f"no torch mirror for {name}")
 
 
-def make_models(name: str) -> tuple[Any, Any]:
-    """(numcnn model, torch model) with equal weights."""
+def twin_models(name: str) -> tuple[Any, Any]:
+    """(numcnn model, its torch twin), each with its own initial weights."""
     import torch
 
     import numcnn
@@ -191,15 +191,23 @@ def make_models(name: str) -> tuple[Any, Any]:
     numcnn.manual_seed(0)
     torch.manual_seed(0)
     if name == "fmnist_cnn":
-        nm, tm = build(numcnn.nn), build(torch.nn)
-    elif name == "mobilenet_v2":
-        nm = numcnn.models.get_model(name)
-        tm = torch_mirror(nm)
-    else:
-        nm, tm = numcnn.models.get_model(name), torch_resnet(name)
-    state = {k: torch.from_numpy(np.array(v.array if hasattr(v, "array") else v))
-             for k, v in nm.state_dict().items()}
-    tm.load_state_dict(state, strict=True)
+        return build(numcnn.nn), build(torch.nn)
+    nm = numcnn.models.get_model(name)
+    return nm, (torch_mirror(nm) if name == "mobilenet_v2" else torch_resnet(name))
+
+
+def copy_state(nm: Any, tm: Any) -> None:
+    """numcnn model nm's state_dict loaded into its torch twin tm (strict)."""
+    import torch
+
+    tm.load_state_dict({k: torch.from_numpy(np.array(v.array)) for k, v in
+                        nm.state_dict().items()}, strict=True)
+
+
+def make_models(name: str) -> tuple[Any, Any]:
+    """(numcnn model, torch model) with equal weights."""
+    nm, tm = twin_models(name)
+    copy_state(nm, tm)
     return nm, tm
 
 
