@@ -43,6 +43,8 @@ import numpy as np
 
 from numcnn.autograd.grad_mode import is_grad_enabled
 from numcnn.nn import module as _module
+from numcnn.nn.functional._checks import ntuple
+from numcnn.nn.functional.conv import conv_pads
 from numcnn.nn.module import Module
 from numcnn.nn.modules.activation import Hardtanh, LeakyReLU, ReLU, ReLU6
 from numcnn.nn.modules.conv import Conv2d
@@ -131,12 +133,7 @@ class _ConvOp(_Op):
         self.stride = tuple(conv.stride)
         self.dilation = tuple(conv.dilation)
         self.groups = conv.groups
-        p = conv.padding
-        if isinstance(p, str):
-            self.pads = (((0, 0),) * 2 if p == "valid" else
-                         tuple(_conv.same_padding(k, d) for k, d in zip(self.K, self.dilation)))
-        else:
-            self.pads = tuple((v, v) for v in p)
+        self.pads = conv_pads(conv.padding, self.K, self.stride, self.dilation, "conv2d")
         self.wk: np.ndarray | None = None
 
     def fold(self, scale: np.ndarray, shift: np.ndarray, src: list[tuple[Tensor, bool]]) -> None:
@@ -263,9 +260,9 @@ class _MaxPoolOp(_Op):
     """Max over each window: one np.maximum per kernel offset over strided views."""
 
     def __init__(self, m: Any) -> None:
-        self.k = _pair(m.kernel_size)
-        self.s = _pair(m.stride)
-        self.p = _pair(m.padding)
+        self.k = ntuple(m.kernel_size, 2, "kernel_size", "max_pool2d")
+        self.s = ntuple(m.stride, 2, "stride", "max_pool2d")
+        self.p = ntuple(m.padding, 2, "padding", "max_pool2d")
         self.ceil = bool(m.ceil_mode)
 
     def accepts(self, shape: tuple[int, ...]) -> bool:
@@ -322,10 +319,6 @@ class _FlattenOp(_Op):
         if a.shape[1] * a.shape[2] == 1:
             return a.reshape(N, -1)
         return np.ascontiguousarray(np.moveaxis(a, -1, 1)).reshape(N, -1)
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
 # ----------------------------------------------------------------------------- building
@@ -400,7 +393,8 @@ def _convert(m: Module, prev: _Op | None, dtype: np.dtype, rank: int) -> _Op | N
         return _ClampOp(m.min_val, m.max_val)
     if t is LeakyReLU and 0.0 <= m.negative_slope <= 1.0:
         return _LeakyOp(m.negative_slope)
-    if t is MaxPool2d and rank == 4 and not m.return_indices and _pair(m.dilation) == (1, 1):
+    if t is MaxPool2d and rank == 4 and not m.return_indices \
+            and ntuple(m.dilation, 2, "dilation", "max_pool2d") == (1, 1):
         return _MaxPoolOp(m)
     if t is AdaptiveAvgPool2d and rank == 4 and m.output_size in (1, (1, 1)):
         return _GlobalAvgOp()

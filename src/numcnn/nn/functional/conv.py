@@ -103,6 +103,26 @@ def _fmt(sizes: Any) -> str:
 # ----------------------------------------------------------------------------- convolution
 
 
+def conv_pads(padding: Any, kernel_size: tuple[int, ...], stride: tuple[int, ...],
+              dilation: tuple[int, ...], fn: str) -> tuple[tuple[int, int], ...]:
+    """A convolution's `padding` argument as (lo, hi) per spatial dim: an int or tuple pads
+    both sides, 'valid' nothing, 'same' keeps the size (stride 1 only; `same_padding`)."""
+    nd = len(kernel_size)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "same":
+            if any(v != 1 for v in stride):
+                raise RuntimeError(f"{fn}(): padding='same' is not supported for strided "
+                                   f"convolutions: got stride={stride}, expected all 1")
+            return tuple(same_padding(k, dd) for k, dd in zip(kernel_size, dilation))
+        raise RuntimeError(f"{fn}(): invalid padding string {padding!r}, expected 'same' "
+                           f"or 'valid'")
+    p = ntuple(padding, nd, "padding", fn)
+    _non_negative(p, "padding", fn)
+    return tuple((v, v) for v in p)
+
+
 def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any,
           dilation: Any, groups: Any, nd: int) -> Tensor:
     fn = f"conv{nd}d"
@@ -116,21 +136,7 @@ def _conv(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, paddi
     _positive(s, "stride", fn)
     _positive(d, "dilation", fn)
     K = tuple(weight.shape[2:])
-    if isinstance(padding, str):
-        if padding == "valid":
-            pads = ((0, 0),) * nd
-        elif padding == "same":
-            if any(v != 1 for v in s):
-                raise RuntimeError(f"{fn}(): padding='same' is not supported for strided "
-                                   f"convolutions: got stride={s}, expected all 1")
-            pads = tuple(same_padding(k, dd) for k, dd in zip(K, d))
-        else:
-            raise RuntimeError(f"{fn}(): invalid padding string {padding!r}, expected 'same' "
-                               f"or 'valid'")
-    else:
-        p = ntuple(padding, nd, "padding", fn)
-        _non_negative(p, "padding", fn)
-        pads = tuple((v, v) for v in p)
+    pads = conv_pads(padding, K, s, d, fn)
     C_out, C_in = weight.shape[0], input.shape[-nd - 1]
     if C_out < 1 or C_out % g:
         raise RuntimeError(
