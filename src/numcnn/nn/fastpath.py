@@ -492,16 +492,12 @@ class _Plan:
     references) and every parameter/buffer array they read, with a copy of each array the
     ops transformed (so that an in-place write, e.g. an optimizer step, is noticed)."""
 
-    def __init__(self, mods: Sequence[Module], ops: list[_Op], stop: int) -> None:
+    def __init__(self, mods: Sequence[Module], ops: list[_Op], stop: int,
+                 sources: dict[int, Tensor], transformed: set[int]) -> None:
         self.refs = [weakref.ref(m) for m in mods]
         self.ops, self.stop = ops, stop
-        kept: dict[int, tuple[Tensor, bool]] = {}
-        for op in ops:
-            for t, transformed in op.src:
-                kept[id(t)] = (t, transformed or kept.get(id(t), (t, False))[1])
-        self.guards = [(t, t.array, _snapshot(t.array) if tr else None)
-                       for t, tr in kept.values()]
-        self.size = 2 * sum(t.array.size for t, tr in kept.values() if tr)
+        self.guards = [(t, t.array, _snapshot(t.array) if k in transformed else None)
+                       for k, t in sources.items()]
 
     def valid(self, mods: Sequence[Module]) -> bool:
         for ref, m in zip(self.refs, mods):
@@ -543,11 +539,17 @@ def _plan(flat: Sequence[Module], start: int, a: np.ndarray) -> tuple[list[_Op],
     if plan is not None and plan.valid(flat[start:plan.stop]):
         return plan.ops, plan.stop
     ops, stop = _build(flat, start, a.dtype, a.shape)
-    plan = _Plan(flat[start:stop], ops, stop)
-    if plan.size <= CACHE_VALUES:
+    sources: dict[int, Tensor] = {}            # every tensor the ops read, once
+    transformed: set[int] = set()              # ... and those they read a copy of
+    for op in ops:
+        for t, tr in op.src:
+            sources[id(t)] = t
+            if tr:
+                transformed.add(id(t))
+    if 2 * sum(sources[k].array.size for k in transformed) <= CACHE_VALUES:
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
-        _PLANS[key] = plan
+        _PLANS[key] = _Plan(flat[start:stop], ops, stop, sources, transformed)
     return ops, stop
 
 
