@@ -70,7 +70,8 @@ CHUNK_BYTES = 2 << 20
 #: copied hold at most this many values; every call first checks it against the live
 #: parameters and buffers (the same arrays, with the same values), so nothing stale is used.
 #: The price is memory: a kept plan holds its folded weights and a copy of the originals to
-#: compare with (about 2x the weights of the layers it covers; 0 keeps nothing)
+#: compare with (about 2x the weights of the layers it covers; 0 keeps only the plans that
+#: copied nothing, e.g. runs of activations and pooling)
 CACHE_VALUES = 1 << 24
 _MAX_PLANS = 64
 
