@@ -22,9 +22,17 @@ always on (N, C, H, W), are in `numcnn.data.transforms.batch`); datasets use it 
 a whole batch at once. All transforms here have one:
 
     ToTensor, Normalize, Resize, CenterCrop, RandomCrop, RandomHorizontalFlip,
-    RandomVerticalFlip, RandomRotation, RandomAffine, RandomResizedCrop, RandomErasing, Compose
+    RandomVerticalFlip, RandomRotation, RandomAffine, RandomResizedCrop, RandomErasing,
+    PCALighting, Compose
     (Compose when every member has one; a plain function in it makes `.batch` loop per image;
     RandomRotation(expand=True) has none, as its images may come out with different sizes).
+
+`PCALighting` is AlexNet's PCA colour augmentation (numcnn's addition; torchvision has none);
+`pca_eigen` computes its eigenvalues and eigenvectors from a data set (`lighting`). It works on
+RGB pixels in [0, 1] (or uint8), so it goes before `Normalize`:
+
+    Compose([RandomResizedCrop(224), RandomHorizontalFlip(), ToTensor(), PCALighting(0.1),
+             Normalize(mean, std)])
 
 A single image goes through the same kernel as a batch of one, so both give the same results.
 Random draws come from `generator` when one is given, else from the generator a DataLoader
@@ -46,14 +54,16 @@ from typing import Any, Callable, Sequence, TypeGuard
 
 import numpy as np
 
-from numcnn.data.transforms import batch, layout
+from numcnn.data.transforms import batch, layout, lighting
 from numcnn.data.transforms.batch import InterpolationMode
+from numcnn.data.transforms.lighting import IMAGENET_EIGVAL, IMAGENET_EIGVEC, pca_eigen
 from numcnn.tensor import Tensor
 
 __all__ = [
     "InterpolationMode", "Compose", "ToTensor", "Normalize", "Resize", "CenterCrop",
     "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-    "RandomAffine", "RandomResizedCrop", "RandomErasing", "batch", "layout",
+    "RandomAffine", "RandomResizedCrop", "RandomErasing", "PCALighting", "pca_eigen",
+    "IMAGENET_EIGVAL", "IMAGENET_EIGVEC", "batch", "layout", "lighting",
 ]
 
 Image = Any   # a PIL image, an ndarray or a Tensor (see `layout`)
@@ -464,3 +474,47 @@ class RandomErasing(Transform):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
                 f"value={self.value})")
+
+
+class PCALighting(Transform):
+    """AlexNet's PCA colour augmentation, "fancy PCA" (Krizhevsky, Sutskever & Hinton 2012,
+    section 4.1): every image is shifted in colour along the principal components of the
+    data set's RGB pixels,
+
+        alpha ~ N(0, alphastd^2 I_3) per image,
+        y[c, i, j] = x[c, i, j] + (eigvec @ (alpha * eigval))[c]
+
+    one shift for all the pixels of an image (kernel: `batch.pca_lighting`).
+
+    Apply it to RGB pixels in [0, 1] (after `ToTensor`, before `Normalize`: the eigenvalues
+    are on that scale, and the paper shifts raw pixels), or to uint8 RGB pixels (before
+    `ToTensor`; the shift is then 255 times as large, rounded, the result clipped to [0, 255]).
+    Float results are not clipped. The image must have 3 channels (ValueError otherwise).
+
+    Args:
+        alphastd: standard deviation of alpha (the paper's 0.1).
+        eigval: (3,) eigenvalues, largest first; default `IMAGENET_EIGVAL`, the values
+            published for ImageNet (fb.resnet.torch's; see `lighting`).
+        eigvec: (3, 3) eigenvectors as columns, RGB rows; default `IMAGENET_EIGVEC`. Give
+            both eigval and eigvec (e.g. from `pca_eigen(dataset)`) or neither.
+        generator: np.random.Generator to draw from (see the module docstring).
+    """
+
+    def __init__(self, alphastd: float = 0.1, eigval: Any = None, eigvec: Any = None,
+                 generator: np.random.Generator | None = None) -> None:
+        if (eigval is None) != (eigvec is None):
+            raise ValueError(
+                "PCALighting needs both eigval and eigvec (e.g. from pca_eigen(dataset)), or "
+                "neither for ImageNet's"
+            )
+        if eigval is None:
+            eigval, eigvec = IMAGENET_EIGVAL, IMAGENET_EIGVEC
+        self.alphastd, self.eigval, self.eigvec = batch._check_pca(alphastd, eigval, eigvec)
+        self.generator = generator
+
+    def _apply(self, x: np.ndarray) -> Any:
+        return batch.pca_lighting(x, self.alphastd, self.eigval, self.eigvec, self.generator)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(alphastd={self.alphastd}, "
+                f"eigval={np.round(self.eigval, 6).tolist()})")

@@ -38,6 +38,7 @@ __all__ = [
     "horizontal_flip", "vertical_flip", "random_horizontal_flip", "random_vertical_flip",
     "inverse_affine_matrix", "warp_affine", "expanded_size", "rotate", "affine", "random_rotation",
     "random_affine", "resized_crop", "resize", "random_resized_crop", "random_erasing",
+    "pca_lighting",
 ]
 
 ArrayLike = Union[np.ndarray, Tensor]
@@ -735,3 +736,69 @@ def random_erasing(x: ArrayLike, p: float = 0.5, scale: tuple[float, float] = (0
     else:
         fill = _fill_array(value, c, a.dtype)[None, :, None, None]
     return _like(np.where(mask, fill, a), x)
+
+
+# ----------------------------------------------------------------------------- colour
+def _check_pca(alphastd: float, eigval: Any, eigvec: Any) -> tuple[float, np.ndarray, np.ndarray]:
+    """alphastd >= 0 (finite), eigval (3,), eigvec (3, 3) (finite) -> float64 arrays."""
+    try:
+        std = float(alphastd)
+    except (TypeError, ValueError):
+        raise TypeError(f"alphastd must be a number, got {type(alphastd).__name__}") from None
+    if not math.isfinite(std) or std < 0:
+        raise ValueError(f"alphastd must be a finite number >= 0, got {alphastd!r}")
+    lam = np.asarray(eigval.array if isinstance(eigval, Tensor) else eigval, dtype=np.float64)
+    vec = np.asarray(eigvec.array if isinstance(eigvec, Tensor) else eigvec, dtype=np.float64)
+    if lam.shape != (3,):
+        raise ValueError(f"eigval must have shape (3,) (one per RGB component), got {lam.shape}")
+    if vec.shape != (3, 3):
+        raise ValueError(
+            f"eigvec must have shape (3, 3) (eigenvectors as columns), got {vec.shape}"
+        )
+    if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(vec))):
+        raise ValueError("eigval and eigvec must be finite")
+    return std, lam, vec
+
+
+def pca_lighting(x: ArrayLike, alphastd: float, eigval: Any, eigvec: Any,
+                 generator: np.random.Generator | None = None) -> ArrayLike:
+    """AlexNet's PCA colour augmentation ("fancy PCA"; Krizhevsky, Sutskever & Hinton 2012,
+    section 4.1), an independent draw per image.
+
+    For image n: alpha[n] = alphastd * standard_normal(3) (the batch draws
+    `standard_normal((N, 3))` at once, image by image in order), and every pixel's RGB gets
+
+        shift[n] = eigvec @ (alpha[n] * eigval),   y[n, c, i, j] = x[n, c, i, j] + shift[n, c]
+
+    (the eigenvectors are the columns of `eigvec`, in RGB order). The eigen-decomposition is
+    that of the RGB pixels' 3x3 covariance on the scale of pixels in [0, 1]
+    (`numcnn.data.transforms.pca_eigen`). A float image is taken to hold such pixels and is not
+    clipped (as the paper and fb.resnet.torch). A uint8 image holds 255 * those pixels: it
+    gets x + 255 * shift[n], rounded to the nearest integer and clipped to [0, 255].
+
+    Shape:
+        x (N, 3, H, W) -> (N, 3, H, W), same dtype and kind (ndarray or Tensor).
+
+    Raises:
+        ValueError: not 3 channels; eigval not (3,), eigvec not (3, 3); alphastd < 0.
+        TypeError: pixels neither floating-point nor uint8.
+    """
+    a = _unwrap(x)
+    n, c = a.shape[:2]
+    if c != 3:
+        raise ValueError(
+            f"pca_lighting needs RGB images with 3 channels, got {c} channel(s) "
+            f"(batch of shape {a.shape})"
+        )
+    if a.dtype.kind != "f" and a.dtype != np.uint8:
+        raise TypeError(
+            f"pca_lighting expects floating-point pixels (in [0, 1]) or uint8 pixels, "
+            f"got {a.dtype}"
+        )
+    std, lam, vec = _check_pca(alphastd, eigval, eigvec)
+    alpha = resolve_generator(generator).standard_normal((n, 3)) * std       # (N, 3)
+    shift = (alpha * lam) @ vec.T                                          # (N, 3): V (a*l)
+    if a.dtype == np.uint8:
+        out = a.astype(np.float32) + (255.0 * shift).astype(np.float32)[:, :, None, None]
+        return _like(_round_like(out, a.dtype), x)
+    return _like(a + shift.astype(a.dtype)[:, :, None, None], x)
