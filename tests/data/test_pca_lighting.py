@@ -126,8 +126,9 @@ def test_shift_covariance_matches_the_gaussian_law():
     """Cov(V (alpha * l)) = alphastd^2 V diag(l^2) V^T, for any V.
 
     Tolerance: the standard deviation of a sample covariance entry of M Gaussian draws is
-    sqrt((S_ii S_jj + S_ij^2) / M); we allow 5 of them (a false failure has probability
-    ~1e-6 per entry with a fixed seed it is decided once), and for the mean 5 sqrt(S_ii / M).
+    sqrt((S_ii S_jj + S_ij^2) / M); we allow 5 of them (a correct kernel fails with
+    probability ~1e-6 per entry; with the fixed seed that is decided once, not per run), and
+    for the mean 5 sqrt(S_ii / M).
     """
     m, alphastd = 40_000, 0.1
     lam, vec = T.IMAGENET_EIGVAL, T.IMAGENET_EIGVEC
