@@ -389,7 +389,34 @@ def test_version1_at_alpha_1_and_bad_versions() -> None:
                                       TorchMNASNet(0.5, stem=(32, 16)).state_dict().items()})
 
 
-def test_weights_none_only_for_now() -> None:
+def test_pretrained_weights_from_the_cache(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """weights="DEFAULT" reads the cached safetensors copy of the published file (written here
+    by safetensors.torch from the mirror: no network) and gives the mirror's outputs."""
+    import safetensors.torch
+
+    from numcnn.models.weights import MNASNet0_5_Weights
+
+    monkeypatch.setenv("NUMCNN_HOME", str(tmp_path))
+    ref = TorchMNASNet(0.5).eval()
+    randomise(ref, 21)
+    name = MNASNet0_5_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    assert name.endswith(".pth")
+    (tmp_path / "weights").mkdir()
+    safetensors.torch.save_file({k: v.contiguous() for k, v in ref.state_dict().items()},
+                                str(tmp_path / "weights" / (name[:-4] + ".safetensors")))
+    model = mnasnet0_5(weights="DEFAULT", progress=False).eval()
+    x = batch(torch.float32, seed=22)
+    with numcnn.no_grad():
+        y = model(numcnn.tensor(x))
+    with torch.no_grad():
+        assert_matches_oracle(y, ref(torch.from_numpy(x)))
     assert isinstance(mnasnet0_5(weights=None), MNASNet)
-    with pytest.raises(ValueError, match="weights"):
-        mnasnet0_5(weights="DEFAULT")
+    with pytest.raises(ValueError, match="num_classes"):
+        mnasnet0_5(num_classes=10, weights=MNASNet0_5_Weights.IMAGENET1K_V1)
+    with pytest.raises(ValueError, match="in_channels"):
+        mnasnet0_5(in_channels=1, weights="DEFAULT")
+    with pytest.raises(ValueError, match="IMAGENET1K_V9"):
+        mnasnet0_5(weights="IMAGENET1K_V9")
+    with pytest.raises(TypeError, match="MNASNet0_75_Weights"):
+        mnasnet0_75(weights=MNASNet0_5_Weights.IMAGENET1K_V1)

@@ -26,13 +26,20 @@ weight 1 bias 0, Linear kaiming_uniform_ fan_out with gain 1, zero biases) and t
 multiplier alpha, which scales every width above (1280 excepted) and rounds it to a multiple of 8
 with `_round_to_multiple_of` (round half up, then one step more if that lost over 10%).
 
+Pretrained weights: each factory takes torchvision's `weights=` (e.g.
+`mnasnet1_0(weights="DEFAULT")`, `MNASNet1_0_Weights.IMAGENET1K_V1`), loaded through
+`numcnn.models.weights` (download once, cache, strict load).
+
 Old checkpoints: torchvision's MNASNet is at state-dict version 2, where the stem (32, 16) is
-scaled by alpha too; version 1 kept it at 32/16 for every alpha.  A `state_dict` whose
-`_metadata` says version 1 (a `torch.save` file read with `numcnn.load` keeps it) is loaded
-into the version-1 layout, as torchvision does: the stem and the first stage are rebuilt at the
-old widths (with a UserWarning), and the model then saves itself as version 1.  Without
-metadata (a plain dict, a safetensors file) the current layout is assumed: torchvision refuses
-such a dict with a ValueError, numcnn loads it, since its safetensors files carry no versions.
+scaled by alpha too; version 1 kept it at 32/16 for every alpha.  A mapping whose `_metadata`
+(the attribute torch's and numcnn's `state_dict()` results carry) says version 1 for the root
+module is loaded into the version-1 layout, as torchvision does: the stem and the first stage
+are rebuilt at the old widths (with a UserWarning), and the model then saves itself as version
+1.  Without metadata (a plain dict, a safetensors file, the dicts `numcnn.models.weights`
+returns) the current layout is assumed: torchvision refuses such a dict with a ValueError;
+numcnn loads it, since its safetensors files carry no versions.  So a version-1 checkpoint
+must keep its `_metadata` on the way in; converted to safetensors it no longer loads at
+alpha != 1 (size mismatch on `layers.0.weight`).
 
 Axes: N batch, C channels, H/W height/width; t expansion factor, k kernel size.
 """
@@ -43,6 +50,15 @@ import warnings
 from typing import Any, Callable
 
 import numcnn.nn as nn
+from numcnn.models.weights import (
+    MNASNet0_5_Weights,
+    MNASNet0_75_Weights,
+    MNASNet1_0_Weights,
+    MNASNet1_3_Weights,
+    WeightsEnum,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn import init
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
@@ -243,51 +259,78 @@ class MNASNet(nn.Module):
                                       unexpected_keys, error_msgs, assign)
 
 
-def _mnasnet(alpha: float, num_classes: int, in_channels: int, weights: Any, progress: bool,
-             **kwargs: Any) -> MNASNet:
-    if weights is not None:
-        raise ValueError(f"weights: only None is supported here so far, got {weights!r}")
-    return MNASNet(alpha, num_classes=num_classes, in_channels=in_channels, **kwargs)
+def _mnasnet(alpha: float, weights_enum: type[WeightsEnum], num_classes: int, in_channels: int,
+             weights: Any, progress: bool, **kwargs: Any) -> MNASNet:
+    w = weights_enum.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = MNASNet(alpha, num_classes=num_classes, in_channels=in_channels, **kwargs)
+    if w is not None:
+        load_pretrained(model, w, progress)
+    return model
 
 
-def mnasnet0_5(num_classes: int = 1000, in_channels: int = 3, weights: Any = None,
-               progress: bool = True, **kwargs: Any) -> MNASNet:
+def mnasnet0_5(num_classes: int = 1000, in_channels: int = 3, *,
+               weights: MNASNet0_5_Weights | str | None = None, progress: bool = True,
+               **kwargs: Any) -> MNASNet:
     """MNASNet-B1 at depth multiplier 0.5, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    2,218,512 trainable parameters at 1000 classes.  `kwargs` go to `MNASNet` (dropout).
+    2,218,512 trainable parameters at 1000 classes.  `weights`: None (random
+    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet0_5_Weights` member, torchvision's
+    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
+    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
+    to `MNASNet` (dropout).
     """
-    return _mnasnet(0.5, num_classes, in_channels, weights, progress, **kwargs)
+    return _mnasnet(0.5, MNASNet0_5_Weights, num_classes, in_channels, weights, progress,
+                    **kwargs)
 
 
-def mnasnet0_75(num_classes: int = 1000, in_channels: int = 3, weights: Any = None,
-                progress: bool = True, **kwargs: Any) -> MNASNet:
+def mnasnet0_75(num_classes: int = 1000, in_channels: int = 3, *,
+                weights: MNASNet0_75_Weights | str | None = None, progress: bool = True,
+                **kwargs: Any) -> MNASNet:
     """MNASNet-B1 at depth multiplier 0.75, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    3,170,208 trainable parameters at 1000 classes.  `kwargs` go to `MNASNet` (dropout).
+    3,170,208 trainable parameters at 1000 classes.  `weights`: None (random
+    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet0_75_Weights` member, torchvision's
+    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
+    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
+    to `MNASNet` (dropout).
     """
-    return _mnasnet(0.75, num_classes, in_channels, weights, progress, **kwargs)
+    return _mnasnet(0.75, MNASNet0_75_Weights, num_classes, in_channels, weights, progress,
+                    **kwargs)
 
 
-def mnasnet1_0(num_classes: int = 1000, in_channels: int = 3, weights: Any = None,
-               progress: bool = True, **kwargs: Any) -> MNASNet:
+def mnasnet1_0(num_classes: int = 1000, in_channels: int = 3, *,
+               weights: MNASNet1_0_Weights | str | None = None, progress: bool = True,
+               **kwargs: Any) -> MNASNet:
     """MNASNet-B1 at depth multiplier 1.0, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    4,383,312 trainable parameters at 1000 classes.  `kwargs` go to `MNASNet` (dropout).
+    4,383,312 trainable parameters at 1000 classes.  `weights`: None (random
+    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet1_0_Weights` member, torchvision's
+    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
+    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
+    to `MNASNet` (dropout).
     """
-    return _mnasnet(1.0, num_classes, in_channels, weights, progress, **kwargs)
+    return _mnasnet(1.0, MNASNet1_0_Weights, num_classes, in_channels, weights, progress,
+                    **kwargs)
 
 
-def mnasnet1_3(num_classes: int = 1000, in_channels: int = 3, weights: Any = None,
-               progress: bool = True, **kwargs: Any) -> MNASNet:
+def mnasnet1_3(num_classes: int = 1000, in_channels: int = 3, *,
+               weights: MNASNet1_3_Weights | str | None = None, progress: bool = True,
+               **kwargs: Any) -> MNASNet:
     """MNASNet-B1 at depth multiplier 1.3, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    6,282,256 trainable parameters at 1000 classes.  `kwargs` go to `MNASNet` (dropout).
+    6,282,256 trainable parameters at 1000 classes.  `weights`: None (random
+    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet1_3_Weights` member, torchvision's
+    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
+    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
+    to `MNASNet` (dropout).
     """
-    return _mnasnet(1.3, num_classes, in_channels, weights, progress, **kwargs)
+    return _mnasnet(1.3, MNASNet1_3_Weights, num_classes, in_channels, weights, progress,
+                    **kwargs)
 
 
 MODELS: dict[str, Callable[..., Module]] = {
