@@ -19,6 +19,7 @@ from tests.models.zoo import (  # noqa: E402
     assert_matches_oracle,
     assert_std,
     assert_torchvision_layout,
+    conv_linear_macs,
     load_through_safetensors,
     random_torchvision_state_dict,
     torchvision_spec,
@@ -170,6 +171,15 @@ def test_trainable_counts_match_the_json() -> None:
         count, _ = torchvision_spec(name)
         assert trainable_params(factory()) == count, name
     assert trainable_params(mnasnet1_0()) == 4_383_312
+
+
+def test_multiply_adds_are_torchvisions() -> None:
+    """Conv and Linear multiply-adds of one 224x224 image, counted from the shapes the layers
+    see, round to torchvision's published GFLOPS (its `_ops` metadata: 0.104, 0.215, 0.314,
+    0.526)."""
+    for factory, gmacs in ((mnasnet0_5, 0.104), (mnasnet0_75, 0.215), (mnasnet1_0, 0.314),
+                           (mnasnet1_3, 0.526)):
+        assert round(conv_linear_macs(factory()) / 1e9, 3) == gmacs, factory.__name__
 
 
 def test_round_to_multiple_of() -> None:

@@ -275,11 +275,11 @@ def mnasnet0_5(num_classes: int = 1000, in_channels: int = 3, *,
     """MNASNet-B1 at depth multiplier 0.5, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    2,218,512 trainable parameters at 1000 classes.  `weights`: None (random
-    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet0_5_Weights` member, torchvision's
-    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
-    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
-    to `MNASNet` (dropout).
+    2,218,512 trainable parameters at 1000 classes, 104M multiply-adds at 224x224.
+    `weights`: None (random initialisation), "DEFAULT", "IMAGENET1K_V1" or a
+    `MNASNet0_5_Weights` member: torchvision's ImageNet weights, downloaded once and cached
+    (`numcnn.models.weights`; num_classes must then be 1000 and in_channels 3); `progress`: a
+    progress bar while downloading; `kwargs` go to `MNASNet` (dropout).
     """
     return _mnasnet(0.5, MNASNet0_5_Weights, num_classes, in_channels, weights, progress,
                     **kwargs)
@@ -291,11 +291,11 @@ def mnasnet0_75(num_classes: int = 1000, in_channels: int = 3, *,
     """MNASNet-B1 at depth multiplier 0.75, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    3,170,208 trainable parameters at 1000 classes.  `weights`: None (random
-    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet0_75_Weights` member, torchvision's
-    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
-    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
-    to `MNASNet` (dropout).
+    3,170,208 trainable parameters at 1000 classes, 215M multiply-adds at 224x224.
+    `weights`: None (random initialisation), "DEFAULT", "IMAGENET1K_V1" or a
+    `MNASNet0_75_Weights` member: torchvision's ImageNet weights, downloaded once and cached
+    (`numcnn.models.weights`; num_classes must then be 1000 and in_channels 3); `progress`: a
+    progress bar while downloading; `kwargs` go to `MNASNet` (dropout).
     """
     return _mnasnet(0.75, MNASNet0_75_Weights, num_classes, in_channels, weights, progress,
                     **kwargs)
@@ -307,11 +307,11 @@ def mnasnet1_0(num_classes: int = 1000, in_channels: int = 3, *,
     """MNASNet-B1 at depth multiplier 1.0, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    4,383,312 trainable parameters at 1000 classes.  `weights`: None (random
-    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet1_0_Weights` member, torchvision's
-    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
-    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
-    to `MNASNet` (dropout).
+    4,383,312 trainable parameters at 1000 classes, 314M multiply-adds at 224x224.
+    `weights`: None (random initialisation), "DEFAULT", "IMAGENET1K_V1" or a
+    `MNASNet1_0_Weights` member: torchvision's ImageNet weights, downloaded once and cached
+    (`numcnn.models.weights`; num_classes must then be 1000 and in_channels 3); `progress`: a
+    progress bar while downloading; `kwargs` go to `MNASNet` (dropout).
     """
     return _mnasnet(1.0, MNASNet1_0_Weights, num_classes, in_channels, weights, progress,
                     **kwargs)
@@ -323,11 +323,11 @@ def mnasnet1_3(num_classes: int = 1000, in_channels: int = 3, *,
     """MNASNet-B1 at depth multiplier 1.3, from Tan et al., "MnasNet: Platform-Aware Neural
     Architecture Search for Mobile" (CVPR 2019); torchvision's layout.
 
-    6,282,256 trainable parameters at 1000 classes.  `weights`: None (random
-    initialisation), "DEFAULT", "IMAGENET1K_V1" or a `MNASNet1_3_Weights` member, torchvision's
-    ImageNet weights, downloaded once and cached (`numcnn.models.weights`; then num_classes
-    must be 1000 and in_channels 3); `progress`: a progress bar while downloading; `kwargs` go
-    to `MNASNet` (dropout).
+    6,282,256 trainable parameters at 1000 classes, 526M multiply-adds at 224x224.
+    `weights`: None (random initialisation), "DEFAULT", "IMAGENET1K_V1" or a
+    `MNASNet1_3_Weights` member: torchvision's ImageNet weights, downloaded once and cached
+    (`numcnn.models.weights`; num_classes must then be 1000 and in_channels 3); `progress`: a
+    progress bar while downloading; `kwargs` go to `MNASNet` (dropout).
     """
     return _mnasnet(1.3, MNASNet1_3_Weights, num_classes, in_channels, weights, progress,
                     **kwargs)
