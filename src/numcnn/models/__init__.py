@@ -1,8 +1,8 @@
 """numcnn.models: the architectures of the lectures, from LeNet-5 to ShuffleNet.
 
 One module per family (lenet, fmnist, nin, alexnet, vgg, resnet, cifar_resnet, googlenet,
-inception, densenet, squeezenet, mobilenet, shufflenet, unet), each with its classes and one
-factory per variant whose docstring cites the paper and states the parameter count. Where
+inception, densenet, squeezenet, mobilenet, shufflenet, mnasnet, unet), each with its classes and
+one factory per variant whose docstring cites the paper and states the parameter count. Where
 torchvision has the model, the factory has torchvision's name and the model exactly
 torchvision's state_dict keys, shapes and buffers, so torchvision weights saved as safetensors
 load with strict=True:
@@ -13,6 +13,11 @@ load with strict=True:
 `MODELS` maps every name to its factory; `list_models()` gives the names and
 `get_model(name, **kwargs)` builds one, e.g. get_model("resnet20", num_classes=100);
 `input_size(name)` is the (C, H, W) it is built for.
+
+Pretrained weights (`numcnn.models.weights`): every torchvision-named factory takes
+`weights=` and `progress=` as torchvision's, e.g. `resnet50(weights="DEFAULT")` or
+`get_model("resnet50", weights=ResNet50_Weights.IMAGENET1K_V2)`; `get_weight(full_name)` and
+`get_model_weights(name_or_factory)` find the enums.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ from numcnn.models.inception import MODELS as _INCEPTION
 from numcnn.models.inception import inception_v3
 from numcnn.models.lenet import MODELS as _LENET
 from numcnn.models.lenet import lenet5, lenet5_classic
+from numcnn.models.mnasnet import MODELS as _MNASNET
+from numcnn.models.mnasnet import mnasnet0_5, mnasnet0_75, mnasnet1_0, mnasnet1_3
 from numcnn.models.mobilenet import (
     MODELS as _MOBILENET,
 )
@@ -115,11 +122,20 @@ from numcnn.models.vgg import (
     vgg_d,
     vgg_e,
 )
+from numcnn.models.weights import *  # the *_Weights enums
+from numcnn.models.weights import (
+    WEIGHTS,
+    Weights,
+    WeightsEnum,
+    get_model_weights,
+    get_weight,
+)
+from numcnn.models.weights import __all__ as _WEIGHTS_ALL
 from numcnn.nn.module import Module
 
 MODELS: dict[str, Callable[..., Module]] = {
     **_LENET, **_FMNIST, **_NIN, **_ALEXNET, **_VGG, **_RESNET, **_CIFAR_RESNET, **_GOOGLENET,
-    **_INCEPTION, **_DENSENET, **_SQUEEZENET, **_MOBILENET, **_SHUFFLENET, **_UNET,
+    **_INCEPTION, **_DENSENET, **_SQUEEZENET, **_MOBILENET, **_SHUFFLENET, **_MNASNET, **_UNET,
 }
 
 # The input each model is built for, (C, H, W), where it is not ImageNet's (3, 224, 224): what
@@ -135,7 +151,9 @@ INPUT_SIZES: dict[str, tuple[int, int, int]] = {
     "unet": (1, 572, 572),               # Ronneberger et al. 2015
 }
 
-__all__ = ["MODELS", "INPUT_SIZES", "list_models", "get_model", "input_size", *MODELS]
+__all__ = ["MODELS", "INPUT_SIZES", "list_models", "get_model", "input_size", *MODELS,
+           *(n for n in _WEIGHTS_ALL if n.endswith("_Weights")), "Weights", "WeightsEnum",
+           "get_weight", "get_model_weights"]
 
 
 def list_models() -> list[str]:
@@ -143,15 +161,22 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
-def get_model(name: str, **kwargs: Any) -> Module:
+def get_model(name: str, weights: Any = None, **kwargs: Any) -> Module:
     """Build the model `name` (see `list_models()`), passing `kwargs` to its factory
-    (e.g. num_classes=10).
+    (e.g. num_classes=10), and `weights` (None, "DEFAULT", a member name or member of its
+    `*_Weights` enum) to those that have pretrained weights.
 
     Raises:
-        ValueError: for an unknown name, listing the known ones.
+        ValueError: for an unknown name, listing the known ones, or weights for a model that
+            has none.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    if weights is not None:
+        if name not in WEIGHTS:
+            raise ValueError(f"model {name!r} has no pretrained weights; models with weights: "
+                             f"{', '.join(sorted(WEIGHTS))}")
+        kwargs["weights"] = weights
     return MODELS[name](**kwargs)
 
 

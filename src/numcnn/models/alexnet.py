@@ -29,6 +29,11 @@ from typing import Callable
 
 import numcnn
 from numcnn import nn
+from numcnn.models.weights import (
+    AlexNet_Weights,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn import init
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
@@ -235,14 +240,18 @@ class ZFNet(Module):
         return self.classifier(x)               # (N, num_classes)
 
 
-def alexnet(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> AlexNet:
+def alexnet(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+            weights: AlexNet_Weights | str | None = None, progress: bool = True) -> AlexNet:
     """AlexNet as torchvision builds it, from Krizhevsky, Sutskever & Hinton, "ImageNet
     Classification with Deep Convolutional Neural Networks" (NeurIPS 2012), in the single-GPU
     form of Krizhevsky, "One weird trick for parallelizing convolutional neural networks" (2014).
 
     61,100,840 parameters at 1000 classes; torchvision's state_dict keys.
     """
-    return AlexNet(num_classes=num_classes, dropout=dropout, in_channels=in_channels)
+    w = AlexNet_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = AlexNet(num_classes=num_classes, dropout=dropout, in_channels=in_channels)
+    return load_pretrained(model, w, progress)
 
 
 def alexnet_original(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,

@@ -26,6 +26,14 @@ from typing import Callable, Sequence
 import numcnn
 import numcnn.nn as nn
 import numcnn.nn.functional as F
+from numcnn.models.weights import (
+    DenseNet121_Weights,
+    DenseNet161_Weights,
+    DenseNet169_Weights,
+    DenseNet201_Weights,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn import init
 from numcnn.tensor import Tensor
 
@@ -182,44 +190,60 @@ def _densenet(growth_rate: int, block_config: tuple[int, int, int, int], num_ini
                     num_classes=num_classes, in_channels=in_channels)
 
 
-def densenet121(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0
+def densenet121(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0, *,
+                weights: DenseNet121_Weights | str | None = None, progress: bool = True
                 ) -> DenseNet:
     """DenseNet-121 (k = 32, blocks 6-12-24-16) from Huang, Liu, van der Maaten and Weinberger,
     "Densely Connected Convolutional Networks" (CVPR 2017), Table 1.
 
     7,978,856 trainable parameters at 1000 classes.
     """
-    return _densenet(32, (6, 12, 24, 16), 64, num_classes, in_channels, drop_rate)
+    w = DenseNet121_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _densenet(32, (6, 12, 24, 16), 64, num_classes, in_channels, drop_rate)
+    return load_pretrained(model, w, progress)
 
 
-def densenet161(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0
+def densenet161(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0, *,
+                weights: DenseNet161_Weights | str | None = None, progress: bool = True
                 ) -> DenseNet:
     """DenseNet-161 (k = 48, blocks 6-12-36-24, 96-channel stem) from Huang et al.,
     "Densely Connected Convolutional Networks" (CVPR 2017), Table 1.
 
     28,681,000 trainable parameters at 1000 classes.
     """
-    return _densenet(48, (6, 12, 36, 24), 96, num_classes, in_channels, drop_rate)
+    w = DenseNet161_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _densenet(48, (6, 12, 36, 24), 96, num_classes, in_channels, drop_rate)
+    return load_pretrained(model, w, progress)
 
 
-def densenet169(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0
+def densenet169(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0, *,
+                weights: DenseNet169_Weights | str | None = None, progress: bool = True
                 ) -> DenseNet:
     """DenseNet-169 (k = 32, blocks 6-12-32-32) from Huang et al., "Densely Connected
     Convolutional Networks" (CVPR 2017), Table 1.
 
     14,149,480 trainable parameters at 1000 classes.
     """
-    return _densenet(32, (6, 12, 32, 32), 64, num_classes, in_channels, drop_rate)
+    w = DenseNet169_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _densenet(32, (6, 12, 32, 32), 64, num_classes, in_channels, drop_rate)
+    return load_pretrained(model, w, progress)
 
 
-def densenet201(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0
+def densenet201(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0, *,
+                weights: DenseNet201_Weights | str | None = None, progress: bool = True
                 ) -> DenseNet:
     """DenseNet-201 (k = 32, blocks 6-12-48-32) from Huang et al., "Densely Connected
     Convolutional Networks" (CVPR 2017), Table 1.
 
     20,013,928 trainable parameters at 1000 classes.
     """
-    return _densenet(32, (6, 12, 48, 32), 64, num_classes, in_channels, drop_rate)
+    w = DenseNet201_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _densenet(32, (6, 12, 48, 32), 64, num_classes, in_channels, drop_rate)
+    return load_pretrained(model, w, progress)
 
 
 def densenet_bc_100(num_classes: int = 10, in_channels: int = 3, growth_rate: int = 12,

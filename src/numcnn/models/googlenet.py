@@ -18,10 +18,17 @@ Axes: N batch, C channels, H/W height/width; shapes in comments are for a 224x22
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import numcnn
 import numcnn.nn as nn
+from numcnn.models.weights import (
+    GoogLeNet_Weights,
+    check_pretrained_args,
+    load_pretrained,
+    overwrite_named_param,
+)
 from numcnn.nn import fastpath, init
 from numcnn.tensor import Tensor
 
@@ -228,8 +235,10 @@ class GoogLeNet(nn.Module):
         return x
 
 
-def googlenet(num_classes: int = 1000, aux_logits: bool = False, transform_input: bool = False,
-              in_channels: int = 3, **kwargs: Any) -> GoogLeNet:
+def googlenet(num_classes: int = 1000, aux_logits: bool | None = None,
+              transform_input: bool | None = None, in_channels: int = 3, *,
+              weights: GoogLeNet_Weights | str | None = None, progress: bool = True,
+              **kwargs: Any) -> GoogLeNet:
     """GoogLeNet from Szegedy, Liu, Jia, Sermanet, Reed, Anguelov, Erhan, Vanhoucke and
     Rabinovich, "Going Deeper with Convolutions" (CVPR 2015), in torchvision's batch-normalised
     layout.
@@ -238,15 +247,44 @@ def googlenet(num_classes: int = 1000, aux_logits: bool = False, transform_input
     3,188,968, aux2 3,191,016). Unlike torchvision's `GoogLeNet` class, the factory
     leaves the auxiliary classifiers out unless asked (`googlenet(aux_logits=True)`).
 
+    With `weights` (torchvision's rules): `transform_input` defaults to True (Google's weights
+    expect the re-normalised input), the model is built with the auxiliary classifiers and
+    `init_weights=False`, loaded, and the auxiliary classifiers are then dropped unless
+    `aux_logits=True` was given (they are not pretrained: a warning says so); passing
+    `aux_logits=False`, `init_weights=True` or another `num_classes` raises ValueError.
+
     Args:
         num_classes: output classes.
-        aux_logits: add the two auxiliary classifiers (used in training mode only).
-        transform_input: see `GoogLeNet`.
+        aux_logits: add the two auxiliary classifiers (used in training mode only); default
+            False.
+        transform_input: see `GoogLeNet`; default False, True with `weights`.
         in_channels: input image channels.
+        weights: None, "DEFAULT", a `GoogLeNet_Weights` member or its name.
+        progress: show a progress bar while downloading the weights.
         **kwargs: the other `GoogLeNet` arguments (init_weights, dropout, dropout_aux).
     """
-    return GoogLeNet(num_classes=num_classes, aux_logits=aux_logits,
-                     transform_input=transform_input, in_channels=in_channels, **kwargs)
+    w = GoogLeNet_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    keep_aux = bool(aux_logits)
+    if w is not None:
+        if transform_input is None:
+            transform_input = True
+        given = {} if aux_logits is None else {"aux_logits": aux_logits}
+        overwrite_named_param(given, "aux_logits", True)
+        overwrite_named_param(kwargs, "init_weights", False)
+        aux_logits = True
+    model = GoogLeNet(num_classes=num_classes, aux_logits=bool(aux_logits),
+                      transform_input=bool(transform_input), in_channels=in_channels, **kwargs)
+    if w is not None:
+        load_pretrained(model, w, progress)
+        if not keep_aux:
+            model.aux_logits = False
+            model.aux1 = None
+            model.aux2 = None
+        else:
+            warnings.warn("auxiliary heads in the pretrained googlenet model are NOT "
+                          "pretrained, so make sure to train them", stacklevel=2)
+    return model
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {

@@ -28,6 +28,12 @@ from typing import Any, Callable, NamedTuple
 import numcnn
 import numcnn.nn as nn
 from numcnn.models.googlenet import BasicConv2d, imagenet_to_inception_input
+from numcnn.models.weights import (
+    Inception_V3_Weights,
+    check_pretrained_args,
+    load_pretrained,
+    overwrite_named_param,
+)
 from numcnn.nn import init
 from numcnn.tensor import Tensor
 
@@ -328,9 +334,10 @@ class Inception3(nn.Module):
         return x
 
 
-def inception_v3(num_classes: int = 1000, aux_logits: bool = False,
-                 transform_input: bool = False, in_channels: int = 3, **kwargs: Any
-                 ) -> Inception3:
+def inception_v3(num_classes: int = 1000, aux_logits: bool | None = None,
+                 transform_input: bool | None = None, in_channels: int = 3, *,
+                 weights: Inception_V3_Weights | str | None = None, progress: bool = True,
+                 **kwargs: Any) -> Inception3:
     """Inception-v3 from Szegedy, Vanhoucke, Ioffe, Shlens and Wojna, "Rethinking the Inception
     Architecture for Computer Vision" (CVPR 2016), Table 1, in torchvision's layout.
 
@@ -338,15 +345,33 @@ def inception_v3(num_classes: int = 1000, aux_logits: bool = False,
     auxiliary classifier adds 3,326,696). Unlike torchvision's `Inception3` class, the factory
     leaves the auxiliary classifier out unless asked (`inception_v3(aux_logits=True)`).
 
+    With `weights` (torchvision's rules): `transform_input` defaults to True, the model keeps
+    its pretrained auxiliary classifier (aux_logits=True) and is built with
+    `init_weights=False`; passing `aux_logits=False` raises ValueError (as torchvision), as
+    do `init_weights=True` and another `num_classes`.
+
     Args:
         num_classes: output classes.
-        aux_logits: add the auxiliary classifier (training mode only; inputs >= 299x299).
-        transform_input: see `Inception3`.
+        aux_logits: add the auxiliary classifier (training mode only; inputs >= 299x299);
+            default False, True with `weights`.
+        transform_input: see `Inception3`; default False, True with `weights`.
         in_channels: input image channels.
+        weights: None, "DEFAULT", an `Inception_V3_Weights` member or its name.
+        progress: show a progress bar while downloading the weights.
         **kwargs: the other `Inception3` arguments (init_weights, dropout).
     """
-    return Inception3(num_classes=num_classes, aux_logits=aux_logits,
-                      transform_input=transform_input, in_channels=in_channels, **kwargs)
+    w = Inception_V3_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    if w is not None:
+        if transform_input is None:
+            transform_input = True
+        given = {} if aux_logits is None else {"aux_logits": aux_logits}
+        overwrite_named_param(given, "aux_logits", True)
+        overwrite_named_param(kwargs, "init_weights", False)
+        aux_logits = True
+    model = Inception3(num_classes=num_classes, aux_logits=bool(aux_logits),
+                       transform_input=bool(transform_input), in_channels=in_channels, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {

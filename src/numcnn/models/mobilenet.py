@@ -24,6 +24,13 @@ from typing import Any, Callable
 
 import numcnn
 from numcnn import Tensor, nn
+from numcnn.models.weights import (
+    MobileNet_V2_Weights,
+    MobileNet_V3_Large_Weights,
+    MobileNet_V3_Small_Weights,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn import init
 from numcnn.nn.module import Module
 
@@ -522,14 +529,19 @@ def mobilenet_v1(num_classes: int = 1000, width_mult: float = 1.0, in_channels: 
                        **kwargs)
 
 
-def mobilenet_v2(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> MobileNetV2:
+def mobilenet_v2(num_classes: int = 1000, in_channels: int = 3, *,
+                 weights: MobileNet_V2_Weights | str | None = None, progress: bool = True,
+                 **kwargs: Any) -> MobileNetV2:
     """MobileNet v2 from Sandler et al., "MobileNetV2: Inverted Residuals and Linear
     Bottlenecks" (2018); torchvision's layout.
 
     3,504,872 trainable parameters at 1000 classes. `kwargs` go to `MobileNetV2`
     (width_mult, dropout, ...).
     """
-    return MobileNetV2(num_classes=num_classes, in_channels=in_channels, **kwargs)
+    w = MobileNet_V2_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = MobileNetV2(num_classes=num_classes, in_channels=in_channels, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
 def _mobilenet_v3(arch: str, num_classes: int, in_channels: int, width_mult: float,
@@ -540,27 +552,37 @@ def _mobilenet_v3(arch: str, num_classes: int, in_channels: int, width_mult: flo
 
 
 def mobilenet_v3_large(num_classes: int = 1000, in_channels: int = 3, width_mult: float = 1.0,
-                       reduced_tail: bool = False, dilated: bool = False,
-                       dropout: float = 0.2) -> MobileNetV3:
+                       reduced_tail: bool = False, dilated: bool = False, dropout: float = 0.2,
+                       *,
+                       weights: MobileNet_V3_Large_Weights | str | None = None,
+                       progress: bool = True) -> MobileNetV3:
     """MobileNetV3-Large from Howard et al., "Searching for MobileNetV3" (2019);
     torchvision's layout.
 
     5,483,032 trainable parameters at 1000 classes.
     """
-    return _mobilenet_v3("mobilenet_v3_large", num_classes, in_channels, width_mult,
-                         reduced_tail, dilated, dropout)
+    w = MobileNet_V3_Large_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _mobilenet_v3("mobilenet_v3_large", num_classes, in_channels, width_mult,
+                          reduced_tail, dilated, dropout)
+    return load_pretrained(model, w, progress)
 
 
 def mobilenet_v3_small(num_classes: int = 1000, in_channels: int = 3, width_mult: float = 1.0,
-                       reduced_tail: bool = False, dilated: bool = False,
-                       dropout: float = 0.2) -> MobileNetV3:
+                       reduced_tail: bool = False, dilated: bool = False, dropout: float = 0.2,
+                       *,
+                       weights: MobileNet_V3_Small_Weights | str | None = None,
+                       progress: bool = True) -> MobileNetV3:
     """MobileNetV3-Small from Howard et al., "Searching for MobileNetV3" (2019);
     torchvision's layout.
 
     2,542,856 trainable parameters at 1000 classes.
     """
-    return _mobilenet_v3("mobilenet_v3_small", num_classes, in_channels, width_mult,
-                         reduced_tail, dilated, dropout)
+    w = MobileNet_V3_Small_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _mobilenet_v3("mobilenet_v3_small", num_classes, in_channels, width_mult,
+                          reduced_tail, dilated, dropout)
+    return load_pretrained(model, w, progress)
 
 
 MODELS: dict[str, Callable[..., Module]] = {

@@ -40,6 +40,17 @@ from typing import Any, Callable, Sequence
 
 import numcnn
 import numcnn.nn as nn
+from numcnn.models.weights import (
+    ResNet18_Weights,
+    ResNet34_Weights,
+    ResNet50_Weights,
+    ResNet101_Weights,
+    ResNet152_Weights,
+    ResNeXt50_32X4D_Weights,
+    Wide_ResNet50_2_Weights,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn import fastpath, init
 from numcnn.random import generator
 from numcnn.tensor import Tensor
@@ -335,72 +346,107 @@ def _resnet(block: type[BasicBlock] | type[Bottleneck], layers: Sequence[int], n
     return ResNet(block, layers, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
-def resnet18(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> ResNet:
+def resnet18(num_classes: int = 1000, in_channels: int = 3, *,
+             weights: ResNet18_Weights | str | None = None, progress: bool = True, **kwargs: Any
+             ) -> ResNet:
     """ResNet-18 (BasicBlock, 2-2-2-2) from He, Zhang, Ren and Sun, "Deep Residual Learning for
     Image Recognition" (CVPR 2016), Table 1.  `kwargs` go to `ResNet` (zero_init_residual,
     stochastic_depth_p_last, ...).
 
     11,689,512 trainable parameters at 1000 classes.
     """
-    return _resnet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels, **kwargs)
+    w = ResNet18_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _resnet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
-def resnet34(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> ResNet:
+def resnet34(num_classes: int = 1000, in_channels: int = 3, *,
+             weights: ResNet34_Weights | str | None = None, progress: bool = True, **kwargs: Any
+             ) -> ResNet:
     """ResNet-34 (BasicBlock, 3-4-6-3) from He, Zhang, Ren and Sun, "Deep Residual Learning for
     Image Recognition" (CVPR 2016), Table 1.  `kwargs` go to `ResNet`.
 
     21,797,672 trainable parameters at 1000 classes.
     """
-    return _resnet(BasicBlock, [3, 4, 6, 3], num_classes, in_channels, **kwargs)
+    w = ResNet34_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _resnet(BasicBlock, [3, 4, 6, 3], num_classes, in_channels, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
-def resnet50(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> ResNet:
+def resnet50(num_classes: int = 1000, in_channels: int = 3, *,
+             weights: ResNet50_Weights | str | None = None, progress: bool = True, **kwargs: Any
+             ) -> ResNet:
     """ResNet-50 (Bottleneck, 3-4-6-3) from He, Zhang, Ren and Sun, "Deep Residual Learning for
     Image Recognition" (CVPR 2016), Table 1; the stride sits on the 3x3 convolution
     (torchvision's "v1.5").  `kwargs` go to `ResNet`.
 
     25,557,032 trainable parameters at 1000 classes.
     """
-    return _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, **kwargs)
+    w = ResNet50_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
-def resnet101(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> ResNet:
+def resnet101(num_classes: int = 1000, in_channels: int = 3, *,
+              weights: ResNet101_Weights | str | None = None, progress: bool = True,
+              **kwargs: Any) -> ResNet:
     """ResNet-101 (Bottleneck, 3-4-23-3) from He, Zhang, Ren and Sun, "Deep Residual Learning
     for Image Recognition" (CVPR 2016), Table 1.  `kwargs` go to `ResNet`.
 
     44,549,160 trainable parameters at 1000 classes.
     """
-    return _resnet(Bottleneck, [3, 4, 23, 3], num_classes, in_channels, **kwargs)
+    w = ResNet101_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _resnet(Bottleneck, [3, 4, 23, 3], num_classes, in_channels, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
-def resnet152(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> ResNet:
+def resnet152(num_classes: int = 1000, in_channels: int = 3, *,
+              weights: ResNet152_Weights | str | None = None, progress: bool = True,
+              **kwargs: Any) -> ResNet:
     """ResNet-152 (Bottleneck, 3-8-36-3) from He, Zhang, Ren and Sun, "Deep Residual Learning
     for Image Recognition" (CVPR 2016), Table 1.  `kwargs` go to `ResNet`.
 
     60,192,808 trainable parameters at 1000 classes.
     """
-    return _resnet(Bottleneck, [3, 8, 36, 3], num_classes, in_channels, **kwargs)
+    w = ResNet152_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _resnet(Bottleneck, [3, 8, 36, 3], num_classes, in_channels, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
-def resnext50_32x4d(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> ResNet:
+def resnext50_32x4d(num_classes: int = 1000, in_channels: int = 3, *,
+                    weights: ResNeXt50_32X4D_Weights | str | None = None, progress: bool = True,
+                    **kwargs: Any) -> ResNet:
     """ResNeXt-50 32x4d (cardinality 32, 4 channels per group at the first stage) from Xie,
     Girshick, Dollar, Tu and He, "Aggregated Residual Transformations for Deep Neural Networks"
     (CVPR 2017), Table 1.  `kwargs` go to `ResNet`.
 
     25,028,904 trainable parameters at 1000 classes.
     """
-    return _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, groups=32,
-                   width_per_group=4, **kwargs)
+    w = ResNeXt50_32X4D_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, groups=32,
+                    width_per_group=4, **kwargs)
+    return load_pretrained(model, w, progress)
 
 
-def wide_resnet50_2(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> ResNet:
+def wide_resnet50_2(num_classes: int = 1000, in_channels: int = 3, *,
+                    weights: Wide_ResNet50_2_Weights | str | None = None, progress: bool = True,
+                    **kwargs: Any) -> ResNet:
     """Wide ResNet-50-2 (the Bottleneck's 3x3 twice as wide) from Zagoruyko and Komodakis,
     "Wide Residual Networks" (BMVC 2016), as torchvision builds it.  `kwargs` go to `ResNet`.
 
     68,883,240 trainable parameters at 1000 classes.
     """
-    return _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, width_per_group=128,
-                   **kwargs)
+    w = Wide_ResNet50_2_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _resnet(Bottleneck, [3, 4, 6, 3], num_classes, in_channels, width_per_group=128,
+                    **kwargs)
+    return load_pretrained(model, w, progress)
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {

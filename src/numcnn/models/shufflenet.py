@@ -22,6 +22,14 @@ from typing import Any, Callable
 import numcnn
 from numcnn import Tensor, nn
 from numcnn.models.mobilenet import _init_weights, _make_divisible
+from numcnn.models.weights import (
+    ShuffleNet_V2_X0_5_Weights,
+    ShuffleNet_V2_X1_0_Weights,
+    ShuffleNet_V2_X1_5_Weights,
+    ShuffleNet_V2_X2_0_Weights,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn.module import Module
 
 __all__ = [
@@ -368,40 +376,60 @@ def _shufflenet_v2(stages_out_channels: list[int], num_classes: int, in_channels
                         in_channels=in_channels, **kwargs)
 
 
-def shufflenet_v2_x0_5(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
+def shufflenet_v2_x0_5(num_classes: int = 1000, in_channels: int = 3, *,
+                       weights: ShuffleNet_V2_X0_5_Weights | str | None = None,
+                       progress: bool = True) -> ShuffleNetV2:
     """ShuffleNet v2 0.5x from Ma, Zhang, Zheng and Sun, "ShuffleNet V2: Practical Guidelines
     for Efficient CNN Architecture Design" (ECCV 2018); torchvision's layout.
 
     1,366,792 trainable parameters at 1000 classes.
     """
-    return _shufflenet_v2([24, 48, 96, 192, 1024], num_classes, in_channels)
+    w = ShuffleNet_V2_X0_5_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _shufflenet_v2([24, 48, 96, 192, 1024], num_classes, in_channels)
+    return load_pretrained(model, w, progress)
 
 
-def shufflenet_v2_x1_0(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
+def shufflenet_v2_x1_0(num_classes: int = 1000, in_channels: int = 3, *,
+                       weights: ShuffleNet_V2_X1_0_Weights | str | None = None,
+                       progress: bool = True) -> ShuffleNetV2:
     """ShuffleNet v2 1x from Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN
     Architecture Design" (2018); torchvision's layout.
 
     2,278,604 trainable parameters at 1000 classes.
     """
-    return _shufflenet_v2([24, 116, 232, 464, 1024], num_classes, in_channels)
+    w = ShuffleNet_V2_X1_0_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _shufflenet_v2([24, 116, 232, 464, 1024], num_classes, in_channels)
+    return load_pretrained(model, w, progress)
 
 
-def shufflenet_v2_x1_5(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
+def shufflenet_v2_x1_5(num_classes: int = 1000, in_channels: int = 3, *,
+                       weights: ShuffleNet_V2_X1_5_Weights | str | None = None,
+                       progress: bool = True) -> ShuffleNetV2:
     """ShuffleNet v2 1.5x from Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN
     Architecture Design" (2018); torchvision's layout.
 
     3,503,624 trainable parameters at 1000 classes.
     """
-    return _shufflenet_v2([24, 176, 352, 704, 1024], num_classes, in_channels)
+    w = ShuffleNet_V2_X1_5_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _shufflenet_v2([24, 176, 352, 704, 1024], num_classes, in_channels)
+    return load_pretrained(model, w, progress)
 
 
-def shufflenet_v2_x2_0(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
+def shufflenet_v2_x2_0(num_classes: int = 1000, in_channels: int = 3, *,
+                       weights: ShuffleNet_V2_X2_0_Weights | str | None = None,
+                       progress: bool = True) -> ShuffleNetV2:
     """ShuffleNet v2 2x from Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN
     Architecture Design" (2018); torchvision's layout.
 
     7,393,996 trainable parameters at 1000 classes.
     """
-    return _shufflenet_v2([24, 244, 488, 976, 2048], num_classes, in_channels)
+    w = ShuffleNet_V2_X2_0_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _shufflenet_v2([24, 244, 488, 976, 2048], num_classes, in_channels)
+    return load_pretrained(model, w, progress)
 
 
 MODELS: dict[str, Callable[..., Module]] = {

@@ -24,6 +24,12 @@ from typing import Callable
 
 import numcnn
 import numcnn.nn as nn
+from numcnn.models.weights import (
+    SqueezeNet1_0_Weights,
+    SqueezeNet1_1_Weights,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn import init
 from numcnn.tensor import Tensor
 
@@ -136,17 +142,22 @@ class SqueezeNet(nn.Module):
         return numcnn.flatten(x, 1)     # (N, num_classes)
 
 
-def squeezenet1_0(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
+def squeezenet1_0(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, *,
+                  weights: SqueezeNet1_0_Weights | str | None = None, progress: bool = True
                   ) -> SqueezeNet:
     """SqueezeNet 1.0 from Iandola, Han, Moskewicz, Ashraf, Dally and Keutzer, "SqueezeNet:
     AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size" (2016), Table 1.
 
     1,248,424 trainable parameters at 1000 classes.
     """
-    return SqueezeNet("1_0", num_classes=num_classes, dropout=dropout, in_channels=in_channels)
+    w = SqueezeNet1_0_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = SqueezeNet("1_0", num_classes=num_classes, dropout=dropout, in_channels=in_channels)
+    return load_pretrained(model, w, progress)
 
 
-def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
+def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, *,
+                  weights: SqueezeNet1_1_Weights | str | None = None, progress: bool = True
                   ) -> SqueezeNet:
     """SqueezeNet 1.1 (the SqueezeNet v1.1 release of Iandola et al., "SqueezeNet: AlexNet-level
     accuracy with 50x fewer parameters and <0.5MB model size", 2016): 3x3/64 first convolution
@@ -154,7 +165,10 @@ def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, dropout: float 
 
     1,235,496 trainable parameters at 1000 classes.
     """
-    return SqueezeNet("1_1", num_classes=num_classes, dropout=dropout, in_channels=in_channels)
+    w = SqueezeNet1_1_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = SqueezeNet("1_1", num_classes=num_classes, dropout=dropout, in_channels=in_channels)
+    return load_pretrained(model, w, progress)
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {

@@ -29,6 +29,18 @@ from typing import Callable
 import numcnn
 from numcnn import nn
 from numcnn.models.alexnet import krizhevsky_lrn
+from numcnn.models.weights import (
+    VGG11_BN_Weights,
+    VGG11_Weights,
+    VGG13_BN_Weights,
+    VGG13_Weights,
+    VGG16_BN_Weights,
+    VGG16_Weights,
+    VGG19_BN_Weights,
+    VGG19_Weights,
+    check_pretrained_args,
+    load_pretrained,
+)
 from numcnn.nn import init
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
@@ -175,53 +187,85 @@ def _vgg(cfg: str, batch_norm: bool, num_classes: int, in_channels: int,
                num_classes=num_classes, dropout=dropout)
 
 
-def vgg11(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+          weights: VGG11_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-11, configuration A of Simonyan & Zisserman, "Very Deep Convolutional Networks for
     Large-Scale Image Recognition" (ICLR 2015). 132,863,336 parameters at 1000 classes."""
-    return _vgg("A", False, num_classes, in_channels, dropout)
+    w = VGG11_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("A", False, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
-def vgg11_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+             weights: VGG11_BN_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-11 (configuration A of Simonyan & Zisserman, ICLR 2015) with batch normalisation
     (Ioffe & Szegedy, 2015) after every convolution, as torchvision builds it.
     132,868,840 parameters at 1000 classes."""
-    return _vgg("A", True, num_classes, in_channels, dropout)
+    w = VGG11_BN_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("A", True, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
-def vgg13(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg13(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+          weights: VGG13_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-13, configuration B of Simonyan & Zisserman, "Very Deep Convolutional Networks for
     Large-Scale Image Recognition" (ICLR 2015). 133,047,848 parameters at 1000 classes."""
-    return _vgg("B", False, num_classes, in_channels, dropout)
+    w = VGG13_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("B", False, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
-def vgg13_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg13_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+             weights: VGG13_BN_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-13 (configuration B of Simonyan & Zisserman, ICLR 2015) with batch normalisation
     after every convolution, as torchvision builds it. 133,053,736 parameters at 1000 classes."""
-    return _vgg("B", True, num_classes, in_channels, dropout)
+    w = VGG13_BN_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("B", True, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
-def vgg16(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+          weights: VGG16_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-16, configuration D of Simonyan & Zisserman, "Very Deep Convolutional Networks for
     Large-Scale Image Recognition" (ICLR 2015). 138,357,544 parameters at 1000 classes."""
-    return _vgg("D", False, num_classes, in_channels, dropout)
+    w = VGG16_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("D", False, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
-def vgg16_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+             weights: VGG16_BN_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-16 (configuration D of Simonyan & Zisserman, ICLR 2015) with batch normalisation
     after every convolution, as torchvision builds it. 138,365,992 parameters at 1000 classes."""
-    return _vgg("D", True, num_classes, in_channels, dropout)
+    w = VGG16_BN_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("D", True, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
-def vgg19(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg19(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+          weights: VGG19_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-19, configuration E of Simonyan & Zisserman, "Very Deep Convolutional Networks for
     Large-Scale Image Recognition" (ICLR 2015). 143,667,240 parameters at 1000 classes."""
-    return _vgg("E", False, num_classes, in_channels, dropout)
+    w = VGG19_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("E", False, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
-def vgg19_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg19_bn(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5,
+             weights: VGG19_BN_Weights | str | None = None, progress: bool = True) -> VGG:
     """VGG-19 (configuration E of Simonyan & Zisserman, ICLR 2015) with batch normalisation
     after every convolution, as torchvision builds it. 143,678,248 parameters at 1000 classes."""
-    return _vgg("E", True, num_classes, in_channels, dropout)
+    w = VGG19_BN_Weights.verify(weights)
+    check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
+    model = _vgg("E", True, num_classes, in_channels, dropout)
+    return load_pretrained(model, w, progress)
 
 
 def vgg_a(*, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:

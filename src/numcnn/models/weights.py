@@ -52,10 +52,11 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -69,7 +70,7 @@ from numcnn.tensor import Tensor
 __all__ = [
     "Weights", "WeightsEnum", "ImageClassification", "get_weight", "get_model_weights",
     "load_state_dict_from_url", "load_pretrained", "check_pretrained_args", "fix_state_dict",
-    "weights_dir", "WEIGHTS", "IMAGENET_CATEGORIES",
+    "overwrite_named_param", "weights_dir", "WEIGHTS", "IMAGENET_CATEGORIES",
     "AlexNet_Weights", "VGG11_Weights", "VGG11_BN_Weights", "VGG13_Weights", "VGG13_BN_Weights",
     "VGG16_Weights", "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights",
     "GoogLeNet_Weights", "Inception_V3_Weights",
@@ -538,6 +539,9 @@ def get_model_weights(model: str | Callable[..., Any]) -> type[WeightsEnum]:
 
 
 # ----------------------------------------------------------------------------- factories' rules
+M = TypeVar("M", bound=Module)
+
+
 def overwrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) -> None:
     """torchvision's rule: a parameter the weights fix is set when not given, and must equal
     the weights' value when given."""
@@ -563,16 +567,17 @@ def check_pretrained_args(weights: WeightsEnum | None, *, num_classes: int,
                          f"{in_channels} (load the weights, then adapt the first layer)")
 
 
-def load_pretrained(model: Module, weights: WeightsEnum, progress: bool = True) -> Module:
+def load_pretrained(model: M, weights: WeightsEnum | None, progress: bool = True) -> M:
     """Load `weights` (downloading and caching on first use) into `model` with strict=True and
-    return the model.
+    return the model (`weights=None`: the model unchanged).
 
     Raises:
         RuntimeError: from `load_state_dict` (keys or shapes that do not match the model).
         DownloadError / ValueError: the file cannot be fetched, fails its hash, or cannot be
             read.
     """
-    model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
     return model
 
 
@@ -587,12 +592,12 @@ def fix_state_dict(model: str, state: Mapping[str, Any]) -> dict[str, Any]:
     """torchvision's key fix-ups for `model`'s published checkpoints (a new dict; only DenseNet
     needs one among these models: "features.denseblock1.denselayer1.norm.1.weight" ->
     "...norm1.weight")."""
-    if not model.startswith("densenet"):
-        return dict(state)
-    fixed: dict[str, Any] = {}
+    fixed: dict[str, Any] = OrderedDict()
     for key, value in state.items():
-        m = _DENSENET_OLD_KEY.match(key)
+        m = _DENSENET_OLD_KEY.match(key) if model.startswith("densenet") else None
         fixed[m.group(1) + m.group(2) if m else key] = value
+    if hasattr(state, "_metadata"):
+        fixed._metadata = state._metadata  # type: ignore[attr-defined]
     return fixed
 
 
@@ -647,13 +652,31 @@ def _download_checked(url: str, dest: Path, hash_prefix: str | None, progress: b
 
 
 def _as_state_dict(obj: Any, path: Path) -> dict[str, Tensor]:
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"],
-                                                                       Mapping):
+    """The state dict in what `load` read: the mapping itself, or its "state_dict" entry.  The
+    per-module versions torch keeps in `state_dict._metadata` (MNASNet's version-1 checkpoints
+    need them) stay attached, from the `.pth` or from the safetensors copy's "_metadata"."""
+    metadata = getattr(obj, "_metadata", None)
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        metadata = obj.get("_metadata", metadata)
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(
             isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
         raise ValueError(f"{path}: not a state dict (a mapping of names to tensors)")
-    return dict(obj)
+    state: dict[str, Tensor] = OrderedDict(obj)
+    if metadata is not None:
+        state._metadata = OrderedDict(metadata)  # type: ignore[attr-defined]
+    return state
+
+
+def _save_copy(state: dict[str, Tensor], path: Path) -> None:
+    """The safetensors copy: the flat state dict, or {"state_dict", "_metadata"} when torch's
+    per-module versions came with it."""
+    metadata = getattr(state, "_metadata", None)
+    if metadata is None:
+        save(dict(state), path)
+    else:
+        save({"state_dict": dict(state),
+              "_metadata": {str(k): dict(v) for k, v in metadata.items()}}, path)
 
 
 def load_state_dict_from_url(url: str, model_dir: str | os.PathLike[str] | None = None,
@@ -694,5 +717,5 @@ def load_state_dict_from_url(url: str, model_dir: str | os.PathLike[str] | None 
             print(f"Downloading: {source!r} to {cached}", file=sys.stderr)
         _download_checked(source, cached, match.group(1) if match else None, progress)
     state = _as_state_dict(load(cached), cached)
-    save(state, converted)
+    _save_copy(state, converted)
     return state
