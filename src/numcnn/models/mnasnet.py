@@ -49,6 +49,8 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
+import numpy as np
+
 import numcnn.nn as nn
 from numcnn.models.weights import (
     MNASNet0_5_Weights,
@@ -194,7 +196,8 @@ class MNASNet(nn.Module):
     def __init__(self, alpha: float, num_classes: int = 1000, dropout: float = 0.2,
                  in_channels: int = 3) -> None:
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0.0:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) \
+                or alpha <= 0.0:
             raise ValueError(f"alpha must be a number > 0, got {alpha!r}")
         self.alpha = alpha
         self.num_classes = num_classes
@@ -254,7 +257,7 @@ class MNASNet(nn.Module):
                 f"channels at every alpha; the model (alpha={self.alpha}) now has that stem, "
                 "is initialised from the checkpoint as before, and saves as version 1. "
                 "Version-2 checkpoints (torchvision's current weights) scale the stem by alpha.",
-                UserWarning, stacklevel=2)
+                UserWarning, stacklevel=3)         # the caller of load_state_dict
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs, assign)
 
