@@ -21,7 +21,7 @@ from tests.helpers import run_cli as run
 import numcnn
 from numcnn.data import SyntheticShapes
 from numcnn.train.cli import main
-from numcnn.train.models import MODELS
+from numcnn.train.models import CLI_MODELS, MODELS
 
 FMNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
@@ -54,7 +54,7 @@ def test_models_parameter_counts_and_shapes(name: str, params: int) -> None:
 
 
 def test_models_take_channels_classes_and_size() -> None:
-    for factory in MODELS.values():
+    for factory in CLI_MODELS.values():
         model = factory(in_channels=3, num_classes=5, image_size=32)
         model.eval()
         assert model(numcnn.zeros(2, 3, 32, 32)).shape == (2, 5)
@@ -112,7 +112,7 @@ def test_train_fmnist_cnn_on_fashion_mnist(capsys: pytest.CaptureFixture[str],
     code, out, err = run(capsys, "train", "--limit", "512", "--epochs", "1",
                          "--out", str(tmp_path / "fm"))
     assert code == 0, err
-    assert "fmnist-cnn (1,677,674 parameters) on fashion-mnist" in out
+    assert "fmnist-cnn (1,677,674 trainable parameters) on fashion-mnist at 1x28x28" in out
     assert "test: loss" in out
     ckpt = tmp_path / "fm" / "last.safetensors"
     code, out, err = run(capsys, "eval", str(ckpt), "--limit", "300")
@@ -286,7 +286,7 @@ def test_missing_data_says_how_to_get_it(capsys: pytest.CaptureFixture[str],
     ["train", "--lr", "-1"],
     ["train", "--optimizer", "lbfgs"],
     ["eval"],
-    ["predict", "ckpt.safetensors"],
+    ["predict"],
     ["frobnicate"],
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys: pytest.CaptureFixture[str],
@@ -306,6 +306,8 @@ def test_runtime_errors_exit_1_with_one_line(capsys: pytest.CaptureFixture[str],
     numcnn.save({"w": numcnn.zeros(2)}, not_ours)
     code, _, err = run(capsys, "predict", str(not_ours), "x.npy")
     assert code == 1 and "not a checkpoint written by 'numcnn train'" in err
+    code, _, err = run(capsys, "predict", str(not_ours))
+    assert (code, err) == (1, "numcnn predict: error: no image files given\n")
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not a safetensors file")
     code, _, err = run(capsys, "eval", str(garbage))

@@ -64,7 +64,7 @@ def test_numcnn_train_model_cifar20(tmp_path: Path, capsys: pytest.CaptureFixtur
     ckpt = read_checkpoint(str(out / "last.safetensors"))
     model, config = model_from(ckpt)
     k = len(config["classes"])                     # SyntheticShapes has its own class count
-    assert f"training {name} ({cifar20_parameters(1, k):,} parameters)" in text
+    assert f"training {name} ({cifar20_parameters(1, k):,} trainable parameters)" in text
     assert config["model"] == name and type(model).__name__ == "CifarResNet"
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value.array, np.asarray(ckpt["model"][key]))

@@ -1,5 +1,6 @@
-"""`numcnn eval CHECKPOINT`: loss, accuracy, per-class accuracy and confusion matrix of a
-checkpoint (float or compressed) on the test split of its dataset."""
+"""`numcnn eval CHECKPOINT...`: loss, accuracy, per-class accuracy and confusion matrix of a
+checkpoint (float or compressed), or of an ensemble of checkpoints (their softmax outputs
+averaged), on the test split of its dataset."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ import argparse
 import math
 from typing import Any
 
+import numpy as np
+
 from numcnn.cli.args import (
     add_data_args,
     positive_int,
 )
 from numcnn.data import DataLoader
 from numcnn.train.run import (
+    RunError,
     first_n,
     load_test_set,
     model_from,
     read_checkpoint,
 )
-from numcnn.train.trainer import evaluate
+from numcnn.train.trainer import Evaluation, evaluate, evaluate_probabilities, predict_proba
 
 __all__ = ["add_parser", "run"]
 
@@ -29,8 +33,12 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         "eval", formatter_class=fmt, help="evaluate a checkpoint on a test split",
         description="Print the loss, accuracy, per-class accuracy and confusion matrix of a "
                     "checkpoint\nwritten by 'numcnn train', on the test split of its dataset "
-                    "(or of --data).")
-    ev.add_argument("checkpoint", metavar="CHECKPOINT", help="a .safetensors checkpoint")
+                    "(or of --data).\nWith several checkpoints (of models trained on the same "
+                    "classes), evaluate their\nensemble: the average of their softmax outputs, "
+                    "each model fed the test images\nas it was trained (its own size and "
+                    "normalisation); each member's accuracy is printed too.")
+    ev.add_argument("checkpoint", metavar="CHECKPOINT", nargs="+",
+                    help="a .safetensors checkpoint (several: an ensemble)")
     add_data_args(ev, None)
     ev.add_argument("--batch-size", type=positive_int, default=256,
                     help="evaluation batch size (default 256)")
@@ -38,15 +46,46 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     help="evaluate only the first N test images")
 
 
+def _members(paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+    """The checkpoints' models and run configurations, checked to share their classes."""
+    members = [model_from(read_checkpoint(p)) for p in paths]
+    classes = list(members[0][1]["classes"])
+    for path, (_, config) in zip(paths[1:], members[1:]):
+        if list(config["classes"]) != classes:
+            raise RunError(f"{path} was trained on other classes than {paths[0]} ("
+                           f"{', '.join(config['classes'][:4])}... vs {', '.join(classes[:4])}"
+                           f"...): an ensemble averages the same classes")
+    return members
+
+
 def run(args: argparse.Namespace) -> int:
-    ckpt = read_checkpoint(args.checkpoint)
-    model, config = model_from(ckpt)
+    members = _members(args.checkpoint)
+    config = members[0][1]
     data = args.data or config["data"]
     classes = list(config["classes"])
-    loader = DataLoader(first_n(load_test_set(config, data, args.root), args.limit),
-                        batch_size=args.batch_size)
-    r = evaluate(model, loader, num_classes=len(classes))
-    print(f"{config['model']} on {data} test split ({r.num_samples} images)")
+
+    def loader(cfg: dict[str, Any]) -> DataLoader:
+        return DataLoader(first_n(load_test_set(cfg, data, args.root), args.limit),
+                          batch_size=args.batch_size)
+
+    r: Evaluation
+    if len(members) == 1:
+        r = evaluate(members[0][0], loader(config), num_classes=len(classes))
+        print(f"{config['model']} on {data} test split ({r.num_samples} images)")
+    else:
+        total, labels = None, None
+        for path, (model, cfg) in zip(args.checkpoint, members):
+            probs, y = predict_proba(model, loader(cfg))
+            if labels is not None and not np.array_equal(labels, y):
+                raise RunError(f"{path} sees other test labels than {args.checkpoint[0]}")
+            labels = y
+            total = probs if total is None else total + probs
+            print(f"member {path} ({cfg['model']}): accuracy "
+                  f"{float((probs.argmax(axis=1) == y).mean()):.4f}")
+        assert total is not None and labels is not None
+        r = evaluate_probabilities(total / len(members), labels)
+        print(f"ensemble of {len(members)} ({', '.join(c['model'] for _, c in members)}) on "
+              f"{data} test split ({r.num_samples} images), softmax outputs averaged")
     print(f"loss      {r.loss:.4f}")
     print(f"accuracy  {r.accuracy:.4f}")
     print("per-class accuracy:")

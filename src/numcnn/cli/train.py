@@ -1,4 +1,6 @@
-"""`numcnn train`: train a model on Fashion-MNIST, MNIST or synthetic shapes, then evaluate it
+"""`numcnn train`: train any classification model of the zoo on Fashion-MNIST, MNIST,
+CIFAR-10/100, an image folder or synthetic shapes — from scratch or from pretrained weights
+(transfer learning: `--weights`, `--freeze`, `--head`, `--backbone-lr-scale`) — then evaluate it
 on the test split; the run directory gets config.json, metrics.csv and the checkpoints."""
 
 from __future__ import annotations
@@ -22,17 +24,22 @@ from numcnn.cli.args import (
     positive_int,
 )
 from numcnn.data import DataLoader, Subset
+from numcnn.models import input_size
 from numcnn.optim import SGD, Adam, AdamW, RMSprop
 from numcnn.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, StepLR
 from numcnn.optim.optimizer import Optimizer
-from numcnn.train.models import MODELS
+from numcnn.train import transfer as tl
+from numcnn.train.models import CLI_MODELS, MODELS, build
 from numcnn.train.run import (
+    IMAGENET_NORMALISATION,
+    NATIVE_CHANNELS,
+    NATIVE_SIZE,
     NORMALISATION,
     RunError,
     first_n,
     load_split,
-    pipeline,
     read_checkpoint,
+    run_pipeline,
 )
 from numcnn.train.trainer import Callback, NonFiniteError, Trainer, evaluate
 
@@ -46,6 +53,38 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 _DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 _DEFAULTS = {"model": "fmnist-cnn", "data": "fashion-mnist", "epochs": 15, "batch_size": 128,
              "optimizer": "adam", "scheduler": "cosine", "seed": 0, "val_split": 0.0}
+# settings a --resume must not change, by config key (the option is --key with '-')
+_KEPT = ("model", "data", "batch_size", "lr", "optimizer", "scheduler", "seed", "val_split",
+         "limit", "weights", "image_size", "in_channels", "freeze", "head",
+         "backbone_lr_scale", "class_subset", "per_class", "pca_lighting_std")
+# Google's ported GoogLeNet and Inception-v3 weights expect pixels normalised as (x - 0.5) / 0.5
+# (torchvision's transform_input converts ImageNet-normalised input to that)
+_GOOGLE_WEIGHTS = ("googlenet", "inception_v3")
+# config keys whose option has another name
+_OPTION = {"class_subset": "classes", "pca_lighting_std": "pca_lighting"}
+
+
+def _model_name(text: str) -> str:
+    if text in MODELS:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown model {text!r}; the command line's own: {', '.join(sorted(CLI_MODELS))}; "
+        f"the zoo's: {', '.join(sorted(set(MODELS) - set(CLI_MODELS)))}")
+
+
+def _class_list(text: str) -> list[int]:
+    """'5-9' or '0,2,4' (or both: '0-2,7') -> class indices."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected class indices such as 5-9 or 0,2,4, got "
+                                         f"{text!r}") from None
+    if not out or len(set(out)) != len(out) or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"expected distinct class indices >= 0, got {text!r}")
+    return out
 
 
 def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
@@ -63,9 +102,44 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                "  numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000\n"
                "  numcnn train --resume runs/fmnist-cnn-20260101-120000/last.safetensors "
                "--epochs 20")
-    tr.add_argument("--model", choices=sorted(MODELS), default=None,
-                    help="the network (default fmnist-cnn)")
+    tr.add_argument("--model", type=_model_name, default=None, metavar="NAME",
+                    help="the network (default fmnist-cnn): the command line's fmnist-cnn, mlp, "
+                         "lenet5, resnet20, plain20, or any classification model of the zoo "
+                         "(numcnn.models.list_models(), e.g. resnet18, mobilenet_v2, vgg11_bn)")
     add_data_args(tr, "fashion-mnist")
+    tr.add_argument("--image-size", type=positive_int, default=None, metavar="S",
+                    help="train on S x S images (default: the dataset's own size, 28 or 32; "
+                         "for an image folder the model's input size, e.g. 224); ImageNet "
+                         "models need more than 28 (e.g. vgg and alexnet at least 64)")
+    tr.add_argument("--in-channels", type=positive_int, default=None, metavar="C",
+                    help="the model's input channels (default the dataset's: 1 for "
+                         "(Fashion-)MNIST, 3 for CIFAR and photos); grey images are repeated "
+                         "to 3 channels, colour ones made grey; pretrained RGB stem filters are "
+                         "summed for 1 channel")
+    tr.add_argument("--weights", metavar="WEIGHTS", default=None,
+                    help="start from pretrained weights: DEFAULT or a name such as "
+                         "IMAGENET1K_V1 (downloaded once into ~/.cache/numcnn, or from "
+                         "$NUMCNN_WEIGHTS_URL), or a file (.pth/.pt, .safetensors, or a "
+                         "checkpoint of 'numcnn train')")
+    tr.add_argument("--head", choices=("new", "keep"), default=None,
+                    help="with --weights: a new classification head sized to the data's "
+                         "classes (new, the default), or the pretrained one (keep; same "
+                         "classes)")
+    tr.add_argument("--freeze", nargs="+", metavar="PREFIX", default=None,
+                    help="do not train the parameters under these module paths (e.g. "
+                         "features, or layer1 layer2); 'backbone' freezes everything but the "
+                         "head. Frozen batch-norm layers keep their running statistics")
+    tr.add_argument("--backbone-lr-scale", type=positive_float, default=None, metavar="F",
+                    help="learning rate of every layer but the head: F x --lr (default 1)")
+    tr.add_argument("--classes", type=_class_list, default=None, metavar="LIST",
+                    help="train and test on these classes only, e.g. 5-9 or 0,2,4 (relabelled "
+                         "0, 1, ... in that order)")
+    tr.add_argument("--per-class", type=positive_int, default=None, metavar="N",
+                    help="use only N training images of each class (a seeded pick)")
+    tr.add_argument("--pca-lighting", type=positive_float, default=None, metavar="STD",
+                    help="with --augment on colour images: AlexNet's PCA colour augmentation "
+                         "with alpha ~ N(0, STD^2) (0.1 in the paper); the eigenvectors are "
+                         "computed from the training images")
     tr.add_argument("--download", action="store_true",
                     help="download the dataset if it is not found (into --root, else "
                          "$NUMCNN_DATA, else ~/.cache/numcnn)")
@@ -124,6 +198,17 @@ class _PrintEpochs(Callback):
 
 
 # ----------------------------------------------------------------------------- train
+class _FrozenNormsEval(Callback):
+    """Keeps the frozen batch-norm layers in eval mode while the rest trains."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        self.layers = layers
+
+    def on_train_epoch_start(self, trainer: Trainer) -> None:
+        for layer in self.layers:
+            layer.eval()
+
+
 def _make_optimizer(name: str, params: Any, lr: float) -> Optimizer:
     if name == "sgd":
         return SGD(params, lr=lr, momentum=0.9)
@@ -137,7 +222,8 @@ def _make_scheduler(name: str, optimizer: Optimizer, epochs: int, steps: int,
     if name == "cosine":
         return CosineAnnealingLR(optimizer, T_max=epochs), "epoch"
     if name == "onecycle":
-        return OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps), "batch"
+        peaks = [float(g["lr"]) for g in optimizer.param_groups]
+        return OneCycleLR(optimizer, max_lr=peaks, epochs=epochs, steps_per_epoch=steps), "batch"
     if name == "plateau":
         return (ReduceLROnPlateau(optimizer, mode="max" if monitor_max else "min", patience=2),
                 "epoch")
@@ -149,9 +235,9 @@ def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]
     if args.resume is not None:
         ckpt = read_checkpoint(args.resume)
         config = dict(ckpt["run"])
-        given = {k: getattr(args, k) for k in ("model", "data", "batch_size", "lr", "optimizer",
-                                               "scheduler", "seed", "val_split", "limit")}
-        clash = [k for k, v in given.items() if v is not None and v != config.get(k)]
+        given = {k: getattr(args, _OPTION.get(k, k)) for k in _KEPT}
+        clash = [_OPTION.get(k, k) for k, v in given.items()
+                 if v is not None and v != config.get(k)]
         if clash:
             raise CLIError(f"--resume keeps the run's settings; these differ from the "
                            f"checkpoint's: {', '.join('--' + k.replace('_', '-') for k in clash)}")
@@ -167,33 +253,162 @@ def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]
     config["lr"] = args.lr if args.lr is not None else _DEFAULT_LR[config["optimizer"]]
     config["augment"] = bool(args.augment)
     config["limit"] = args.limit
+    for key in _KEPT[9:]:
+        config[key] = getattr(args, _OPTION.get(key, key))
+    if config["weights"] is None and (args.head or args.backbone_lr_scale):
+        raise CLIError("--head and --backbone-lr-scale need --weights")
+    if args.pca_lighting is not None and not args.augment:
+        raise CLIError("--pca-lighting is an augmentation: add --augment")
     return config, args.out
+
+
+def _normalisation(config: dict[str, Any], train_set: Any,
+                   source: tl.Pretrained | None, channels: int) -> tuple[list[float], list[float]]:
+    """The per-channel mean and std the run normalises with: the pretrained weights' (Google's
+    GoogLeNet/Inception-v3 weights: 0.5 and 0.5), else the dataset's (SyntheticShapes: measured;
+    an image folder: ImageNet's); brought to `channels` values (averaged for 1 channel,
+    repeated from 1)."""
+    if source is not None and source.mean is not None and source.std is not None:
+        mean, std = source.mean, source.std
+        if config["model"] in _GOOGLE_WEIGHTS and source.run is None:
+            mean, std = [0.5] * 3, [0.5] * 3
+    elif config["data"] == "synthetic":
+        mean, std = [float(train_set.data.mean())], [float(train_set.data.std())]
+    elif config["data"] == "imagefolder":
+        mean, std = IMAGENET_NORMALISATION
+    else:
+        mean, std = NORMALISATION[config["data"]]
+    if len(mean) != channels:
+        if channels == 1:
+            mean, std = [float(np.mean(mean))], [float(np.mean(std))]
+        elif len(mean) == 1:
+            mean, std = mean * channels, std * channels
+        else:
+            raise CLIError(f"the normalisation has {len(mean)} channels, the model takes "
+                           f"{channels}")
+    return [float(v) for v in mean], [float(v) for v in std]
+
+
+def _lighting(config: dict[str, Any], train_set: Any) -> dict[str, Any] | None:
+    """The PCA lighting settings: alpha's std and the eigen-decomposition of the training
+    images' RGB pixels."""
+    if config.get("pca_lighting_std") is None:
+        return None
+    if int(config["model_args"]["in_channels"]) != 3 or NATIVE_CHANNELS[config["data"]] != 3:
+        raise CLIError("--pca-lighting needs colour images and a 3-channel model")
+    from numcnn.data.transforms import pca_eigen
+
+    rng = np.random.default_rng(int(config["seed"]))
+    if hasattr(train_set, "data"):                  # CIFAR: uint8 (N, H, W, 3)
+        eigval, eigvec = pca_eigen(train_set.data, generator=rng)
+    else:                                           # an image folder: uint8 (H, W, 3) files
+        sample = copy.copy(train_set)
+        sample.transform = None
+        eigval, eigvec = pca_eigen(sample, generator=rng)
+    return {"alphastd": float(config["pca_lighting_std"]),
+            "eigval": np.asarray(eigval, np.float64).tolist(),
+            "eigvec": np.asarray(eigvec, np.float64).tolist()}
+
+
+def _new_run_settings(config: dict[str, Any], train_set: Any) -> tl.Pretrained | None:
+    """Fill in a new run's classes, input, normalisation and model arguments; return the
+    pretrained weights it starts from (or None)."""
+    source = None
+    if config["weights"] is not None:
+        try:
+            source = tl.pretrained(config["model"], config["weights"])
+        except (tl.TransferError, FileNotFoundError) as exc:
+            raise CLIError(str(exc)) from None
+    data = config["data"]
+    channels = config["in_channels"] or NATIVE_CHANNELS[data]
+    if data == "imagefolder":
+        side = config["image_size"] or input_size(config["model"])[1] \
+            if config["model"] not in CLI_MODELS else (config["image_size"] or 64)
+    else:
+        side = config["image_size"] or NATIVE_SIZE[data]
+    mean, std = _normalisation(config, train_set, source, channels)
+    config.update(classes=list(train_set.classes), mean=mean, std=std,
+                  image_size=side, in_channels=config["in_channels"],
+                  model_args={"in_channels": channels, "num_classes": len(train_set.classes),
+                              "image_size": side})
+    if data == "imagefolder":
+        config["root"] = os.path.abspath(config.get("root") or "")
+    return source
+
+
+def _check_input(model: Any, config: dict[str, Any]) -> None:
+    """One forward pass of a blank image, so that a model too deep for the image size fails
+    here with advice, not in the middle of the first batch."""
+    margs = config["model_args"]
+    shape = (1, int(margs["in_channels"]), int(margs["image_size"]), int(margs["image_size"]))
+    model.eval()
+    try:
+        with numcnn.no_grad():
+            model(numcnn.zeros(*shape))
+    except (ValueError, RuntimeError) as exc:
+        made = input_size(config["model"])[1] if config["model"] not in CLI_MODELS else None
+        raise CLIError(f"{config['model']} cannot take {shape[2]}x{shape[3]} images ("
+                       f"{str(exc).splitlines()[0][:120]}); pass a larger --image-size"
+                       + (f" (it is made for {made}x{made})" if made else "")) from None
+    finally:
+        model.train()
+
+
+def _pick_per_class(order: np.ndarray, targets: np.ndarray, n: int) -> np.ndarray:
+    """The first `n` indices of each class in `order` (order kept)."""
+    seen: dict[int, int] = {}
+    keep = []
+    for i in order:
+        t = int(targets[i])
+        if seen.get(t, 0) < n:
+            seen[t] = seen.get(t, 0) + 1
+            keep.append(i)
+    return np.asarray(keep, np.int64)
 
 
 def run(args: argparse.Namespace) -> int:
     config, out = _train_config(args)
     numcnn.manual_seed(int(config["seed"]))
     root = args.root
+    if config["data"] == "imagefolder" and root is None:
+        root = config.get("root")
+    if args.resume is None:
+        config["root"] = root
     train_set = load_split(config, True, root, args.download)
     test_set = load_split(config, False, root, args.download)
+    source = None
     if "classes" not in config:
-        classes = list(train_set.classes)
-        if config["data"] == "synthetic":
-            mean = [float(train_set.data.mean())]
-            std = [float(train_set.data.std())]
-        else:
-            mean, std = NORMALISATION[config["data"]]
-        config.update(classes=classes, mean=mean, std=std, model_args={
-            "in_channels": 1, "num_classes": len(classes), "image_size": 28})
-    model = MODELS[config["model"]](**config["model_args"])
+        source = _new_run_settings(config, train_set)
+        config["pca_lighting"] = _lighting(config, train_set)
+    model = build(config["model"], **config["model_args"])
+    _check_input(model, config)
+    if source is not None:
+        try:
+            notes = tl.transfer(model, source.state_dict, head=config["head"] or "new")
+        except tl.TransferError as exc:
+            raise CLIError(str(exc)) from None
+        print(f"weights: {source.source}" + "".join(f"; {n}" for n in notes), flush=True)
+    callbacks: list[Callback] = [_PrintEpochs()]
+    if config["freeze"]:
+        try:
+            frozen = tl.freeze(model, config["freeze"])
+        except tl.TransferError as exc:
+            raise CLIError(str(exc)) from None
+        norms = tl.frozen_norm_layers(model)
+        callbacks.append(_FrozenNormsEval(norms))
+        print(f"frozen: {len(frozen)} parameter tensors under {' '.join(config['freeze'])}"
+              f"{f' ({len(norms)} batch-norm layers in eval mode)' if norms else ''}")
 
-    # train / validation indices: a seeded permutation, cut to --limit, then split
-    plain = pipeline(config["data"], config["mean"], config["std"], augment=False)
-    augmented = pipeline(config["data"], config["mean"], config["std"], config["augment"])
+    # train / validation indices: a seeded permutation, cut to --per-class and --limit, then
+    # split
+    plain = run_pipeline(config, augment=False)
+    augmented = run_pipeline(config, augment=True)
     val_view = copy.copy(train_set)
     val_view.transform = plain
     train_set.transform = augmented
     order = np.random.default_rng(int(config["seed"])).permutation(len(train_set))
+    if config.get("per_class") is not None:
+        order = _pick_per_class(order, np.asarray(train_set.targets), int(config["per_class"]))
     if config["limit"] is not None:
         order = order[:config["limit"]]
     n_val = int(round(len(order) * config["val_split"]))
@@ -209,7 +424,8 @@ def run(args: argparse.Namespace) -> int:
     test_set.transform = plain
     test_loader = DataLoader(first_n(test_set, config["limit"]), batch_size=256)
 
-    optimizer = _make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    groups = tl.param_groups(model, config["lr"], config.get("backbone_lr_scale") or 1.0)
+    optimizer = _make_optimizer(config["optimizer"], groups, config["lr"])
     monitor = "val_accuracy" if val_loader is not None else "train_loss"
     scheduler, interval = _make_scheduler(config["scheduler"], optimizer, config["epochs"],
                                           len(train_loader), config["lr"],
@@ -222,12 +438,14 @@ def run(args: argparse.Namespace) -> int:
                           num_classes=len(config["classes"]),
                           checkpoint_every=args.checkpoint_every or None,
                           progress="always" if args.progress else True, config=config,
-                          callbacks=[_PrintEpochs()])
+                          callbacks=callbacks)
     n_params = sum(p.array.size for p in model.parameters() if p.requires_grad)
     if args.resume is not None:
         trainer.resume(args.resume)
         print(f"resuming {args.resume} after epoch {trainer.epoch}")
-    print(f"training {config['model']} ({n_params:,} parameters) on {config['data']}: "
+    print(f"training {config['model']} ({n_params:,} trainable parameters) on "
+          f"{config['data']} at {config['model_args']['in_channels']}x"
+          f"{config['model_args']['image_size']}x{config['model_args']['image_size']}: "
           f"{len(train_subset)} training images"
           f"{f', {n_val} validation' if n_val else ''}, {config['epochs']} epoch(s), "
           f"{config['optimizer']} lr {config['lr']:g}; run directory {out}", flush=True)

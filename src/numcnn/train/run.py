@@ -28,25 +28,39 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from numcnn.data import MNIST, FashionMNIST, Subset, SyntheticShapes
+from numcnn.data import CIFAR10, CIFAR100, MNIST, FashionMNIST, Subset, SyntheticShapes
 from numcnn.data import transforms as T
-from numcnn.data.folder import load_image
+from numcnn.data.folder import ImageFolder, load_image
 from numcnn.data.transforms import batch as TB
 from numcnn.io import load
 from numcnn.nn.module import Module
 from numcnn.tensor import Tensor
-from numcnn.train.models import MODELS
+from numcnn.train.models import MODELS, build
 
-__all__ = ["RunError", "DATASETS", "IDX_DATASETS", "NORMALISATION", "SYNTHETIC_TRAIN",
+__all__ = ["RunError", "DATASETS", "IDX_DATASETS", "CIFAR_DATASETS", "NORMALISATION",
+           "IMAGENET_NORMALISATION", "NATIVE_SIZE", "NATIVE_CHANNELS", "SYNTHETIC_TRAIN",
            "SYNTHETIC_TEST", "read_checkpoint", "model_from", "load_run", "pipeline",
-           "load_split", "first_n", "load_test_set", "pick_images", "read_pgm", "read_image",
-           "model_input", "input_shape"]
+           "run_pipeline", "load_split", "select_classes", "first_n", "load_test_set",
+           "pick_images", "read_pgm", "read_image", "model_input", "input_shape"]
 
-DATASETS = ("fashion-mnist", "mnist", "synthetic")
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder", "synthetic")
 # the datasets read from IDX files, by name
 IDX_DATASETS: dict[str, type[MNIST]] = {"fashion-mnist": FashionMNIST, "mnist": MNIST}
+CIFAR_DATASETS: dict[str, type[CIFAR10]] = {"cifar10": CIFAR10, "cifar100": CIFAR100}
 # per-channel mean and standard deviation of the training split (pixels in [0, 1])
-NORMALISATION = {"fashion-mnist": ([0.2860], [0.3530]), "mnist": ([0.1307], [0.3081])}
+NORMALISATION = {"fashion-mnist": ([0.2860], [0.3530]), "mnist": ([0.1307], [0.3081]),
+                 "cifar10": ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]),
+                 "cifar100": ([0.5071, 0.4865, 0.4409], [0.2673, 0.2564, 0.2762])}
+# photos in an image folder are normalised as ImageNet's (torchvision's numbers)
+IMAGENET_NORMALISATION = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+# each dataset's image side and channels as stored (an image folder's photos are read as RGB
+# and brought to --image-size, default the model's own input size)
+NATIVE_SIZE = {"fashion-mnist": 28, "mnist": 28, "cifar10": 32, "cifar100": 32,
+               "synthetic": 28}
+NATIVE_CHANNELS = {"fashion-mnist": 1, "mnist": 1, "cifar10": 3, "cifar100": 3,
+                   "imagefolder": 3, "synthetic": 1}
+# random-crop padding at the native size (scaled with --image-size)
+_CROP_PADDING = {28: 2, 32: 4}
 # SyntheticShapes split sizes (the training split is cut to the run's --limit)
 SYNTHETIC_TRAIN, SYNTHETIC_TEST = 6000, 1000
 
@@ -90,11 +104,10 @@ def model_from(ckpt: dict[str, Any]) -> tuple[Module, dict[str, Any]]:
         RunError: the checkpoint names a model that `numcnn.train.models.MODELS` lacks.
     """
     config = ckpt["run"]
-    factory = MODELS.get(config.get("model"))
-    if factory is None:
+    if config.get("model") not in MODELS:
         raise RunError(f"the checkpoint's model {config.get('model')!r} is unknown; known: "
                        f"{', '.join(sorted(MODELS))}")
-    model = factory(**config["model_args"])
+    model = build(config["model"], **config["model_args"])
     if isinstance(ckpt.get("compress"), dict):          # written by numcnn.compress.save
         from numcnn.compress import checkpoint as compressed
         try:
@@ -137,15 +150,118 @@ def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST
                        + ", or ".join(ways)) from None
 
 
+def _open_cifar(name: str, root: str | None, train: bool, download: bool) -> CIFAR10:
+    """CIFAR-10/100; when it is not found, a RunError that says how to get it."""
+    cls = CIFAR_DATASETS[name]
+    try:
+        return cls(root=root, train=train, download=download)
+    except RuntimeError as exc:
+        if "not found" not in str(exc):
+            raise
+        raise RunError(f"{cls.__name__} not found (looked in "
+                       f"{', '.join(str(d) for d in cls._lookup(root))}); to get it: add "
+                       f"--download, or pass --root DIR, a directory holding {cls.archive} (the "
+                       f"binary version) or the folder {cls.base_folder}") from None
+
+
+def _open_folder(root: str | None, train: bool) -> ImageFolder:
+    """The image folder `root`: its train/ and test/ (or val/) sub-folders when it has them,
+    else every fifth image of each class (sorted by path) for testing and the rest for
+    training."""
+    if root is None:
+        raise RunError("--data imagefolder needs --root DIR: a folder with one sub-folder of "
+                       "images per class (or with train/ and test/ folders laid out so)")
+    base = Path(root)
+    split = base / "train" if train else next(
+        (base / d for d in ("test", "val") if (base / d).is_dir()), None)
+    try:
+        if (base / "train").is_dir():
+            if split is None:
+                raise RunError(f"{base} has train/ but neither test/ nor val/")
+            return ImageFolder(split)
+        folder = ImageFolder(base)
+    except FileNotFoundError as exc:
+        raise RunError(f"cannot use {base} as an image folder: {exc}") from None
+    rank = np.zeros(len(folder.samples), np.int64)
+    for c in range(len(folder.classes)):
+        members = [i for i, (_, t) in enumerate(folder.samples) if t == c]
+        rank[members] = np.arange(len(members))
+    keep = [i for i in range(len(rank)) if (rank[i] % 5 == 4) != train]
+    folder.samples = [folder.samples[i] for i in keep]
+    folder.imgs = folder.samples
+    folder.targets = [t for _, t in folder.samples]
+    return folder
+
+
 def _synthetic(train: bool, n: int, seed: int) -> SyntheticShapes:
     return SyntheticShapes(n=n, size=28, seed=seed if train else seed + 1)
 
 
-def pipeline(name: str, mean: list[float], std: list[float], augment: bool = False
-             ) -> T.Compose:
-    """The batched transforms of dataset `name`: uint8 (N, H, W) -> float (N, 1, H, W) in
-    [0, 1] (IDX data; SyntheticShapes is already float), then, with `augment`, a random crop
-    (padding 2) and horizontal flip, then x = (x - mean) / std per channel.
+def select_classes(dataset: Any, keep: Sequence[int]) -> Any:
+    """Keep only the images of classes `keep` (indices into dataset.classes) in `dataset`,
+    relabelled 0, 1, ... in the order of `keep`; `classes` becomes their names. Works on the
+    array datasets (`data`, `targets`) and on image folders (`samples`). Returns `dataset`.
+
+    Raises:
+        RunError: an index out of range, or repeated.
+    """
+    n = len(dataset.classes)
+    keep = [int(k) for k in keep]
+    if len(set(keep)) != len(keep) or not all(0 <= k < n for k in keep):
+        raise RunError(f"--classes {','.join(map(str, keep))}: expected distinct class indices "
+                       f"in 0..{n - 1}")
+    remap = np.full(n, -1, np.int64)
+    remap[keep] = np.arange(len(keep))
+    if hasattr(dataset, "samples"):
+        dataset.samples = [(p, int(remap[t])) for p, t in dataset.samples if remap[t] >= 0]
+        dataset.imgs = dataset.samples
+        dataset.targets = [t for _, t in dataset.samples]
+    else:
+        mask = remap[np.asarray(dataset.targets)] >= 0
+        dataset.data = dataset.data[mask]
+        dataset.targets = remap[np.asarray(dataset.targets)[mask]]
+    dataset.classes = [dataset.classes[k] for k in keep]
+    return dataset
+
+
+class _ToChannels(T.Transform):
+    """(N, C, H, W) -> (N, channels, H, W): grey repeated to RGB, or RGB to grey as ITU-R 601
+    luma (Y = 0.299 R + 0.587 G + 0.114 B), as `read_image` converts files."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+
+    def _apply(self, x: np.ndarray) -> Any:
+        c = x.shape[1]
+        if c == self.channels:
+            return x
+        if c == 3 and self.channels == 1:
+            luma = np.array([0.299, 0.587, 0.114], x.dtype).reshape(1, 3, 1, 1)
+            return (x * luma).sum(axis=1, keepdims=True)
+        if c == 1:
+            return np.repeat(x, self.channels, axis=1)
+        raise ValueError(f"cannot convert {c}-channel images to {self.channels} channels")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.channels})"
+
+
+def pipeline(name: str, mean: list[float], std: list[float], augment: bool = False, *,
+             image_size: int | None = None, channels: int | None = None,
+             lighting: dict[str, Any] | None = None) -> T.Compose:
+    """The transforms of dataset `name`, batched where the images have one size.
+
+    1. To float in [0, 1]: uint8 (N, H, W[, C]) -> (N, C, H, W) (IDX and CIFAR data, image
+       files); SyntheticShapes is already float.
+    2. To `channels` channels (grey repeated, RGB to luma), when given and different.
+    3. To `image_size` (the side of the square input; default the dataset's own): an image
+       folder's photos are resized (shorter side to 256/224 of it) and centre-cropped, or with
+       `augment` get a RandomResizedCrop and a horizontal flip; the other datasets are resized
+       (bilinear) when the size differs, and with `augment` get a random crop (padding 2 at
+       28x28, 4 at 32x32, scaled with the size) and a horizontal flip.
+    4. With `augment` and `lighting` ({"alphastd", "eigval", "eigvec"}): AlexNet's PCA colour
+       augmentation (`transforms.PCALighting`) on the [0, 1] pixels.
+    5. x = (x - mean) / std per channel.
 
     Raises:
         ValueError: `name` is not one of DATASETS.
@@ -153,18 +269,47 @@ def pipeline(name: str, mean: list[float], std: list[float], augment: bool = Fal
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
     steps: list[Any] = [] if name == "synthetic" else [T.ToTensor()]
-    if augment:
-        steps += [T.RandomCrop(28, padding=2), T.RandomHorizontalFlip()]
+    if channels is not None and channels != NATIVE_CHANNELS[name]:
+        steps.append(_ToChannels(channels))
+    if name == "imagefolder":
+        side = image_size or 224
+        steps += ([T.RandomResizedCrop(side), T.RandomHorizontalFlip()] if augment
+                  else [T.Resize(int(round(side * 256 / 224))), T.CenterCrop(side)])
+    else:
+        native = NATIVE_SIZE[name]
+        side = image_size or native
+        if side != native:
+            steps.append(T.Resize((side, side)))
+        if augment:
+            padding = int(round(_CROP_PADDING.get(native, 2) * side / native))
+            steps += [T.RandomCrop(side, padding=padding), T.RandomHorizontalFlip()]
+    if augment and lighting:
+        steps.append(T.PCALighting(float(lighting["alphastd"]), lighting["eigval"],
+                                   lighting["eigvec"]))
     steps.append(T.Normalize(mean, std))
     return T.Compose(steps)
+
+
+def run_pipeline(config: dict[str, Any], augment: bool = False,
+                 data: str | None = None) -> T.Compose:
+    """`pipeline` with the run's settings: its dataset (or `data`), normalisation, image size,
+    channels and (with `augment`) its augmentation."""
+    margs = config["model_args"]
+    return pipeline(data or config["data"], config["mean"], config["std"],
+                    augment and bool(config.get("augment")),
+                    image_size=config.get("image_size"),
+                    channels=int(margs["in_channels"]) if "in_channels" in margs else None,
+                    lighting=config.get("pca_lighting") if augment else None)
 
 
 def load_split(config: dict[str, Any], train: bool, root: str | None = None,
                download: bool = False) -> Any:
     """The training (`train`) or test split of the run's dataset config["data"], without a
-    transform. IDX data is looked up in `root`, $NUMCNN_DATA, ~/.cache/numcnn and the Debian
-    location (or downloaded with `download`); SyntheticShapes is generated from the run's
-    seed (its training split has config["limit"] images when that is set).
+    transform, cut to the run's classes (config["class_subset"], relabelled 0, 1, ...). IDX
+    and CIFAR data are looked up in `root`, $NUMCNN_DATA, ~/.cache/numcnn (and the Debian
+    location) or downloaded with `download`; an image folder is `root` (see `pipeline`);
+    SyntheticShapes is generated from the run's seed (its training split has config["limit"]
+    images when that is set).
 
     Raises:
         RunError: the dataset is unknown, or is not found (the message says how to get it).
@@ -177,8 +322,16 @@ def load_split(config: dict[str, Any], train: bool, root: str | None = None,
         limit = config.get("limit")
         if limit is not None and train:
             n = limit
-        return _synthetic(train, n, int(config["seed"]))
-    return _open_idx(name, root, train, download)
+        dataset: Any = _synthetic(train, n, int(config["seed"]))
+    elif name in CIFAR_DATASETS:
+        dataset = _open_cifar(name, root, train, download)
+    elif name == "imagefolder":
+        dataset = _open_folder(root if root is not None else config.get("root"), train)
+    else:
+        dataset = _open_idx(name, root, train, download)
+    if config.get("class_subset") is not None:
+        select_classes(dataset, config["class_subset"])
+    return dataset
 
 
 def first_n(dataset: Any, n: int | None) -> Any:
@@ -207,7 +360,7 @@ def load_test_set(config: dict[str, Any], data: str | None = None,
     if len(test_set.classes) != len(classes):
         raise RunError(f"the model has {len(classes)} classes, {data} has "
                        f"{len(test_set.classes)}")
-    test_set.transform = pipeline(data, config["mean"], config["std"], augment=False)
+    test_set.transform = run_pipeline(config, augment=False, data=data)
     return test_set
 
 
@@ -334,7 +487,8 @@ def model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
 
     Returns:
         pixels: (1, C, H, W) in [0, 1], converted to the model's channels (`read_image`) and
-            resized bilinearly to its input size;
+            resized bilinearly to its input size (a run on an image folder: the shorter side
+            to 256/224 of it, then the centre crop, as its test images);
         x: those pixels normalised as in training, x = (pixels - mean) / std.
 
     Raises:
@@ -342,7 +496,10 @@ def model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
     """
     channels, height, width = input_shape(config)
     img = read_image(path, channels)[None]                         # (1, C, H, W)
-    if img.shape[2:] != (height, width):
+    if config["data"] == "imagefolder":             # a photo: as the run's test images
+        img = np.asarray(TB.resize(img, int(round(height * 256 / 224))))
+        img = np.asarray(TB.center_crop(img, (height, width)))
+    elif img.shape[2:] != (height, width):
         img = np.asarray(TB.resize(img, (height, width)))
     x = TB.normalize(Tensor(img), config["mean"], config["std"])
     return img, x if isinstance(x, Tensor) else Tensor(x)

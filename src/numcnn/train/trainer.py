@@ -67,7 +67,7 @@ from numcnn.tensor import Tensor
 from numcnn.viz.evaluation import confusion_matrix
 
 __all__ = ["Callback", "Evaluation", "METRICS_COLUMNS", "NonFiniteError", "StopTraining", "Trainer",
-           "evaluate"]
+           "evaluate", "evaluate_probabilities", "predict_proba"]
 
 METRICS_COLUMNS = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                    "seconds")
@@ -147,12 +147,61 @@ def evaluate(model: Module, loader: Iterable[Any], loss_fn: LossFn = cross_entro
         model.train(was_training)
     if confusion is None or n == 0:
         raise ValueError("evaluate: the loader yielded no samples")
+    return _evaluation(confusion, loss_sum / n)
+
+
+def _evaluation(confusion: np.ndarray, loss: float) -> Evaluation:
+    n = int(confusion.sum())
     support = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.where(support > 0, np.diag(confusion) / support, np.nan)
-    return Evaluation(loss=loss_sum / n, accuracy=float(np.trace(confusion)) / n,
+    return Evaluation(loss=loss, accuracy=float(np.trace(confusion)) / n,
                       per_class_accuracy=per_class.astype(np.float64),
                       confusion_matrix=confusion, num_samples=n)
+
+
+def predict_proba(model: Module, loader: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities of `model` (eval mode, no_grad) over `loader`, and the labels.
+
+    Returns:
+        probs: (N, num_classes) float64, rows summing to 1; labels: (N,) int64.
+    """
+    was_training = model.training
+    model.eval()
+    probs, labels = [], []
+    try:
+        with no_grad():
+            for x, y in loader:
+                logits = _as_array(model(x)).astype(np.float64)
+                e = np.exp(logits - logits.max(axis=1, keepdims=True))
+                probs.append(e / e.sum(axis=1, keepdims=True))
+                labels.append(_as_array(y).astype(np.int64).reshape(-1))
+    finally:
+        model.train(was_training)
+    if not probs:
+        raise ValueError("predict_proba: the loader yielded no samples")
+    return np.concatenate(probs), np.concatenate(labels)
+
+
+def evaluate_probabilities(probs: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """An `Evaluation` of class probabilities (N, K), e.g. an ensemble's averaged softmax:
+    the loss is the mean negative log-likelihood -log p[label] (cross-entropy on the
+    probabilities), the prediction their argmax.
+
+    Raises:
+        ValueError: shapes that disagree, no samples, or a label outside [0, K).
+    """
+    probs = np.asarray(probs, np.float64)
+    labels = np.asarray(labels, np.int64).reshape(-1)
+    if probs.ndim != 2 or probs.shape[0] != labels.size or labels.size == 0:
+        raise ValueError(f"expected probs (N, K) and N labels, got {probs.shape} and "
+                         f"{labels.shape}")
+    k = probs.shape[1]
+    if labels.min() < 0 or labels.max() >= k:
+        raise ValueError(f"labels must lie in [0, {k}), got {labels.min()}..{labels.max()}")
+    picked = probs[np.arange(labels.size), labels]
+    loss = float(-np.log(np.maximum(picked, np.finfo(np.float64).tiny)).mean())
+    return _evaluation(confusion_matrix(labels, probs.argmax(axis=1), k).astype(np.int64), loss)
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -168,6 +217,10 @@ class NonFiniteError(FloatingPointError):
 
 class Callback:
     """Hooks into `Trainer.fit`; override what you need. Raising stops training there."""
+
+    def on_train_epoch_start(self, trainer: Trainer) -> None:
+        """At the start of each training epoch, after `model.train()` (e.g. to put frozen
+        layers back in eval mode)."""
 
     def on_step_end(self, trainer: Trainer) -> None:
         """After an optimizer step (and its checkpoint, if one was due); see `trainer.step`."""
@@ -432,6 +485,8 @@ class Trainer:
     def _train_epoch(self) -> dict[str, Any]:
         """One pass over train_loader (or the rest of it, after a mid-epoch resume)."""
         self.model.train()
+        for cb in self.callbacks:
+            cb.on_train_epoch_start(self)
         partial = self._partial or {"loss_sum": 0.0, "correct": 0, "samples": 0, "seconds": 0.0}
         self._partial = partial
         total = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
