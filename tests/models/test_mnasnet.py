@@ -430,3 +430,16 @@ def test_pretrained_weights_from_the_cache(tmp_path: Path,
         mnasnet0_5(weights="IMAGENET1K_V9")
     with pytest.raises(TypeError, match="MNASNet0_75_Weights"):
         mnasnet0_75(weights=MNASNet0_5_Weights.IMAGENET1K_V1)
+
+
+def test_registered_in_the_zoo() -> None:
+    from numcnn.models import get_model, get_model_weights, list_models
+
+    for name in NAMES:
+        assert name in list_models() and numcnn.models.MODELS[name] is MODELS[name]
+    model = get_model("mnasnet1_0", num_classes=5)
+    assert isinstance(model, MNASNet) and model.alpha == 1.0
+    model.eval()
+    with numcnn.no_grad():
+        assert tuple(model(numcnn.zeros(1, 3, 32, 32)).shape) == (1, 5)
+    assert get_model_weights("mnasnet1_3").__name__ == "MNASNet1_3_Weights"

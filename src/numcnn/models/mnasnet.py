@@ -35,11 +35,12 @@ scaled by alpha too; version 1 kept it at 32/16 for every alpha.  A mapping whos
 (the attribute torch's and numcnn's `state_dict()` results carry) says version 1 for the root
 module is loaded into the version-1 layout, as torchvision does: the stem and the first stage
 are rebuilt at the old widths (with a UserWarning), and the model then saves itself as version
-1.  Without metadata (a plain dict, a safetensors file, the dicts `numcnn.models.weights`
-returns) the current layout is assumed: torchvision refuses such a dict with a ValueError;
-numcnn loads it, since its safetensors files carry no versions.  So a version-1 checkpoint
-must keep its `_metadata` on the way in; converted to safetensors it no longer loads at
-alpha != 1 (size mismatch on `layers.0.weight`).
+1.  `numcnn.load` of a `torch.save` file keeps the `_metadata`, and `numcnn.models.weights`
+carries it through its safetensors copy.  Without metadata (a plain dict, a flat safetensors
+file) the current layout is assumed: torchvision refuses such a dict with a ValueError; numcnn
+loads it, since a flat safetensors file carries no versions.  So a version-1 checkpoint must
+keep its `_metadata` on the way in: saved flat, it no longer loads at alpha != 1 (a size
+mismatch on `layers.0.weight`).
 
 Axes: N batch, C channels, H/W height/width; t expansion factor, k kernel size.
 """
