@@ -222,9 +222,11 @@ class Weights:
     meta: dict[str, Any]
 
 
-# The smallest input each architecture accepts (torchvision's meta["min_size"]).
+# The smallest input each architecture accepts (torchvision's meta["min_size"]; (1, 1) else).
 _MIN_SIZE = {"inception_v3": (75, 75), "googlenet": (15, 15), "squeezenet1_0": (21, 21),
-             "squeezenet1_1": (17, 17), "alexnet": (63, 63)}
+             "squeezenet1_1": (17, 17), "alexnet": (63, 63),
+             **{f"vgg{d}{bn}": (32, 32) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+             **{f"densenet{d}": (29, 29) for d in (121, 161, 169, 201)}}
 
 
 def _entry(model: str, member: str) -> Weights:
