@@ -1,4 +1,11 @@
-"""Checkpoints: `save(obj, path)` / `load(path)` in the safetensors format, never pickle.
+"""Checkpoints: `save(obj, path)` / `load(path)`: safetensors, or PyTorch's format for .pt/.pth.
+
+`save` writes PyTorch's zip format when `path` ends in ".pt" or ".pth" (any case), so that
+`torch.load(path, weights_only=True)` opens it (`numcnn.io.torch_format.save_torch`), and the
+safetensors encoding below for every other name.  `load` recognises a PyTorch file by its
+content (the zip magic, or the legacy format's magic number), whatever its name, and reads it
+with `numcnn.io.torch_format.load_torch`, which executes nothing: no pickle is ever loaded with
+arbitrary globals.  Anything else is read as safetensors.
 
     numcnn.save(model.state_dict(), "model.safetensors")            # a PyTorch user opens it
     numcnn.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -66,6 +73,7 @@ import numpy as np
 
 from numcnn._atomic import atomic_write
 from numcnn.io.safetensors_file import read_header, st_dtype
+from numcnn.io.torch_format import is_torch_file, load_torch, save_torch
 from numcnn.nn.module import Module
 from numcnn.nn.parameter import Parameter
 from numcnn.tensor import Tensor
@@ -226,17 +234,21 @@ def _atomic_write(path: _PathLike, data: bytes) -> None:
 
 
 def save(obj: Any, path: _PathLike) -> None:
-    """Save a state dict or a nested training checkpoint to `path` (safetensors, atomically).
+    """Save a state dict or a nested training checkpoint to `path` (atomically): PyTorch's
+    zip format if `path` ends in .pt/.pth, safetensors otherwise.
 
     Args:
         obj: a `state_dict()` (name -> Tensor), or a dict nesting state dicts, optimizer,
             scheduler, RNG and loader states, numbers and strings (see the module docstring for
-            the types accepted and how each is encoded).
+            the types accepted and how each is encoded; `torch_format` for .pt/.pth).
         path: the file to write; it is replaced atomically (never left half-written).
 
     Raises:
         TypeError: for a value that has no encoding (named by its path in `obj`).
     """
+    if os.fspath(path).lower().endswith((".pt", ".pth")):
+        save_torch(obj, path)
+        return
     encoder = _Encoder()
     tree = encoder.encode(obj)
     metadata = {"format": "pt", _VERSION_KEY: FORMAT_VERSION,
@@ -251,14 +263,18 @@ def save(obj: Any, path: _PathLike) -> None:
 def load(path: _PathLike) -> Any:
     """Load what `save` wrote: the same nested structure, arrays as Tensors/ndarrays.
 
-    A safetensors file written by another program (e.g. `safetensors.torch.save_file`) loads
-    as a flat dict name -> Tensor.
+    A file written by `torch.save` (recognised by content, zip or legacy format, any name) is
+    read by `torch_format.load_torch` without executing anything.  A safetensors file written
+    by another program (e.g. `safetensors.torch.save_file`) loads as a flat dict name -> Tensor.
 
     Raises:
         ValueError: naming the file, if it is not a valid safetensors file (checked before the
-            file is handed to the safetensors library) or its numcnn tree is inconsistent.
+            file is handed to the safetensors library) or its numcnn tree is inconsistent, or
+            an unreadable or refused PyTorch file (`torch_format.TorchFormatError`).
         FileNotFoundError: if there is no file at `path`.
     """
+    if is_torch_file(path):
+        return load_torch(path)
     header = read_header(path)
     meta = header.metadata
     if _TREE_KEY in meta and meta.get(_VERSION_KEY) != FORMAT_VERSION:
