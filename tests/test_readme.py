@@ -23,6 +23,12 @@ def test_readme_python_examples_run() -> None:
     assert 0.0 < loss.item() < 10.0  # a finite cross-entropy over 10 classes
 
 
+def test_readme_network_examples_compile() -> None:
+    """The ```py blocks need the network (pretrained weights): they are compiled, not run."""
+    for code in _blocks("py"):
+        compile(code, "README.md", "exec")
+
+
 def _quick_start() -> list[str]:
     lines = [ln.strip() for ln in _blocks("bash")[0].splitlines()]
     return [ln for ln in lines if ln and not ln.startswith("#")]
