@@ -341,15 +341,35 @@ def zip_with(members: dict[str, bytes], path: Path, compression: int = zipfile.Z
 
 
 def tensor_pickle(key: str = "0", numel: int = 4, offset: int = 0, size: tuple = (4,),
-                  stride: tuple = (1,)) -> bytes:
-    """A data.pkl holding one float32 tensor, written opcode by opcode."""
+                  stride: tuple = (1,), storage: str = "FloatStorage", location: str = "cpu",
+                  legacy: bool = False, v1: bool = False) -> bytes:
+    """A pickle of one tensor, written opcode by opcode as torch writes it: by default
+    _rebuild_tensor_v2 in the zip format; `legacy` adds the 6th persistent-id item (no view),
+    `v1` uses torch 0.3's _rebuild_tensor(storage, offset, torch.Size, stride)."""
+    def text(value: str) -> bytes:
+        return b"X" + struct.pack("<I", len(value)) + value.encode()
+
     def tup(items: tuple) -> bytes:
         return b"(" + b"".join(b"J" + struct.pack("<i", i) for i in items) + b"t"
-    return (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(" +
-            b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX" + struct.pack("<I", len(key)) +
-            key.encode() + b"X\x03\x00\x00\x00cpuJ" + struct.pack("<i", numel) + b"tQ" +
-            b"J" + struct.pack("<i", offset) + tup(size) + tup(stride) +
-            b"\x89ccollections\nOrderedDict\n)RtR.")
+    pid = (b"(" + text("storage") + b"ctorch\n" + storage.encode() + b"\n" + text(key) +
+           text(location) + b"J" + struct.pack("<i", numel) + (b"N" if legacy else b"") + b"tQ")
+    geometry = b"J" + struct.pack("<i", offset)
+    if v1:
+        return (b"\x80\x02ctorch._utils\n_rebuild_tensor\n(" + pid + geometry +
+                b"ctorch\nSize\n" + tup(size) + b"\x85R" + tup(stride) + b"tR.")
+    return (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(" + pid + geometry + tup(size) +
+            tup(stride) + b"\x89ccollections\nOrderedDict\n)RtR.")
+
+
+def legacy_file(path: Path, tree: bytes, storages: dict[str, np.ndarray]) -> Path:
+    """The legacy layout around a hand-made object tree."""
+    parts = [pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2), pickle.dumps(1001, protocol=2),
+             pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2), tree,
+             pickle.dumps(list(storages), protocol=2)]
+    for arr in storages.values():
+        parts.append(struct.pack("<q", arr.size) + arr.tobytes())
+    path.write_bytes(b"".join(parts))
+    return path
 
 
 def good_members(pkl: bytes | None = None, data: bytes | None = None) -> dict[str, bytes]:
@@ -364,6 +384,28 @@ def test_hand_built_archive_is_valid(tmp_path):
     path = zip_with(good_members(), tmp_path / "ok.pt")
     np.testing.assert_array_equal(torch.load(path, weights_only=True).numpy(), np.arange(4))
     np.testing.assert_array_equal(load_torch(path).array, np.arange(4))
+
+
+def test_torch_0_3_legacy_file_with_cuda_storages(tmp_path):
+    """How torchvision's oldest weights (e.g. vgg16-397923af.pth) are written: _rebuild_tensor
+    v1, torch.Size, storages saved from the GPU.  torch reads it (to the CPU) as the oracle."""
+    data = np.arange(12, dtype=np.float32)
+    tree = tensor_pickle(numel=12, offset=1, size=(2, 3), stride=(4, 2), location="cuda:0",
+                         legacy=True, v1=True)
+    path = legacy_file(tmp_path / "old.pth", tree, {"0": data})
+    oracle = torch.load(path, weights_only=True, map_location="cpu")
+    out = load(path)
+    assert_same_tensor(out, oracle)
+    # element [i, j] is data[offset + 4 i + 2 j]
+    np.testing.assert_array_equal(out.array, data[[[1, 3, 5], [5, 7, 9]]])
+
+
+def test_bool_storage_bytes_other_than_0_and_1(tmp_path):
+    tree = tensor_pickle(storage="BoolStorage", numel=4, legacy=True)
+    raw = np.array([0, 1, 2, 255], np.uint8)
+    out = load_torch(legacy_file(tmp_path / "b.pt", tree, {"0": raw}))
+    assert out.array.dtype == np.bool_
+    np.testing.assert_array_equal(out.array, [False, True, True, True])
 
 
 def test_os_system_is_never_called(tmp_path):

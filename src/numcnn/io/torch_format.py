@@ -429,6 +429,7 @@ class _Reader:
     source: str
     legacy: bool
     declared: dict[str, int] = field(default_factory=dict)
+    itemsize: dict[str, int] = field(default_factory=dict)     # as the key was first named
     refs: dict[tuple[str, str, int, int], _StorageRef] = field(default_factory=dict)
 
     def persistent_load(self, pid: Any) -> _StorageRef:
@@ -450,6 +451,7 @@ class _Reader:
             raise pickle.UnpicklingError(f"storage key {key!r:.40} is not a number")
         dtype = storage_type.dtype
         nbytes = _int(numel, "a storage's size") * dtype.itemsize
+        self.itemsize.setdefault(key, dtype.itemsize)
         if self.declared.setdefault(key, nbytes) != nbytes:
             raise pickle.UnpicklingError(f"storage {key!r} is declared as {self.declared[key]} "
                                          f"and as {nbytes} bytes")
@@ -673,20 +675,8 @@ def _finish(source: str, obj: Any, buffers: dict[str, np.ndarray], big_endian: b
 
 # ---- the legacy format
 def _load_legacy(f: IO[bytes], source: str, file_size: int) -> Any:
-    head = f.read(min(file_size, MAX_PICKLE_BYTES))
+    pickles, pos = _legacy_pickles(f, source, file_size)
     reader = _Reader(source, legacy=True)
-    pickles: list[bytes] = []
-    pos = 0
-    try:
-        for _ in range(5):
-            end = _scan(head, pos)
-            pickles.append(head[pos:end])
-            pos = end
-    except RefusedGlobalError as e:
-        raise RefusedGlobalError(f"{source}: {e}") from None
-    except pickle.UnpicklingError as e:
-        more = "" if len(head) == file_size else f" (or its pickles exceed {MAX_PICKLE_BYTES} B)"
-        raise _fail(source, f"a damaged or truncated legacy checkpoint{more}: {e}") from None
     header = [_run_pickle(_Reader(source, legacy=True), p) for p in pickles[:3]]
     if header[0] != _LEGACY_MAGIC:
         raise _fail(source, "the legacy magic number is wrong")
@@ -713,7 +703,7 @@ def _load_legacy(f: IO[bytes], source: str, file_size: int) -> Any:
             raise _fail(source, f"the file ends before storage {key!r} (truncated)")
         count = struct.unpack(order + "q", raw)[0]
         nbytes = reader.declared[key]
-        if count < 0 or nbytes != count * _itemsize_of(reader, key):
+        if count < 0 or nbytes != count * reader.itemsize[key]:
             raise _fail(source, f"storage {key!r} holds {count} elements; the pickle declares "
                                 f"{nbytes} bytes")
         spans[key] = (pos + 8, nbytes)
@@ -726,9 +716,31 @@ def _load_legacy(f: IO[bytes], source: str, file_size: int) -> Any:
     return _finish(source, obj, buffers, big_endian)
 
 
-def _itemsize_of(reader: _Reader, key: str) -> int:
-    """The element size of storage `key` as the pickle first named it (its root's type)."""
-    return next(ref.dtype.itemsize for (k, _, _, _), ref in reader.refs.items() if k == key)
+def _legacy_pickles(f: IO[bytes], source: str, file_size: int) -> tuple[list[bytes], int]:
+    """The five pickles at the start of a legacy file, and the offset after them.  The head of
+    the file is read 1 MiB first, then 8x more while the pickles run past it (up to
+    MAX_PICKLE_BYTES), so a 500 MB file costs one small read."""
+    limit = min(file_size, MAX_PICKLE_BYTES)
+    want = min(limit, 1 << 20)
+    while True:
+        f.seek(0)
+        head = f.read(want)
+        pickles: list[bytes] = []
+        pos = 0
+        try:
+            for _ in range(5):
+                end = _scan(head, pos)
+                pickles.append(head[pos:end])
+                pos = end
+            return pickles, pos
+        except RefusedGlobalError as e:
+            raise RefusedGlobalError(f"{source}: {e}") from None
+        except pickle.UnpicklingError as e:
+            if want < limit:
+                want = min(limit, want * 8)
+                continue
+            more = "" if limit == file_size else f" (or its pickles exceed {MAX_PICKLE_BYTES} B)"
+            raise _fail(source, f"a damaged or truncated legacy checkpoint{more}: {e}") from None
 
 
 # ---- entry points
