@@ -506,24 +506,36 @@ def test_zip_bomb_and_bad_names(tmp_path):
         load_torch(zip_with(members, tmp_path / "two.pt"))
 
 
+def central_entry(data: bytearray, name: str) -> int:
+    """The offset of `name`'s entry in the zip's central directory."""
+    cd = data.index(b"PK\x01\x02")
+    while True:
+        name_len, extra, comment = struct.unpack("<HHH", data[cd + 28:cd + 34])
+        if data[cd + 46:cd + 46 + name_len].decode() == name:
+            return cd
+        cd += 46 + name_len + extra + comment
+
+
 def test_overlapping_members_are_refused(tmp_path):
-    """Two central-directory entries pointing at the same bytes (the overlapping zip bomb)."""
+    """Central-directory entries pointing into other members' bytes (the overlapping zip
+    bomb's trick, which inflates a file by reading the same bytes many times)."""
     path = zip_with(good_members(), tmp_path / "o.pt")
-    data = bytearray(path.read_bytes())
+    whole = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as z:
         infos = {i.filename: i for i in z.infolist()}
-    # point the central entry of a/version at a/data/0's local header
-    cd = data.index(b"PK\x01\x02")                              # the central directory
-    while True:
-        name_len = struct.unpack("<H", data[cd + 28:cd + 30])[0]
-        name = data[cd + 46:cd + 46 + name_len].decode()
-        if name == "a/version":
-            data[cd + 42:cd + 46] = struct.pack("<I", infos["a/data/0"].header_offset)
-            break
-        extra, comment = struct.unpack("<HH", data[cd + 30:cd + 34])
-        cd += 46 + name_len + extra + comment
+    # a/version's entry points at a/data/0's local header
+    data = bytearray(whole)
+    cd = central_entry(data, "a/version")
+    data[cd + 42:cd + 46] = struct.pack("<I", infos["a/data/0"].header_offset)
     path.write_bytes(bytes(data))
-    with pytest.raises(TorchFormatError, match="names another file|overlap"):
+    with pytest.raises(TorchFormatError, match="names another file"):
+        load_torch(path)
+    # a/data/0's entry claims bytes that run over a/version's local header
+    data = bytearray(whole)
+    cd = central_entry(data, "a/data/0")
+    data[cd + 20:cd + 28] = struct.pack("<II", 100, 100)
+    path.write_bytes(bytes(data))
+    with pytest.raises(TorchFormatError, match="overlap"):
         load_torch(path)
 
 
@@ -580,3 +592,55 @@ def test_not_a_torch_file_is_read_as_safetensors(tmp_path):
     with pytest.raises(TorchFormatError, match="bad magic"):
         load_torch(path)
     assert not is_torch_file(path)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_every_pickle_protocol(tmp_path, fmt, protocol):
+    src = {"w": torch.arange(5.0)[1:], "meta": [1, (2, "x"), {"k": None}]}
+    path = tmp_path / "p.pt"
+    torch.save(src, path, pickle_protocol=protocol,
+               _use_new_zipfile_serialization=(fmt == "zip"))
+    out = load_torch(path)
+    assert_same_tensor(out["w"], src["w"])
+    assert out["meta"] == src["meta"]
+
+
+def test_a_pickled_module_is_refused(tmp_path):
+    path = torch_save(torch.nn.Linear(2, 2), tmp_path / "model.pt", "zip")
+    with pytest.raises(RefusedGlobalError, match="torch.nn.modules.linear.Linear"):
+        load(path)
+
+
+def test_legacy_storage_views(tmp_path):
+    """torch < 0.4 could pickle views of a storage: (view key, offset, size) in elements."""
+    view = b"(X\x01\x00\x00\x00vJ\x02\x00\x00\x00J\x03\x00\x00\x00t"     # ('v', 2, 3)
+    tree = (b"\x80\x02ctorch._utils\n_rebuild_tensor\n(" +
+            b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00"
+            b"\x00cpuJ\x06\x00\x00\x00" + view + b"tQ" +
+            b"J\x01\x00\x00\x00(J\x02\x00\x00\x00t(J\x01\x00\x00\x00ttR.")
+    data = np.arange(6, dtype=np.float32)
+    path = legacy_file(tmp_path / "views.pt", tree, {"0": data})
+    oracle = torch.load(path, weights_only=True)
+    out = load_torch(path)
+    assert_same_tensor(out, oracle)
+    np.testing.assert_array_equal(out.array, data[2:5][1:3])
+    bad = tree.replace(b"J\x03\x00\x00\x00t", b"J\x05\x00\x00\x00t")       # view past the end
+    with pytest.raises(TorchFormatError, match="reaches past"):
+        load_torch(legacy_file(tmp_path / "bad.pt", bad, {"0": data}))
+
+
+def test_cycles_and_deep_nesting(tmp_path):
+    # a list that contains itself loads as one (torch too); a tuple cycle cannot be rebuilt
+    loop = b"\x80\x02]q\x00h\x00a."
+    out = load_torch(zip_with(good_members(pkl=loop), tmp_path / "loop.pt"))
+    assert out[0] is out
+    deep = b"\x80\x02" + b"]" * 20000 + b"a" * 19999 + b"."
+    with pytest.raises(TorchFormatError, match="RecursionError"):
+        load_torch(zip_with(good_members(pkl=deep), tmp_path / "deep.pt"))
+    nested: list[Any] = []
+    for _ in range(5000):
+        nested = [nested]
+    with pytest.raises(TypeError, match="nested too deeply"):
+        save_torch(nested, tmp_path / "deep_out.pt")
+    assert not (tmp_path / "deep_out.pt").exists()
