@@ -549,6 +549,15 @@ def test_every_truncation_is_refused_cleanly(tmp_path):
                 load(cut)
 
 
+@pytest.mark.parametrize("order,match", [(b"middle", "not 'little' or 'big'"),
+                                         (b"little" * 10, "longer")])
+def test_bad_byteorder(tmp_path, order, match):
+    members = good_members()
+    members["a/byteorder"] = order
+    with pytest.raises(TorchFormatError, match=match):
+        load_torch(zip_with(members, tmp_path / "o.pt"))
+
+
 def test_corrupted_storage_fails_its_crc(tmp_path):
     path = zip_with(good_members(), tmp_path / "c.pt")
     data = bytearray(path.read_bytes())

@@ -648,6 +648,8 @@ def _load_zip(f: IO[bytes], source: str, file_size: int) -> Any:
                             f"({MAX_PICKLE_BYTES})")
     big_endian = False
     if prefix + "byteorder" in members:
+        if members[prefix + "byteorder"].size > 16:
+            raise _fail(source, "the byteorder member is longer than 'little'")
         order = _read_member(f, source, "byteorder", members[prefix + "byteorder"]).tobytes()
         if order not in (b"little", b"big"):
             raise _fail(source, f"byteorder is {order[:20]!r}, not 'little' or 'big'")
