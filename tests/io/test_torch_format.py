@@ -219,6 +219,7 @@ def test_numcnn_writes_what_torch_reads(tmp_path):
                                                                          requires_grad=True),
            "param": Parameter(np.ones(2, np.float32)), "frozen": Parameter(np.ones(1),
                                                                            requires_grad=False)}
+    obj["again"] = obj["grad"]                       # one object twice: written once
     path = tmp_path / "n.pt"
     save(obj, path)
     assert is_torch_file(path)
@@ -234,12 +235,14 @@ def test_numcnn_writes_what_torch_reads(tmp_path):
     np.testing.assert_array_equal(t["i64"].numpy(), obj["i64"].array)
     assert t["0d"].shape == () and t["0d"].item() == 2.5 and t["0d"].dtype == torch.float32
     assert t["grad"].requires_grad and not t["i64"].requires_grad
+    assert t["again"] is t["grad"]
     assert type(t["param"]) is torch.nn.Parameter and t["param"].requires_grad
     assert type(t["frozen"]) is torch.nn.Parameter and not t["frozen"].requires_grad
     for k in ("step", "lr", "name", "none", "flags", "bytes", "big", "counter", "set"):
         assert t[k] == obj[k] and type(t[k]) is type(obj[k]), k
     # and numcnn reads its own file back
     back = load(path)
+    assert back["again"] is back["grad"]
     np.testing.assert_array_equal(back["nc"].array, obj["nc"])
     assert back["counter"] == obj["counter"] and back["big"] == obj["big"]
 
