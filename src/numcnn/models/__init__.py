@@ -129,6 +129,7 @@ from numcnn.models.weights import (
     WeightsEnum,
     get_model_weights,
     get_weight,
+    handle_legacy_pretrained,
 )
 from numcnn.models.weights import __all__ as _WEIGHTS_ALL
 from numcnn.nn.module import Module
@@ -137,6 +138,23 @@ MODELS: dict[str, Callable[..., Module]] = {
     **_LENET, **_FMNIST, **_NIN, **_ALEXNET, **_VGG, **_RESNET, **_CIFAR_RESNET, **_GOOGLENET,
     **_INCEPTION, **_DENSENET, **_SQUEEZENET, **_MOBILENET, **_SHUFFLENET, **_MNASNET, **_UNET,
 }
+
+
+def _accept_pretrained() -> None:
+    """Every factory with weights also takes torchvision's deprecated pretrained=True/False
+    (`weights.handle_legacy_pretrained`): here, in MODELS and in its family's module."""
+    import sys
+
+    for name in WEIGHTS:
+        original = MODELS[name]
+        wrapped = handle_legacy_pretrained(original, name)
+        family = sys.modules[original.__module__]
+        MODELS[name] = family.MODELS[name] = wrapped
+        globals()[name] = wrapped
+        setattr(family, name, wrapped)
+
+
+_accept_pretrained()
 
 # The input each model is built for, (C, H, W), where it is not ImageNet's (3, 224, 224): what
 # `numcnn summary` and `numcnn rf` feed it unless told otherwise.

@@ -52,6 +52,7 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -721,3 +722,33 @@ def load_state_dict_from_url(url: str, model_dir: str | os.PathLike[str] | None 
     state = _as_state_dict(load(cached), cached)
     _save_copy(state, converted)
     return state
+
+
+# ----------------------------------------------------------------------------- pretrained=True
+def handle_legacy_pretrained(factory: Callable[..., M], model: str) -> Callable[..., M]:
+    """`factory` also accepting torchvision's deprecated `pretrained=` (torchvision 0.13 moved
+    to `weights=`, and still takes it with a warning): pretrained=True means the model's
+    IMAGENET1K_V1 weights (the ones `pretrained=True` always loaded, also where DEFAULT is now
+    newer), pretrained=False means weights=None; both warn (UserWarning). Seed 004's
+    `models.resnet18(pretrained=True)` runs as written.
+
+    Raises:
+        TypeError: `pretrained` together with `weights`.
+    """
+
+    @functools.wraps(factory)
+    def build(*args: Any, **kwargs: Any) -> M:
+        if "pretrained" in kwargs:
+            pretrained = kwargs.pop("pretrained")
+            if kwargs.get("weights") is not None:
+                raise TypeError(f"{model}(): give weights= or the deprecated pretrained=, "
+                                f"not both")
+            legacy = WEIGHTS[model]["IMAGENET1K_V1"] if pretrained else None
+            warnings.warn(f"{model}(pretrained={pretrained!r}) is deprecated (as in "
+                          f"torchvision since 0.13): use weights={legacy!r}"
+                          + ("" if legacy is None else " or weights='DEFAULT'"),
+                          UserWarning, stacklevel=2)
+            kwargs["weights"] = legacy
+        return factory(*args, **kwargs)
+
+    return build
