@@ -381,6 +381,27 @@ def test_version1_checkpoint_rebuilds_the_stem() -> None:
         again.load_state_dict(saved)
 
 
+def test_version1_torch_file(tmp_path: Path) -> None:
+    """A torch.save file of a version-1 model (torch writes each module's `_version` into
+    `_metadata`), read by numcnn.load, loads into mnasnet0_75 in the old layout."""
+
+    class OldMirror(TorchMNASNet):
+        _version = 1
+
+    ref = OldMirror(0.75, stem=(32, 16)).eval()
+    randomise(ref, 31)
+    torch.save(ref.state_dict(), tmp_path / "old.pth")
+    model = mnasnet0_75()
+    with pytest.warns(UserWarning, match="version 1"):
+        model.load_state_dict(numcnn.load(tmp_path / "old.pth"))
+    x = batch(torch.float32, seed=32)
+    model.eval()
+    with numcnn.no_grad():
+        y = model(numcnn.tensor(x))
+    with torch.no_grad():
+        assert_matches_oracle(y, ref(torch.from_numpy(x)))
+
+
 def test_version1_at_alpha_1_and_bad_versions() -> None:
     sd = mnasnet1_0().state_dict()
     v1 = OrderedDict(sd)
