@@ -191,6 +191,24 @@ def test_cifar10_archive_with_pca_lighting(tmp_path: Path, capsys: Any) -> None:
     np.testing.assert_allclose(x, want, rtol=1e-5, atol=1e-5)
 
 
+def test_cifar10_run_remembers_its_root(tmp_path: Path, capsys: Any) -> None:
+    """--resume keeps the run's settings, the data's --root among them (the config records
+    it), and `numcnn eval CHECKPOINT` evaluates on the run's test split, as for image folders."""
+    files, _, test = cifar_files(seed=5)
+    write_archive(tmp_path / "c10", CIFAR10, files)
+    code, _, err = run(capsys, "train", "--data", "cifar10", "--root", str(tmp_path / "c10"),
+                       "--model", "lenet5", "--epochs", "1", "--batch-size", "5",
+                       "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    last = str(tmp_path / "run" / "last.safetensors")
+    code, out, err = run(capsys, "eval", last)
+    assert code == 0, err
+    assert f"({len(test['images'])} images)" in out
+    code, out, err = run(capsys, "train", "--resume", last, "--epochs", "2")
+    assert code == 0, err
+    assert "epoch 2/2" in out
+
+
 # ----------------------------------------------------------------------------- refusals
 def test_pca_lighting_needs_augment(tmp_path: Path, capsys: Any) -> None:
     code, _, err = run(capsys, "train", "--data", "synthetic", "--model", "lenet5", "--epochs",

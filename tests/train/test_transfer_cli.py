@@ -186,14 +186,25 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str,
     server.close()
 
 
-def test_train_from_default_weights(served: Any, tmp_path: Path, capsys: Any) -> None:
+@pytest.mark.parametrize("how", ["DEFAULT", "file"])
+def test_train_from_default_weights(served: Any, tmp_path: Path, capsys: Any, how: str
+                                    ) -> None:
+    """--weights DEFAULT (downloaded from the local server once), or the .pth file itself
+    under its published name (recognised by that name: ImageNet's normalisation)."""
     state, server = served
+    spec, before = how, len(server.requests)
+    if how == "file":
+        url = W.ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1.url
+        spec = str(tmp_path / url.rsplit("/", 1)[1])
+        Path(spec).write_bytes(server.files[url.rsplit("/", 1)[1]])
     code, out, err = run(capsys, "train", *SYN, "--model", "shufflenet_v2_x0_5", "--weights",
-                         "DEFAULT", "--image-size", "32", "--limit", "24", "--batch-size", "12",
+                         spec, "--image-size", "32", "--limit", "24", "--batch-size", "12",
                          "--freeze", "backbone", "--out", str(tmp_path / "sn"))
     assert code == 0, err
-    assert len(server.requests) == 1
-    assert "weights: ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1" in out
+    # DEFAULT: downloaded once (here or by an earlier test), then cached; a file: no request
+    assert len(server.requests) == (1 if how == "DEFAULT" else before)
+    assert f"weights: {'ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1' if how == 'DEFAULT' else spec}" \
+        in out
     assert "stem conv1.0: 3 -> 1 input channels" in out
     run_cfg = numcnn.load(tmp_path / "sn" / "last.safetensors")["run"]
     mean, std = imagenet_numbers()
