@@ -260,12 +260,33 @@ def save(obj: Any, path: _PathLike) -> None:
 
 
 # ----------------------------------------------------------------------------- reading
-def load(path: _PathLike) -> Any:
+def _check_map_location(map_location: Any) -> None:
+    """torch.load's map_location, where everything loads to the CPU: None, "cpu", a CPU
+    device, a dict whose targets are the CPU, or a callable (not called: the storages are
+    NumPy memory whatever it would return)."""
+    if map_location is None or callable(map_location):
+        return
+    targets = (list(map_location.values()) if isinstance(map_location, dict)
+               else [map_location])
+    for target in targets:
+        if str(target).split(":")[0] != "cpu":
+            raise ValueError(f"map_location={map_location!r}: numcnn runs on the CPU only, "
+                             f"so checkpoints load to 'cpu'")
+
+
+def load(path: _PathLike, map_location: Any = None, *, weights_only: bool | None = None,
+         mmap: bool | None = None) -> Any:
     """Load what `save` wrote: the same nested structure, arrays as Tensors/ndarrays.
 
     A file written by `torch.save` (recognised by content, zip or legacy format, any name) is
     read by `torch_format.load_torch` without executing anything.  A safetensors file written
     by another program (e.g. `safetensors.torch.save_file`) loads as a flat dict name -> Tensor.
+
+    torch.load's keywords are accepted so that scripts run unchanged: `map_location` must send
+    everything to the CPU (None, "cpu", a CPU device, such a dict, or a callable, which is not
+    called); `weights_only` True or False reads the same way — only tensors, containers and
+    numbers, never arbitrary globals (with False, torch would run any pickled code); `mmap` is
+    accepted and the file read into memory.
 
     Raises:
         ValueError: naming the file, if it is not a valid safetensors file (checked before the
@@ -273,6 +294,8 @@ def load(path: _PathLike) -> Any:
             an unreadable or refused PyTorch file (`torch_format.TorchFormatError`).
         FileNotFoundError: if there is no file at `path`.
     """
+    _check_map_location(map_location)
+    del weights_only, mmap               # see the docstring: the reading is the same
     if is_torch_file(path):
         return load_torch(path)
     header = read_header(path)
