@@ -29,6 +29,7 @@ them).
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -75,7 +76,18 @@ def _arrays(state: Any, where: str) -> dict[str, np.ndarray]:
     if not isinstance(state, dict) or not state or not all(
             isinstance(k, str) and isinstance(v, (Tensor, np.ndarray)) for k, v in state.items()):
         raise TransferError(f"{where} holds no state dict (name -> tensor)")
-    return {k: np.asarray(v.array if isinstance(v, Tensor) else v) for k, v in state.items()}
+    out: dict[str, np.ndarray] = OrderedDict(
+        (k, np.asarray(v.array if isinstance(v, Tensor) else v)) for k, v in state.items())
+    _keep_metadata(state, out)
+    return out
+
+
+def _keep_metadata(source: Any, target: dict[str, Any]) -> None:
+    """Carry a state dict's per-module versions (`_metadata`, as torch.save keeps them), which
+    a module may need to read an older layout (e.g. MNASNet version 1)."""
+    metadata = getattr(source, "_metadata", None)
+    if metadata is not None:
+        target._metadata = metadata  # type: ignore[attr-defined]
 
 
 def _weights_entry(model: str, spec: str) -> Any:
@@ -213,7 +225,8 @@ def transfer(model: Module, state: dict[str, np.ndarray], head: str = "new") -> 
     own = model.state_dict()
     hname, sname = head_name(model), stem_name(model)
     notes: list[str] = []
-    new: dict[str, np.ndarray] = {}
+    new: dict[str, np.ndarray] = OrderedDict()
+    _keep_metadata(state, new)
     unexpected: list[str] = []
     mismatched: list[str] = []
     aux: list[str] = []
