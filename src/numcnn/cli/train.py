@@ -331,8 +331,6 @@ def _new_run_settings(config: dict[str, Any], train_set: Any) -> tl.Pretrained |
                   image_size=side, in_channels=config["in_channels"],
                   model_args={"in_channels": channels, "num_classes": len(train_set.classes),
                               "image_size": side})
-    if data == "imagefolder":
-        config["root"] = os.path.abspath(config.get("root") or "")
     return source
 
 
@@ -369,11 +367,10 @@ def _pick_per_class(order: np.ndarray, targets: np.ndarray, n: int) -> np.ndarra
 def run(args: argparse.Namespace) -> int:
     config, out = _train_config(args)
     numcnn.manual_seed(int(config["seed"]))
-    root = args.root
-    if config["data"] == "imagefolder" and root is None:
-        root = config.get("root")
-    if args.resume is None:
-        config["root"] = root
+    root = args.root if args.root is not None else config.get("root")
+    if args.resume is None:                 # eval, report ... find the data where training did
+        config["root"] = os.path.abspath(root) if root is not None else None
+        config["root_data"] = config["data"]
     train_set = load_split(config, True, root, args.download)
     test_set = load_split(config, False, root, args.download)
     source = None

@@ -307,7 +307,8 @@ def load_split(config: dict[str, Any], train: bool, root: str | None = None,
     """The training (`train`) or test split of the run's dataset config["data"], without a
     transform, cut to the run's classes (config["class_subset"], relabelled 0, 1, ...). IDX
     and CIFAR data are looked up in `root`, $NUMCNN_DATA, ~/.cache/numcnn (and the Debian
-    location) or downloaded with `download`; an image folder is `root` (see `pipeline`);
+    location) or downloaded with `download`; an image folder is `root` (see `pipeline`); with
+    `root` None, the run's own --root is used for the run's own dataset (config["root"]);
     SyntheticShapes is generated from the run's seed (its training split has config["limit"]
     images when that is set).
 
@@ -317,6 +318,8 @@ def load_split(config: dict[str, Any], train: bool, root: str | None = None,
     name = config["data"]
     if name not in DATASETS:
         raise RunError(f"the run's dataset {name!r} is unknown; known: {', '.join(DATASETS)}")
+    if root is None and name == config.get("root_data"):
+        root = config.get("root")               # where the run found it (its --root)
     if name == "synthetic":
         n = SYNTHETIC_TRAIN if train else SYNTHETIC_TEST
         limit = config.get("limit")
@@ -326,7 +329,7 @@ def load_split(config: dict[str, Any], train: bool, root: str | None = None,
     elif name in CIFAR_DATASETS:
         dataset = _open_cifar(name, root, train, download)
     elif name == "imagefolder":
-        dataset = _open_folder(root if root is not None else config.get("root"), train)
+        dataset = _open_folder(root, train)
     else:
         dataset = _open_idx(name, root, train, download)
     if config.get("class_subset") is not None:
