@@ -26,8 +26,8 @@ import numcnn.nn as nn
 from numcnn.models.weights import (
     GoogLeNet_Weights,
     check_pretrained_args,
+    google_weights_args,
     load_pretrained,
-    overwrite_named_param,
 )
 from numcnn.nn import fastpath, init
 from numcnn.tensor import Tensor
@@ -266,15 +266,9 @@ def googlenet(num_classes: int = 1000, aux_logits: bool | None = None,
     w = GoogLeNet_Weights.verify(weights)
     check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
     keep_aux = bool(aux_logits)
-    if w is not None:
-        if transform_input is None:
-            transform_input = True
-        given = {} if aux_logits is None else {"aux_logits": aux_logits}
-        overwrite_named_param(given, "aux_logits", True)
-        overwrite_named_param(kwargs, "init_weights", False)
-        aux_logits = True
-    model = GoogLeNet(num_classes=num_classes, aux_logits=bool(aux_logits),
-                      transform_input=bool(transform_input), in_channels=in_channels, **kwargs)
+    aux, transform = google_weights_args(w, aux_logits, transform_input, kwargs)
+    model = GoogLeNet(num_classes=num_classes, aux_logits=aux, transform_input=transform,
+                      in_channels=in_channels, **kwargs)
     if w is not None:
         load_pretrained(model, w, progress)
         if not keep_aux:

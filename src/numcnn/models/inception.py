@@ -31,8 +31,8 @@ from numcnn.models.googlenet import BasicConv2d, imagenet_to_inception_input
 from numcnn.models.weights import (
     Inception_V3_Weights,
     check_pretrained_args,
+    google_weights_args,
     load_pretrained,
-    overwrite_named_param,
 )
 from numcnn.nn import init
 from numcnn.tensor import Tensor
@@ -362,15 +362,9 @@ def inception_v3(num_classes: int = 1000, aux_logits: bool | None = None,
     """
     w = Inception_V3_Weights.verify(weights)
     check_pretrained_args(w, num_classes=num_classes, in_channels=in_channels)
-    if w is not None:
-        if transform_input is None:
-            transform_input = True
-        given = {} if aux_logits is None else {"aux_logits": aux_logits}
-        overwrite_named_param(given, "aux_logits", True)
-        overwrite_named_param(kwargs, "init_weights", False)
-        aux_logits = True
-    model = Inception3(num_classes=num_classes, aux_logits=bool(aux_logits),
-                       transform_input=bool(transform_input), in_channels=in_channels, **kwargs)
+    aux, transform = google_weights_args(w, aux_logits, transform_input, kwargs)
+    model = Inception3(num_classes=num_classes, aux_logits=aux, transform_input=transform,
+                       in_channels=in_channels, **kwargs)
     return load_pretrained(model, w, progress)
 
 

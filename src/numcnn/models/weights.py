@@ -71,6 +71,7 @@ from numcnn.tensor import Tensor
 __all__ = [
     "Weights", "WeightsEnum", "ImageClassification", "get_weight", "get_model_weights",
     "load_state_dict_from_url", "load_pretrained", "check_pretrained_args", "fix_state_dict",
+    "google_weights_args",
     "overwrite_named_param", "weights_dir", "WEIGHTS", "IMAGENET_CATEGORIES",
     "AlexNet_Weights", "VGG11_Weights", "VGG11_BN_Weights", "VGG13_Weights", "VGG13_BN_Weights",
     "VGG16_Weights", "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights",
@@ -554,6 +555,21 @@ def overwrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) ->
                              f"{kwargs[param]} instead.")
     else:
         kwargs[param] = new_value
+
+
+def google_weights_args(weights: WeightsEnum | None, aux_logits: bool | None,
+                        transform_input: bool | None, kwargs: dict[str, Any]
+                        ) -> tuple[bool, bool]:
+    """torchvision's rules for Google's ported GoogLeNet/Inception-v3 weights: with weights,
+    transform_input defaults to True, the auxiliary heads are built (aux_logits False is a
+    ValueError) so that the file loads, and init_weights is False. Returns (aux_logits,
+    transform_input) to build with; without weights, the given values (None: False)."""
+    if weights is None:
+        return bool(aux_logits), bool(transform_input)
+    given = {} if aux_logits is None else {"aux_logits": aux_logits}
+    overwrite_named_param(given, "aux_logits", True)
+    overwrite_named_param(kwargs, "init_weights", False)
+    return True, True if transform_input is None else bool(transform_input)
 
 
 def check_pretrained_args(weights: WeightsEnum | None, *, num_classes: int,

@@ -131,9 +131,10 @@ def load_run(path: str | os.PathLike[str]) -> tuple[Module, dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- data
-def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST:
-    """The IDX dataset `name`; when it is not found, a RunError that says how to get it."""
-    cls = IDX_DATASETS[name]
+def _open_files(name: str, root: str | None, train: bool, download: bool) -> Any:
+    """The file dataset `name` (IDX or CIFAR); when it is not found, a RunError that says
+    where it looked and how to get it."""
+    cls: Any = IDX_DATASETS.get(name) or CIFAR_DATASETS[name]
     try:
         return cls(root=root, train=train, download=download)
     except RuntimeError as exc:
@@ -141,27 +142,15 @@ def _open_idx(name: str, root: str | None, train: bool, download: bool) -> MNIST
             raise
         looked = ", ".join(str(d) for d in cls._lookup(root))
         ways = []
-        if cls.debian_package:
+        if getattr(cls, "debian_package", None):
             ways.append(f"'sudo apt-get install {cls.debian_package}'")
         ways.append("add --download")
-        ways.append("pass --root DIR, a directory holding the four IDX files "
-                    "(train-images-idx3-ubyte.gz ...)")
+        ways.append("pass --root DIR, a directory holding "
+                    + ("the four IDX files (train-images-idx3-ubyte.gz ...)"
+                       if name in IDX_DATASETS else
+                       f"{cls.archive} (the binary version) or the folder {cls.base_folder}"))
         raise RunError(f"{cls.__name__} not found (looked in {looked}); to get it: "
                        + ", or ".join(ways)) from None
-
-
-def _open_cifar(name: str, root: str | None, train: bool, download: bool) -> CIFAR10:
-    """CIFAR-10/100; when it is not found, a RunError that says how to get it."""
-    cls = CIFAR_DATASETS[name]
-    try:
-        return cls(root=root, train=train, download=download)
-    except RuntimeError as exc:
-        if "not found" not in str(exc):
-            raise
-        raise RunError(f"{cls.__name__} not found (looked in "
-                       f"{', '.join(str(d) for d in cls._lookup(root))}); to get it: add "
-                       f"--download, or pass --root DIR, a directory holding {cls.archive} (the "
-                       f"binary version) or the folder {cls.base_folder}") from None
 
 
 def _open_folder(root: str | None, train: bool) -> ImageFolder:
@@ -326,12 +315,10 @@ def load_split(config: dict[str, Any], train: bool, root: str | None = None,
         if limit is not None and train:
             n = limit
         dataset: Any = _synthetic(train, n, int(config["seed"]))
-    elif name in CIFAR_DATASETS:
-        dataset = _open_cifar(name, root, train, download)
     elif name == "imagefolder":
         dataset = _open_folder(root, train)
     else:
-        dataset = _open_idx(name, root, train, download)
+        dataset = _open_files(name, root, train, download)
     if config.get("class_subset") is not None:
         select_classes(dataset, config["class_subset"])
     return dataset
