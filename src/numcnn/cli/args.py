@@ -72,5 +72,7 @@ def add_data_args(p: argparse.ArgumentParser, default: str | None) -> None:
     p.add_argument("--data", choices=DATASETS, default=None,
                    help=f"the dataset (default {default or 'the one it was trained on'})")
     p.add_argument("--root", metavar="DIR", default=None,
-                   help="directory holding the IDX files (default: look in $NUMCNN_DATA, "
-                        "~/.cache/numcnn, the Debian location)")
+                   help="directory holding the data: the IDX files, the CIFAR archive, or the "
+                        "image folder (one sub-folder per class, or train/ and test/ so) "
+                        "(default: the run's own, else look in $NUMCNN_DATA, ~/.cache/numcnn, "
+                        "the Debian location)")

@@ -101,7 +101,11 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         epilog="examples:\n  numcnn train --augment\n  numcnn train --model mlp --scheduler none\n"
                "  numcnn train --data synthetic --model lenet5 --epochs 2 --limit 2000\n"
                "  numcnn train --resume runs/fmnist-cnn-20260101-120000/last.safetensors "
-               "--epochs 20")
+               "--epochs 20\n"
+               "  numcnn train --model resnet18 --weights DEFAULT --data imagefolder --root "
+               "photos --freeze backbone\n"
+               "  numcnn train --classes 5-9 --per-class 50 --weights runs/pre/best.safetensors "
+               "--backbone-lr-scale 0.1")
     tr.add_argument("--model", type=_model_name, default=None, metavar="NAME",
                     help="the network (default fmnist-cnn): the command line's fmnist-cnn, mlp, "
                          "lenet5, resnet20, plain20, or any classification model of the zoo "
@@ -155,7 +159,8 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                          "of the epochs), cosine (to 0), onecycle (per batch, peak --lr), plateau "
                          "(x0.1 after 2 epochs without improvement)")
     tr.add_argument("--augment", action="store_true",
-                    help="random crop (padding 2) and horizontal flip, batched")
+                    help="random crop (padding 2 at 28x28, 4 at 32x32) and horizontal flip, "
+                         "batched; on an image folder a random resized crop and flip")
     tr.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     tr.add_argument("--out", metavar="DIR", default=None,
                     help="run directory (default runs/<model>-<timestamp>; with --resume, the "
