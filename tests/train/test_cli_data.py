@@ -209,6 +209,19 @@ def test_cifar10_run_remembers_its_root(tmp_path: Path, capsys: Any) -> None:
     assert "epoch 2/2" in out
 
 
+def test_datasets_command_finds_a_cifar_archive(tmp_path: Path, capsys: Any) -> None:
+    files, _, _ = cifar_files(seed=6)
+    archive = write_archive(tmp_path / "c10", CIFAR10, files)
+    code, out, err = run(capsys, "datasets", "--root", str(tmp_path / "c10"))
+    assert code == 0, err
+    block = out.split("cifar10 (CIFAR10)", 1)[1].split("cifar100 (CIFAR100)", 1)[0]
+    found = [ln for ln in block.splitlines() if ln.strip().startswith("found")]
+    assert len(found) == 1 and str(archive) in found[0] and "(used)" in found[0], block
+    cifar100 = out.split("cifar100 (CIFAR100)", 1)[1].split("imagefolder", 1)[0]
+    assert not [ln for ln in cifar100.splitlines() if ln.strip().startswith("found")]
+    assert "--data cifar100 --download" in cifar100
+
+
 # ----------------------------------------------------------------------------- refusals
 def test_pca_lighting_needs_augment(tmp_path: Path, capsys: Any) -> None:
     code, _, err = run(capsys, "train", "--data", "synthetic", "--model", "lenet5", "--epochs",

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from numcnn.train.run import (
+    CIFAR_DATASETS,
     IDX_DATASETS,
     SYNTHETIC_TEST,
     SYNTHETIC_TRAIN,
@@ -52,6 +53,26 @@ def run(args: argparse.Namespace) -> int:
         if first:
             pkg = f"'sudo apt-get install {cls.debian_package}', " if cls.debian_package else ""
             print(f"  -> get it with {pkg}'numcnn train --data {name} --download' or --root DIR")
+    for name, cifar in CIFAR_DATASETS.items():
+        print(f"{name} ({cifar.__name__}), looked up in this order:")
+        hit = None
+        for place in cifar._lookup(args.root):
+            is_archive = place.is_file() and place.name.endswith((".tar.gz", ".tgz", ".tar"))
+            is_folder = place.is_dir() and (place / cifar.test_files[0]).is_file()
+            if (is_archive or is_folder) and hit is None:
+                hit = place
+                size = (place.stat().st_size if is_archive
+                        else sum(f.stat().st_size for f in place.iterdir() if f.is_file()))
+                print(f"  found      {place}  {_size_text(size)} (used)")
+            elif is_archive or is_folder:
+                print(f"  found      {place}")
+            else:
+                print(f"  not found  {place}")
+        if hit is None:
+            print(f"  -> get it with 'numcnn train --data {name} --download' (the binary "
+                  f"{cifar.archive}) or --root DIR")
+    print("imagefolder (ImageFolder): the folder given with --root (one sub-folder per class, "
+          "or train/ and test/ laid out so)")
     print(f"synthetic (SyntheticShapes): generated, always available "
           f"({SYNTHETIC_TRAIN} training, {SYNTHETIC_TEST} test images, 28x28, 5 shapes)")
     return 0
