@@ -253,3 +253,41 @@ def test_param_groups_learning_rates() -> None:
     tl.freeze(model, ["fc"])
     with pytest.raises(tl.TransferError, match="every parameter is frozen"):
         tl.param_groups(model, lr=0.01)
+
+
+def test_transfer_lets_a_module_convert_its_older_layout() -> None:
+    """A version-1 MNASNet state (stem 32/16 wide at alpha 0.5, `_metadata` as torch.save
+    keeps it) goes into a 1-channel, 5-class version-2 model: the shapes that differ are left
+    to MNASNet's own conversion, the stem is summed, every other tensor copied."""
+    from collections import OrderedDict
+
+    from numcnn.models.mnasnet import _get_depths, _stem, mnasnet0_5
+
+    numcnn.manual_seed(0)
+    source = mnasnet0_5()
+    for idx, layer in enumerate(_stem(3, 32, 16, _get_depths(0.5)[2])):
+        source.layers[idx] = layer
+    state = OrderedDict((k, v.array.copy()) for k, v in source.state_dict().items())
+    state._metadata = OrderedDict({"": {"version": 1}})  # type: ignore[attr-defined]
+    assert state["layers.0.weight"].shape == (32, 3, 3, 3)
+
+    target = build("mnasnet0_5", in_channels=1, num_classes=5, image_size=64)
+    with pytest.warns(UserWarning, match="version 1"):
+        notes = tl.transfer(target, state, head="new")
+    assert any("older state-dict version" in n for n in notes)
+    got = target.state_dict()
+    np.testing.assert_array_equal(got["layers.0.weight"].array,
+                                  state["layers.0.weight"].sum(axis=1, keepdims=True))
+    for key, value in state.items():
+        if key != "layers.0.weight" and not key.startswith("classifier.1."):
+            np.testing.assert_array_equal(got[key].array, value)
+    assert target(numcnn.zeros(2, 1, 64, 64)).shape == (2, 5)
+
+    # without the version, the same shapes are an error naming them, and nothing is loaded
+    plain = OrderedDict(state)
+    fresh = build("mnasnet0_5", in_channels=1, num_classes=5, image_size=64)
+    before = {k: v.array.copy() for k, v in fresh.state_dict().items()}
+    with pytest.raises(tl.TransferError, match="shape mismatch layers.0.weight"):
+        tl.transfer(fresh, plain, head="new")
+    for k, v in fresh.state_dict().items():
+        np.testing.assert_array_equal(v.array, before[k])

@@ -216,6 +216,12 @@ def transfer(model: Module, state: dict[str, np.ndarray], head: str = "new") -> 
     Returns:
         One line per adaptation made (for the log).
 
+    A tensor whose shape differs is an error, unless it lies under a module whose saved
+    state-dict version differs from the module's own (`state._metadata`, as torch.save keeps
+    it): that module converts its older layout as it loads (e.g. MNASNet version 1, whose stem
+    is wider at small alpha), and only a failure there is an error (the model may then be
+    partly loaded).
+
     Raises:
         TransferError: keys or shapes that do not match beyond the stem and head (the first few
             named), or head="keep" with another class count.
@@ -230,13 +236,15 @@ def transfer(model: Module, state: dict[str, np.ndarray], head: str = "new") -> 
     unexpected: list[str] = []
     mismatched: list[str] = []
     aux: list[str] = []
+    deferred: list[str] = []            # shapes of an older layout the model converts itself
     for key, value in state.items():
         if key not in own:
             (aux if key.startswith(_AUX_PREFIXES) else unexpected).append(key)
             continue
         want = tuple(own[key].shape)
         arr = np.asarray(value)
-        if key == sname + ".weight" and arr.shape != want and arr.ndim == len(want):
+        if (key == sname + ".weight" and arr.ndim == len(want) and arr.ndim > 1
+                and arr.shape[1] != want[1]):
             old = arr.shape[1]
             arr = adapt_stem_weight(arr, want[1])
             notes.append(f"stem {sname}: {old} -> {want[1]} input channels ("
@@ -249,8 +257,10 @@ def transfer(model: Module, state: dict[str, np.ndarray], head: str = "new") -> 
                 raise TransferError(f"--head keep: the pretrained head {hname} has shape "
                                     f"{arr.shape}, the model's {want} (another class count)")
         if arr.shape != want:
-            mismatched.append(f"{key} {tuple(arr.shape)} vs {want}")
-            continue
+            if not _older_layout(model, new, key):
+                mismatched.append(f"{key} {tuple(arr.shape)} vs {want}")
+                continue
+            deferred.append(key)
         new[key] = arr
     missing = [k for k in own if k not in new and not k.startswith(hname + ".")]
     if unexpected or mismatched or missing:
@@ -264,12 +274,40 @@ def transfer(model: Module, state: dict[str, np.ndarray], head: str = "new") -> 
             parts.append(f"shape mismatch {', '.join(mismatched[:3])}")
         raise TransferError(f"the weights do not fit {type(model).__name__}: "
                             + "; ".join(parts))
-    model.load_state_dict(new, strict=False)
+    try:
+        model.load_state_dict(new, strict=False)
+    except RuntimeError as exc:           # only possible with `deferred` keys
+        raise TransferError(f"the weights do not fit {type(model).__name__}: "
+                            f"{str(exc).splitlines()[0]}") from None
+    if deferred:
+        notes.append(f"{len(deferred)} tensors of an older state-dict version, converted by "
+                     f"the model as it loads them")
     if head == "new":
         notes.append(f"head {hname}: new, {tuple(own[hname + '.weight'].shape)}")
     if aux:
         notes.append(f"dropped {len(aux)} auxiliary-classifier tensors")
     return notes
+
+
+def _older_layout(model: Module, state: Any, key: str) -> bool:
+    """Whether `key` lies under a module whose saved state-dict version (torch.save keeps each
+    module's `_version` in `state._metadata`) differs from the module's own: its
+    `_load_from_state_dict` then converts the older layout (e.g. MNASNet version 1), so a
+    shape that differs now is not an error yet."""
+    metadata = getattr(state, "_metadata", None)
+    if not metadata:
+        return False
+    parts = key.split(".")[:-1]
+    for i in range(len(parts) + 1):
+        path = ".".join(parts[:i])
+        saved = metadata.get(path, {}).get("version")
+        try:
+            module = model.get_submodule(path) if path else model
+        except AttributeError:
+            return False
+        if saved is not None and saved != getattr(module, "_version", 1):
+            return True
+    return False
 
 
 def freeze(model: Module, prefixes: Sequence[str]) -> list[str]:
