@@ -420,6 +420,25 @@ class Tensor:
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        """Call `hook(self)` after a backward pass has accumulated this leaf's `.grad` (once per
+        pass, after the last of its uses; not for `autograd.grad`, which leaves `.grad`
+        alone).  The hook's return value is ignored.  Returns a handle whose `.remove()`
+        unregisters it.  (DistributedDataParallel starts a bucket's all-reduce from here.)
+
+        Raises:
+            RuntimeError: for a tensor that does not require grad, or a non-leaf.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", {})
+        key = object()
+        hooks[key] = hook
+        return _RemovableHandle(hooks, key)
+
     def backward(self, gradient: Any = None, retain_graph: builtins.bool | None = None,
                  create_graph: builtins.bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) · gradient into every leaf's `.grad` (or only into

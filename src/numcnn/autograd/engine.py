@@ -6,6 +6,7 @@ shape against the input's — the only place in numcnn where that happens.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,6 +97,38 @@ def accumulate_leaf(t: Tensor, grad: Any, graph: bool = False) -> None:
         t.grad = Tensor(np.array(grad, dtype=t.array.dtype, copy=True))
     else:
         t.grad.array = t.grad.array + grad
+    post = t.__dict__.get("_post_accumulate_grad_hooks")
+    if post:
+        for hook in list(post.values()):
+            hook(t)
+
+
+# ------------------------------------------------------------- end-of-backward callbacks
+# One list of queued callbacks per backward pass in progress (a hook may start another pass,
+# so this is a stack); `queue_callback` appends to the innermost.
+_final_callbacks: list[list[Callable[[], Any]]] = []
+
+
+def queue_callback(callback: Callable[[], Any]) -> None:
+    """Run `callback()` once when the backward pass in progress finishes, after every gradient
+    of that pass has been accumulated (numcnn's spelling of PyTorch's
+    `torch.autograd.Variable._execution_engine.queue_callback`, which DistributedDataParallel
+    uses to wait for its last all-reduces).  Callbacks run in the order they were queued; one
+    queued by a callback runs in the same pass, after it.
+
+    Raises:
+        RuntimeError: when no backward pass is running.
+    """
+    if not _final_callbacks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _final_callbacks[-1].append(callback)
+
+
+def _run_final_callbacks(callbacks: list[Callable[[], Any]]) -> None:
+    i = 0
+    while i < len(callbacks):         # the list may grow while it runs
+        callbacks[i]()
+        i += 1
 
 
 def _topological_order(roots: list[Node]) -> list[Node]:
@@ -168,6 +201,20 @@ def _graph_backward(node: Node, g: Tensor) -> tuple[Any, ...]:
 def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = False,
                  create_graph: bool = False, inputs: list[Tensor] | None = None,
                  accumulate: bool = True) -> list[Any]:
+    """`_run_backward` with the callbacks queued during the pass run at its end."""
+    callbacks: list[Callable[[], Any]] = []
+    _final_callbacks.append(callbacks)
+    try:
+        found = _run_backward(roots, grads, retain_graph, create_graph, inputs, accumulate)
+        _run_final_callbacks(callbacks)
+    finally:
+        _final_callbacks.pop()
+    return found
+
+
+def _run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = False,
+                  create_graph: bool = False, inputs: list[Tensor] | None = None,
+                  accumulate: bool = True) -> list[Any]:
     """Propagate `grads` (d loss / d root, one per root) back through the graph.
 
     Without `inputs`, every leaf that requires a gradient accumulates it into `.grad`.  With
@@ -175,6 +222,9 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
     accumulated into `.grad` (`backward(inputs=...)`) or returned (`accumulate=False`, which
     is `autograd.grad`).  With `create_graph` the gradients are recorded tensors, so they can
     be differentiated again.
+    A leaf's gradient is delivered (its hooks run, `.grad` changes, then its post-accumulate
+    hooks run) as soon as the last node that feeds it has run, as PyTorch's AccumulateGrad
+    node, so that work started by those hooks (DDP's all-reduces) overlaps the rest.
     Returns one gradient (or None) per entry of `inputs` (an empty list without them).
     """
     from numcnn.tensor import Tensor
@@ -207,9 +257,30 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
     order = _topological_order([r.grad_fn for r in roots if r.grad_fn is not None])
     through = _leading_to(order, targets) if inputs is not None else None
     # a leaf's gradients are summed over all its uses before its hooks run and .grad changes
-    # (as PyTorch's AccumulateGrad node), so a hook sees the total gradient, once
+    # (as PyTorch's AccumulateGrad node), so a hook sees the total gradient, once; it is
+    # delivered when the last node that uses it (in `order`) is done
     leaf_grads: dict[int, tuple[Tensor, Any]] = {}
-    for node in order:
+    for leaf, g in leaf_roots:
+        prev_leaf = leaf_grads.get(id(leaf))
+        leaf_grads[id(leaf)] = (leaf, g if prev_leaf is None else prev_leaf[1] + g)
+    last_use: dict[int, int] = {}             # id(leaf) -> index in order of its last user
+    for pos, node in enumerate(order):
+        for edge in node.inputs:
+            if edge is not None and not isinstance(edge, Node):
+                last_use[id(edge)] = pos
+    due: dict[int, list[int]] = {}            # index in order -> leaves complete after it
+    for key, pos in last_use.items():
+        due.setdefault(pos, []).append(key)
+
+    def deliver_due(pos: int) -> None:
+        for key in due.pop(pos, ()):
+            item = leaf_grads.pop(key, None)
+            if item is not None:
+                deliver_leaf(*item)
+
+    for pos, node in enumerate(order):
+        if pos:
+            deliver_due(pos - 1)
         g = pending.pop(id(node), None)
         k = targets.get(id(node))
         if g is None or (through is not None and k is None and id(node) not in through):
@@ -264,12 +335,12 @@ def run_backward(roots: list[Tensor], grads: list[Any], retain_graph: bool = Fal
         if not retain_graph:
             node.ctx.saved_tensors_ = None
             node.released = True
-    for leaf, g in leaf_roots:
-        prev_leaf = leaf_grads.get(id(leaf))
-        leaf_grads[id(leaf)] = (leaf, g if prev_leaf is None else prev_leaf[1] + g)
-    for leaf, g in leaf_grads.values():
+    if order:
+        deliver_due(len(order) - 1)
+    for leaf, g in leaf_grads.values():       # leaf roots that no node uses
         deliver_leaf(leaf, g)
     return [g if g is None or isinstance(g, Tensor) else Tensor(np.asarray(g)) for g in found]
 
 
-__all__ = ["run_backward", "unbroadcast", "accumulate_leaf", "saved_with_history"]
+__all__ = ["run_backward", "unbroadcast", "accumulate_leaf", "saved_with_history",
+           "queue_callback"]
