@@ -372,3 +372,24 @@ def test_a_rank_that_raises_or_stalls_stops_the_job(tmp_path):
     assert "did not complete within 2 s" in proc.stderr
     assert "aborting all ranks" in proc.stderr
     assert took < 30, took
+
+
+def test_a_rank_killed_mid_collective_stops_the_others(tmp_path):
+    """What the module documents for Open MPI: a rank killed by SIGKILL makes mpirun stop the
+    rank blocked in all_reduce (no timeout set), and the job exits non-zero."""
+    script = """
+    import os, signal
+    import numcnn
+    import numcnn.distributed as dist
+
+    dist.init_process_group("mpi")
+    dist.barrier()
+    if dist.get_rank() == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    dist.all_reduce(numcnn.ones(3))
+    print("unreachable", flush=True)
+    """
+    proc, took = _mpirun(tmp_path, script, timeout=60)
+    assert proc.returncode != 0
+    assert "unreachable" not in proc.stdout
+    assert took < 30, took
