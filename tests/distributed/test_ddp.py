@@ -292,8 +292,6 @@ def _mpirun_or_skip() -> str:
     if mpirun is None:
         pytest.skip("mpirun not found (install openmpi-bin)")
     pytest.importorskip("mpi4py", reason="mpi4py missing: pip install 'numcnn[mpi]'")
-    pytest.importorskip("numcnn.distributed.collectives",   # TEMPORARY: until it is committed
-                        reason="numcnn.distributed's collectives are not in this checkout yet")
     return mpirun
 
 
@@ -346,3 +344,32 @@ def test_two_ranks_train_exactly_as_one_process_on_the_whole_batch(tmp_path):
     assert not np.allclose(r["r0_bn_before"], r["r1_bn_before"])
     np.testing.assert_array_equal(r["r1_bn_after"], r["r0_bn_before"])
     np.testing.assert_array_equal(r["r0_bn_after"], r["r0_bn_before"])
+
+
+def test_an_interrupted_backward_is_reported_at_the_next_forward():
+    class Boom(numcnn.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            return input * 1.0
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            raise ValueError("boom")
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.last = nn.Linear(3, 3), nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.last(Boom.apply(self.first(x)))
+
+    ddp = DDP(Net(), bucket_cap_mb=1e-5)    # one bucket per parameter
+    x = numcnn.randn(4, 3)
+    with pytest.raises(ValueError, match="boom"):
+        ddp(x).sum().backward()
+    assert ddp.launched == [0, 1]           # "last" reduced, "first" never got its gradient
+    with pytest.raises(RuntimeError, match="Expected to have finished reduction"):
+        ddp(x)
+    out = ddp(x)                            # reported once: the next forward goes on
+    assert tuple(out.shape) == (4, 2) and ddp.launched == []

@@ -47,21 +47,8 @@ _DEFAULT_FIRST_BUCKET_BYTES = 1024 * 1024       # torch's smaller first bucket, 
 
 
 def _dist() -> Any:
-    try:
-        from numcnn import distributed
-    except ImportError:   # TEMPORARY until numcnn.distributed lands: one process
-        return _OneProcess()
-    if not hasattr(distributed, "get_world_size"):      # TEMPORARY, likewise
-        return _OneProcess()
+    from numcnn import distributed  # imports mpi4py only when launched by MPI
     return distributed
-
-
-class _OneProcess:
-    def get_world_size(self) -> int:
-        return 1
-
-    def get_rank(self) -> int:
-        return 0
 
 
 def _assign_buckets(params: Sequence[Tensor], limits: Sequence[int]) -> list[list[int]]:
@@ -229,6 +216,7 @@ class DistributedDataParallel(Module):
         from numcnn.autograd import grad_mode
 
         if self._armed and self._started:
+            self._armed = self._started = False     # reported once; the next forward may go on
             raise RuntimeError(
                 "Expected to have finished reduction in the prior iteration before starting a "
                 "new one: the previous backward pass was interrupted before its gradients were "
