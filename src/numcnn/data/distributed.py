@@ -38,10 +38,7 @@ __all__ = ["DistributedSampler"]
 
 def _world_rank_and_size() -> tuple[int, int]:
     """This process's rank and the world size (0 and 1 without MPI)."""
-    try:
-        from numcnn import distributed as dist
-    except ImportError:          # numcnn.distributed not there yet: one process
-        return 0, 1
+    import numcnn.distributed as dist
     return dist.get_rank(), dist.get_world_size()
 
 
