@@ -305,6 +305,12 @@ for name, p in model.named_parameters():
 for name, t in model.state_dict().items():
     res["model_state." + name] = t.numpy()
 res["model_y"] = ym.detach().numpy()
+# DistributedSampler with its defaults from the process group
+from numcnn.data.distributed import DistributedSampler
+sampler = DistributedSampler(range(11), seed=3)
+sampler.set_epoch(1)
+res["sampler"] = np.array(list(sampler))
+res["sampler_rank_world"] = np.array([sampler.rank, sampler.num_replicas])
 np.savez(f"{out}/rank{rank}.npz", **res)
 '''
 
@@ -385,3 +391,15 @@ def test_syncbn_mpirun_two_ranks_equal_one_process_on_the_whole_batch(tmp_path):
     for name, v in tm.state_dict().items():     # running statistics after one step
         _close(r0["model_state." + name], v.numpy())
         _close(r1["model_state." + name], v.numpy())
+
+    # DistributedSampler's defaults are the group's rank and size: the two shards of 11 items
+    from numcnn.data.distributed import DistributedSampler
+
+    assert r0["sampler_rank_world"].tolist() == [0, 2]
+    assert r1["sampler_rank_world"].tolist() == [1, 2]
+    for r, got in enumerate((r0["sampler"], r1["sampler"])):
+        s = DistributedSampler(range(11), num_replicas=2, rank=r, seed=3)
+        s.set_epoch(1)
+        assert got.tolist() == list(s) and len(got) == 6
+    both = r0["sampler"].tolist() + r1["sampler"].tolist()
+    assert sorted(set(both)) == list(range(11)) and len(both) == 12
