@@ -230,6 +230,23 @@ class Callback:
 
 
 # ----------------------------------------------------------------------------- the trainer
+def _world() -> tuple[int, int]:
+    """(rank, world size) of the MPI process group when one is initialised, else (0, 1)."""
+    from numcnn import distributed as dist
+
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _inner(model: Module) -> Module:
+    """The model a checkpoint records: a DistributedDataParallel's module (its state_dict
+    keys without "module."), so that a run's checkpoints load with or without the wrapper."""
+    from numcnn.nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 def _lr(optimizer: Optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
@@ -339,10 +356,15 @@ class Trainer:
         self._partial: dict[str, Any] | None = None   # sums of an epoch cut short
         self._resumed = False
         self._saved_step: int | None = None            # step of the last checkpoint on disk
+        # several processes (numcnn.distributed): rank 0 writes every file and shows the bar;
+        # the epoch's sums are added over the ranks
+        self.rank, self.world_size = _world()
 
     # ------------------------------------------------------------------ files
     def _path(self, name: str) -> str | None:
-        return os.path.join(self.out_dir, name) if self.out_dir is not None else None
+        if self.out_dir is None or self.rank != 0:
+            return None
+        return os.path.join(self.out_dir, name)
 
     def settings(self) -> dict[str, Any]:
         """What config.json records: the Trainer's settings and the user's `config`."""
@@ -397,7 +419,7 @@ class Trainer:
         """The whole training state, as `numcnn.save` stores it."""
         return {
             "version": _CHECKPOINT_VERSION,
-            "model": self.model.state_dict(),
+            "model": _inner(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": nc_random.get_rng_state(),
@@ -415,7 +437,7 @@ class Trainer:
         if state.get("version") != _CHECKPOINT_VERSION:
             raise ValueError(f"not a Trainer checkpoint of version {_CHECKPOINT_VERSION} "
                              f"(version {state.get('version')!r})")
-        self.model.load_state_dict(state["model"])
+        _inner(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if (state["scheduler"] is None) != (self.scheduler is None):
             raise ValueError("the checkpoint and this Trainer disagree on having a scheduler")
@@ -428,16 +450,42 @@ class Trainer:
             self.val_loader.load_state_dict(state["val_loader"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self._partial = state["partial"]
+        if self._partial is not None and self.rank != 0:
+            # the checkpoint's partial sums are the whole group's (see save_checkpoint): rank 0
+            # carries them on, the others start from zero
+            self._partial = {**self._partial, "loss_sum": 0.0, "correct": 0, "samples": 0}
         self.best, self.bad_epochs = state["best"], int(state["bad_epochs"])
         self.stopped_early = bool(state["stopped_early"])
         self.history = [dict(row) for row in state["history"]]
 
     def save_checkpoint(self, name: str) -> None:
+        """Write the training state to RUN_DIR/name (rank 0 only; with several processes every
+        rank must call it, as the partial sums of an epoch cut short are added over the ranks
+        first)."""
+        if self.out_dir is None:
+            return
+        partial = self._group_sums(self._partial) if self._partial is not None else None
         path = self._path(name)
         if path is not None:
             self._check_finite_weights()
-            save(self.state_dict(), path)
+            state = self.state_dict()
+            state["partial"] = partial
+            save(state, path)
             self._saved_step = self.step
+
+    def _group_sums(self, sums: dict[str, Any]) -> dict[str, Any]:
+        """An epoch's loss_sum, correct and samples added over the ranks (seconds: the
+        slowest rank's); unchanged with one process."""
+        if self.world_size == 1:
+            return dict(sums)
+        from numcnn import distributed as dist
+
+        total = dist.allreduce_array(np.array([sums["loss_sum"], sums["correct"],
+                                               sums["samples"]], np.float64))
+        slowest = dist.allreduce_array(np.array([sums["seconds"]], np.float64),
+                                       dist.ReduceOp.MAX)
+        return {**sums, "loss_sum": float(total[0]), "correct": int(round(total[1])),
+                "samples": int(round(total[2])), "seconds": float(slowest[0])}
 
     def resume(self, path: str | os.PathLike[str]) -> None:
         """Load a checkpoint written by this Trainer (`last.safetensors`); `fit` then goes on
@@ -448,7 +496,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def _bar(self, total: int | None) -> Any:
-        if self.progress is False or (self.progress is True and not sys.stderr.isatty()):
+        if (self.progress is False or self.rank != 0
+                or (self.progress is True and not sys.stderr.isatty())):
             return None
         from tqdm import tqdm
 
@@ -485,6 +534,9 @@ class Trainer:
     def _train_epoch(self) -> dict[str, Any]:
         """One pass over train_loader (or the rest of it, after a mid-epoch resume)."""
         self.model.train()
+        set_epoch = getattr(getattr(self.train_loader, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:                  # a DistributedSampler: this epoch's order
+            set_epoch(self.epoch)
         for cb in self.callbacks:
             cb.on_train_epoch_start(self)
         partial = self._partial or {"loss_sum": 0.0, "correct": 0, "samples": 0, "seconds": 0.0}
@@ -545,7 +597,7 @@ class Trainer:
 
         A callback raising `StopTraining` ends fit quietly; any other exception propagates.
         """
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.rank == 0:
             os.makedirs(self.out_dir, exist_ok=True)
             self._write_config()
             self._rewrite_metrics()
@@ -557,7 +609,7 @@ class Trainer:
         return self.history
 
     def _run_epoch(self) -> None:
-        sums = self._train_epoch()
+        sums = self._group_sums(self._train_epoch())
         self._check_finite_weights()
         seconds = sums["seconds"]
         row: dict[str, Any] = {
