@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # for a command that relaunches
     debug = os.environ.get("NUMCNN_DEBUG", "") not in ("", "0")
     try:
         return int(importlib.import_module(f"numcnn.cli.{args.command}").run(args))

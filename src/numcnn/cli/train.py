@@ -56,7 +56,7 @@ _DEFAULTS = {"model": "fmnist-cnn", "data": "fashion-mnist", "epochs": 15, "batc
 # settings a --resume must not change, by config key (the option is --key with '-')
 _KEPT = ("model", "data", "batch_size", "lr", "optimizer", "scheduler", "seed", "val_split",
          "limit", "weights", "image_size", "in_channels", "freeze", "head",
-         "backbone_lr_scale", "class_subset", "per_class", "pca_lighting_std")
+         "backbone_lr_scale", "class_subset", "per_class", "pca_lighting_std", "sync_bn")
 # Google's ported GoogLeNet and Inception-v3 weights expect pixels normalised as (x - 0.5) / 0.5
 # (torchvision's transform_input converts ImageNet-normalised input to that)
 _GOOGLE_WEIGHTS = ("googlenet", "inception_v3")
@@ -144,6 +144,17 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                     help="with --augment on colour images: AlexNet's PCA colour augmentation "
                          "with alpha ~ N(0, STD^2) (0.1 in the paper); the eigenvectors are "
                          "computed from the training images")
+    tr.add_argument("--distributed", action="store_true",
+                    help="data-parallel training over the MPI processes this one was started "
+                         "with (mpirun -n N numcnn train --distributed ...): --batch-size is "
+                         "the global batch, split over the ranks; rank 0 logs and writes the "
+                         "run directory (pip install 'numcnn[mpi]')")
+    tr.add_argument("--nproc", type=positive_int, default=None, metavar="N",
+                    help="start N processes on this machine with mpirun and train with "
+                         "--distributed (BLAS threads: the cores shared out)")
+    tr.add_argument("--sync-bn", action="store_true",
+                    help="with --distributed: batch-norm statistics over the global batch "
+                         "(nn.SyncBatchNorm.convert_sync_batchnorm)")
     tr.add_argument("--download", action="store_true",
                     help="download the dataset if it is not found (into --root, else "
                          "$NUMCNN_DATA, else ~/.cache/numcnn)")
@@ -260,6 +271,7 @@ def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]
     config["limit"] = args.limit
     for key in _KEPT[9:]:
         config[key] = getattr(args, _OPTION.get(key, key))
+    config["sync_bn"] = bool(args.sync_bn) or None
     if config["weights"] is None and (args.head or args.backbone_lr_scale):
         raise CLIError("--head and --backbone-lr-scale need --weights")
     if args.pca_lighting is not None and not args.augment:
@@ -369,8 +381,72 @@ def _pick_per_class(order: np.ndarray, targets: np.ndarray, n: int) -> np.ndarra
     return np.asarray(keep, np.int64)
 
 
+def _launch(args: argparse.Namespace) -> int:
+    """`--nproc N`: this command again as N MPI processes on this machine (mpirun), with
+    --distributed, each with its share of the cores for BLAS; returns mpirun's exit status."""
+    import shutil
+    import subprocess
+    import sys
+
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        raise CLIError("--nproc needs Open MPI's mpirun (Debian: apt-get install openmpi-bin "
+                       "libopenmpi-dev) and mpi4py (pip install 'numcnn[mpi]')")
+    rest, skip = [], False
+    for item in args.argv[1:]:                       # argv without "train" and --nproc N
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            rest.append(item)
+    threads = str(max(1, (os.cpu_count() or 1) // args.nproc))
+    cmd = [mpirun, "-n", str(args.nproc), "--oversubscribe"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")            # Open MPI refuses root otherwise
+    cmd += ["-x", f"OPENBLAS_NUM_THREADS={threads}", "-x", f"OMP_NUM_THREADS={threads}",
+            sys.executable, "-m", "numcnn", "train", "--distributed", *rest]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    return subprocess.call(cmd)
+
+
+def _start_group(args: argparse.Namespace) -> tuple[int, int]:
+    """(rank, world size): MPI's with --distributed, else (0, 1)."""
+    if not args.distributed:
+        if args.sync_bn:
+            raise CLIError("--sync-bn needs --distributed (or --nproc N)")
+        return 0, 1
+    from numcnn import distributed as dist
+
+    if not dist.is_mpi_launched():
+        raise CLIError("--distributed runs as MPI processes: mpirun -n 2 numcnn train "
+                       "--distributed ..., or numcnn train --nproc 2 ...")
+    if not dist.is_available():
+        raise CLIError(f"--distributed needs mpi4py: {dist.MPI_INSTALL_HINT}")
+    dist.init()
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _quiet(*_: Any, **__: Any) -> None:
+    """print, on ranks other than 0."""
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.nproc is not None:
+        if args.distributed:
+            raise CLIError("give --nproc N or --distributed, not both")
+        return _launch(args)
+    rank, world = _start_group(args)
+    say = print if rank == 0 else _quiet
     config, out = _train_config(args)
+    if args.resume is not None and config.get("world_size", 1) != world:
+        raise CLIError(f"the run was trained by {config.get('world_size', 1)} process(es); "
+                       f"resume it with as many (this is {world}), so that it continues "
+                       f"exactly")
+    config["world_size"] = world
+    if config["batch_size"] % world:
+        raise CLIError(f"--batch-size {config['batch_size']} is the global batch: it must "
+                       f"divide by the {world} processes")
     numcnn.manual_seed(int(config["seed"]))
     root = args.root if args.root is not None else config.get("root")
     if args.resume is None:                 # eval, report ... find the data where training did
@@ -389,8 +465,8 @@ def run(args: argparse.Namespace) -> int:
             notes = tl.transfer(model, source.state_dict, head=config["head"] or "new")
         except tl.TransferError as exc:
             raise CLIError(str(exc)) from None
-        print(f"weights: {source.source}" + "".join(f"; {n}" for n in notes), flush=True)
-    callbacks: list[Callback] = [_PrintEpochs()]
+        say(f"weights: {source.source}" + "".join(f"; {n}" for n in notes), flush=True)
+    callbacks: list[Callback] = [_PrintEpochs()] if rank == 0 else []
     if config["freeze"]:
         try:
             frozen = tl.freeze(model, config["freeze"])
@@ -398,7 +474,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
         norms = tl.frozen_norm_layers(model)
         callbacks.append(_FrozenNormsEval(norms))
-        print(f"frozen: {len(frozen)} parameter tensors under {' '.join(config['freeze'])}"
+        say(f"frozen: {len(frozen)} parameter tensors under {' '.join(config['freeze'])}"
               f"{f' ({len(norms)} batch-norm layers in eval mode)' if norms else ''}")
 
     # train / validation indices: a seeded permutation, cut to --per-class and --limit, then
@@ -418,15 +494,32 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--val-split {config['val_split']} of {len(order)} images leaves no "
                        f"{'validation' if n_val == 0 else 'training'} images")
     train_subset = Subset(train_set, order[n_val:].tolist())
-    train_loader = DataLoader(train_subset,
-                              batch_size=config["batch_size"], shuffle=True,
-                              generator=int(config["seed"]))
+    if world == 1:
+        train_loader = DataLoader(train_subset,
+                                  batch_size=config["batch_size"], shuffle=True,
+                                  generator=int(config["seed"]))
+    else:                           # each rank its shard of every epoch, batch / world each
+        from numcnn.data.distributed import DistributedSampler
+
+        train_loader = DataLoader(
+            train_subset, batch_size=config["batch_size"] // world,
+            sampler=DistributedSampler(train_subset, num_replicas=world, rank=rank,
+                                       shuffle=True, seed=int(config["seed"])),
+            generator=int(config["seed"]))
     val_loader = (DataLoader(Subset(val_view, order[:n_val].tolist()), batch_size=256)
                   if n_val else None)
     test_set.transform = plain
     test_loader = DataLoader(first_n(test_set, config["limit"]), batch_size=256)
 
     groups = tl.param_groups(model, config["lr"], config.get("backbone_lr_scale") or 1.0)
+    net = model
+    if world > 1:
+        from numcnn.nn.modules.syncbn import SyncBatchNorm
+        from numcnn.nn.parallel import DistributedDataParallel
+
+        if config.get("sync_bn"):
+            net = SyncBatchNorm.convert_sync_batchnorm(net)
+        net = DistributedDataParallel(net)
     optimizer = _make_optimizer(config["optimizer"], groups, config["lr"])
     monitor = "val_accuracy" if val_loader is not None else "train_loss"
     scheduler, interval = _make_scheduler(config["scheduler"], optimizer, config["epochs"],
@@ -434,7 +527,7 @@ def run(args: argparse.Namespace) -> int:
                                           monitor == "val_accuracy")
     if out is None:
         out = os.path.join("runs", f"{config['model']}-{time.strftime('%Y%m%d-%H%M%S')}")
-    trainer = _RunTrainer(model, optimizer, scheduler=scheduler, scheduler_interval=interval,
+    trainer = _RunTrainer(net, optimizer, scheduler=scheduler, scheduler_interval=interval,
                           train_loader=train_loader, val_loader=val_loader, out_dir=out,
                           epochs=int(config["epochs"]), monitor=monitor,
                           num_classes=len(config["classes"]),
@@ -442,12 +535,14 @@ def run(args: argparse.Namespace) -> int:
                           progress="always" if args.progress else True, config=config,
                           callbacks=callbacks)
     n_params = sum(p.array.size for p in model.parameters() if p.requires_grad)
+    procs = (f" on {world} processes (batch {config['batch_size'] // world} each)"
+             if world > 1 else "")
     if args.resume is not None:
         trainer.resume(args.resume)
-        print(f"resuming {args.resume} after epoch {trainer.epoch}")
-    print(f"training {config['model']} ({n_params:,} trainable parameters) on "
+        say(f"resuming {args.resume} after epoch {trainer.epoch}")
+    say(f"training {config['model']} ({n_params:,} trainable parameters) on "
           f"{config['data']} at {config['model_args']['in_channels']}x"
-          f"{config['model_args']['image_size']}x{config['model_args']['image_size']}: "
+          f"{config['model_args']['image_size']}x{config['model_args']['image_size']}{procs}: "
           f"{len(train_subset)} training images"
           f"{f', {n_val} validation' if n_val else ''}, {config['epochs']} epoch(s), "
           f"{config['optimizer']} lr {config['lr']:g}; run directory {out}", flush=True)
@@ -459,13 +554,13 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteError as exc:           # NaN/inf loss: one line naming epoch and step
         raise CLIError(str(exc)) from None
     result = evaluate(model, test_loader, num_classes=len(config["classes"]))
-    print(f"test: loss {result.loss:.4f}  accuracy {result.accuracy:.4f} "
+    say(f"test: loss {result.loss:.4f}  accuracy {result.accuracy:.4f} "
           f"({result.num_samples} images)")
     written = [p for p in (os.path.join(out, name) for name in ("last.safetensors",
                                                                 "best.safetensors"))
                if os.path.exists(p)]
-    print(f"checkpoints: {', '.join(written) or 'none'}")
-    if args.report:
+    say(f"checkpoints: {', '.join(written) or 'none'}")
+    if args.report and rank == 0:
         from numcnn.viz.report import write_report
 
         # the page evaluates the images the "test:" line above did (the run's --limit)

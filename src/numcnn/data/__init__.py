@@ -21,6 +21,7 @@ from numcnn.data.dataset import (
     TensorDataset,
     random_split,
 )
+from numcnn.data.distributed import DistributedSampler
 from numcnn.data.folder import DatasetFolder, ImageFolder
 from numcnn.data.idx import MNIST, FashionMNIST, read_idx
 from numcnn.data.sampler import (
@@ -34,6 +35,7 @@ from numcnn.data.sampler import (
 from numcnn.data.synthetic import SyntheticShapes
 
 __all__ = [
+    "DistributedSampler",
     "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset",
     "random_split", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler",

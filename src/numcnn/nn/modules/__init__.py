@@ -11,3 +11,4 @@ from numcnn.nn.modules.misc import *  # noqa: F401,F403
 from numcnn.nn.modules.norm import *  # noqa: F401,F403
 from numcnn.nn.modules.padding import *  # noqa: F401,F403
 from numcnn.nn.modules.pool import *  # noqa: F401,F403
+from numcnn.nn.modules.syncbn import *  # noqa: F401,F403
