@@ -252,6 +252,7 @@ def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]
         ckpt = read_checkpoint(args.resume)
         config = dict(ckpt["run"])
         given = {k: getattr(args, _OPTION.get(k, k)) for k in _KEPT}
+        given = {k: None if v is False else v for k, v in given.items()}   # flags not given
         clash = [_OPTION.get(k, k) for k, v in given.items()
                  if v is not None and v != config.get(k)]
         if clash:
