@@ -8,13 +8,11 @@ one process whose batch norm normalises each half of the batch on its own ("ghos
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 _SCRIPT = r'''
 import sys
@@ -91,16 +89,8 @@ if rank == 0:
 '''
 
 
-def _mpirun_or_skip() -> str:
-    mpirun = shutil.which("mpirun")
-    if mpirun is None:
-        pytest.skip("mpirun not found (Debian: apt-get install openmpi-bin libopenmpi-dev)")
-    pytest.importorskip("mpi4py", reason="mpi4py missing: pip install 'numcnn[mpi]'")
-    return mpirun
-
-
-def test_two_ranks_of_64_with_syncbn_equal_one_process_of_128(tmp_path: Path) -> None:
-    mpirun = _mpirun_or_skip()
+def test_two_ranks_of_64_with_syncbn_equal_one_process_of_128(tmp_path: Path,
+                                                              mpirun: str) -> None:
     script, result = tmp_path / "exact.py", tmp_path / "out.npz"
     script.write_text(_SCRIPT)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")

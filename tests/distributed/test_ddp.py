@@ -286,21 +286,11 @@ if rank == 0:
 '''
 
 
-def _mpirun_or_skip() -> str:
-    import shutil
-    mpirun = shutil.which("mpirun")
-    if mpirun is None:
-        pytest.skip("mpirun not found (install openmpi-bin)")
-    pytest.importorskip("mpi4py", reason="mpi4py missing: pip install 'numcnn[mpi]'")
-    return mpirun
-
-
-def test_two_ranks_train_exactly_as_one_process_on_the_whole_batch(tmp_path):
+def test_two_ranks_train_exactly_as_one_process_on_the_whole_batch(tmp_path, mpirun):
     import os
     import subprocess
     import sys
 
-    mpirun = _mpirun_or_skip()
     script, result = tmp_path / "two_ranks.py", tmp_path / "out.npz"
     script.write_text(_TWO_RANKS)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")

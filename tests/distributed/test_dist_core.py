@@ -176,7 +176,6 @@ def test_queue_callback_chained_and_in_autograd_grad():
 # ------------------------------------------------------------------ numcnn.distributed
 import json  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
@@ -264,14 +263,7 @@ def test_launched_without_mpi4py_says_what_to_install(plain_process, monkeypatch
     assert not dist.is_initialized()
 
 
-def _mpirun(tmp_path: Path, script: str, n: int = 2, timeout: float = 120.0):
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        pytest.skip("mpi4py is not installed (pip install 'numcnn[mpi]')")
-    mpirun = shutil.which("mpirun")
-    if mpirun is None:
-        pytest.skip("mpirun is not on PATH (Debian: apt-get install openmpi-bin)")
+def _mpirun(mpirun: str, tmp_path: Path, script: str, n: int = 2, timeout: float = 120.0):
     path = tmp_path / "ranks.py"
     path.write_text(textwrap.dedent(script))
     env = {k: v for k, v in os.environ.items() if k not in _LAUNCH_VARS}
@@ -295,7 +287,7 @@ def rank_data(r):
 """
 
 
-def test_collectives_over_two_ranks(tmp_path):
+def test_collectives_over_two_ranks(tmp_path, mpirun):
     script = _RANK_DATA + textwrap.dedent("""
     import json
     import numcnn
@@ -329,7 +321,7 @@ def test_collectives_over_two_ranks(tmp_path):
     dist.destroy_process_group()
     print(json.dumps(res), flush=True)
     """)
-    proc, _ = _mpirun(tmp_path, script)
+    proc, _ = _mpirun(mpirun, tmp_path, script)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(s) for s in proc.stdout.splitlines() if s.startswith("{")]
     assert sorted(x["rank"] for x in lines) == [0, 1] and all(x["world"] == 2 for x in lines)
@@ -352,7 +344,7 @@ def test_collectives_over_two_ranks(tmp_path):
         np.testing.assert_allclose(res["iarr"], d0["f32"] + d1["f32"], rtol=1e-6)
 
 
-def test_a_rank_that_raises_or_stalls_stops_the_job(tmp_path):
+def test_a_rank_that_raises_or_stalls_stops_the_job(tmp_path, mpirun):
     """Rank 1 never joins the collective: with timeout=2 s rank 0's all_reduce raises, the
     exception hook aborts the job, and mpirun exits non-zero well within the bound."""
     script = """
@@ -366,7 +358,7 @@ def test_a_rank_that_raises_or_stalls_stops_the_job(tmp_path):
     dist.all_reduce(numcnn.ones(3))
     print("unreachable", flush=True)
     """
-    proc, took = _mpirun(tmp_path, script, timeout=60)
+    proc, took = _mpirun(mpirun, tmp_path, script, timeout=60)
     assert proc.returncode != 0
     assert "unreachable" not in proc.stdout
     assert "did not complete within 2 s" in proc.stderr
@@ -374,7 +366,7 @@ def test_a_rank_that_raises_or_stalls_stops_the_job(tmp_path):
     assert took < 30, took
 
 
-def test_a_rank_killed_mid_collective_stops_the_others(tmp_path):
+def test_a_rank_killed_mid_collective_stops_the_others(tmp_path, mpirun):
     """What the module documents for Open MPI: a rank killed by SIGKILL makes mpirun stop the
     rank blocked in all_reduce (no timeout set), and the job exits non-zero."""
     script = """
@@ -389,7 +381,7 @@ def test_a_rank_killed_mid_collective_stops_the_others(tmp_path):
     dist.all_reduce(numcnn.ones(3))
     print("unreachable", flush=True)
     """
-    proc, took = _mpirun(tmp_path, script, timeout=60)
+    proc, took = _mpirun(mpirun, tmp_path, script, timeout=60)
     assert proc.returncode != 0
     assert "unreachable" not in proc.stdout
     assert took < 30, took

@@ -315,23 +315,11 @@ np.savez(f"{out}/rank{rank}.npz", **res)
 '''
 
 
-def _mpirun():
-    import shutil
-
-    pytest.importorskip("mpi4py", reason="the MPI test needs mpi4py (pip install "
-                                         "'numcnn[mpi]')")
-    mpirun = shutil.which("mpirun")
-    if mpirun is None:
-        pytest.skip("the MPI test needs mpirun (Open MPI: apt-get install openmpi-bin)")
-    return mpirun
-
-
-def test_syncbn_mpirun_two_ranks_equal_one_process_on_the_whole_batch(tmp_path):
+def test_syncbn_mpirun_two_ranks_equal_one_process_on_the_whole_batch(tmp_path, mpirun):
     import os
     import subprocess
     import sys
 
-    mpirun = _mpirun()
     script = tmp_path / "rank.py"
     script.write_text(RANK_SCRIPT)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")

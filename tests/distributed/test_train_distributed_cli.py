@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -29,14 +28,6 @@ def _env() -> dict[str, str]:
     src = str(Path(__file__).parents[2] / "src")
     return dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                 PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
-
-
-def _mpirun_or_skip() -> str:
-    mpirun = shutil.which("mpirun")
-    if mpirun is None:
-        pytest.skip("mpirun not found (Debian: apt-get install openmpi-bin libopenmpi-dev)")
-    pytest.importorskip("mpi4py", reason="mpi4py missing: pip install 'numcnn[mpi]'")
-    return mpirun
 
 
 def _mpirun_cmd(mpirun: str, *args: str) -> list[str]:
@@ -69,8 +60,8 @@ def _rows(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_two_processes_log_once_and_average_over_the_global_batch(tmp_path: Path) -> None:
-    _mpirun_or_skip()
+def test_two_processes_log_once_and_average_over_the_global_batch(tmp_path: Path,
+                                                                 mpirun: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "numcnn", "train", "--nproc", "2", *JOB,
                            "--out", str(tmp_path / "run")], env=_env(), capture_output=True,
                           text=True, timeout=300)
@@ -100,8 +91,7 @@ def test_two_processes_log_once_and_average_over_the_global_batch(tmp_path: Path
     assert one.returncode == 1 and "resume it with as many (this is 1)" in one.stderr
 
 
-def test_kill_9_one_rank_then_resume_with_two(tmp_path: Path) -> None:
-    mpirun = _mpirun_or_skip()
+def test_kill_9_one_rank_then_resume_with_two(tmp_path: Path, mpirun: str) -> None:
     ref = subprocess.run(_mpirun_cmd(mpirun, *JOB, "--out", str(tmp_path / "ref")),
                          env=_env(), capture_output=True, text=True, timeout=300)
     assert ref.returncode == 0, ref.stdout[-3000:] + ref.stderr[-3000:]
