@@ -292,3 +292,23 @@ def test_progress_is_shown_on_stderr(srv, tmp_path, capsys, monkeypatch, with_tq
     assert "100%" in err
     download_url(url, tmp_path / "quiet", progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_sha256_prefix_is_checked_as_the_file_streams(srv, tmp_path):
+    """torch.hub's convention (the hex digits in "resnet18-f37072fd.pth" begin its SHA-256):
+    a wrong prefix leaves nothing, the right one (any case) keeps the file, and it cannot be
+    combined with a full checksum."""
+    base, _, _, files = srv
+    f = "train-labels-idx1-ubyte.gz"
+    good = files["FashionMNIST"][f]
+    digest = hashlib.sha256(good).hexdigest()
+    url = f"{base}/good/FashionMNIST/{f}"
+    dest = tmp_path / "dl" / f
+    wrong = hashlib.sha256(good + b"x").hexdigest()[:8]
+    with pytest.raises(DownloadError, match=f"starts with '{wrong}', got '{digest}'"):
+        download_url(url, dest, sha256_prefix=wrong, progress=False, timeout=5)
+    assert listing(tmp_path / "dl") == []
+    download_url(url, dest, sha256_prefix=digest[:8].upper(), progress=False, timeout=5)
+    assert dest.read_bytes() == good
+    with pytest.raises(ValueError, match="not both"):
+        download_url(url, dest, sha256=digest, sha256_prefix=digest[:8], progress=False)

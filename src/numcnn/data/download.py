@@ -148,7 +148,7 @@ def _stream(url: str, out: IO[bytes], algorithm: str, progress: bool, timeout: f
 
 def download_url(url: str, path: str | os.PathLike[str], md5: str | None = None,
                  sha256: str | None = None, progress: bool = True,
-                 timeout: float = 60.0) -> Path:
+                 timeout: float = 60.0, sha256_prefix: str | None = None) -> Path:
     """Download `url` to the file `path`, checked and atomically, unless it is already there.
 
     Args:
@@ -158,6 +158,8 @@ def download_url(url: str, path: str | os.PathLike[str], md5: str | None = None,
         sha256: the expected hex SHA-256 (instead of md5), or None.
         progress: show a progress bar on stderr (tqdm's if installed).
         timeout: seconds to wait for the connection and for each read.
+        sha256_prefix: hex digits the file's SHA-256 must begin with (torch.hub's convention:
+            the "f37072fd" of "resnet18-f37072fd.pth"), instead of md5/sha256.
 
     Returns:
         The destination path.
@@ -169,7 +171,11 @@ def download_url(url: str, path: str | os.PathLike[str], md5: str | None = None,
     """
     dest = Path(path).expanduser()
     want = _expected(md5, sha256)
-    if dest.is_file() and (want is None or _file_digest(dest, want[0]) == want[1]):
+    prefix = None if sha256_prefix is None else sha256_prefix.lower()
+    if prefix is not None and want is not None:
+        raise ValueError("download_url: give sha256_prefix or md5/sha256, not both")
+    if dest.is_file() and (want is None or _file_digest(dest, want[0]) == want[1]) and (
+            prefix is None or _file_digest(dest, "sha256").startswith(prefix)):
         return dest
     algorithm = want[0] if want is not None else "sha256"
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -191,6 +197,9 @@ def download_url(url: str, path: str | os.PathLike[str], md5: str | None = None,
             raise DownloadError(f"{url}: {algorithm} checksum mismatch, expected {want[1]}, "
                                 f"got {digest} ({received} bytes): corrupt download or "
                                 f"changed file")
+        if prefix is not None and not digest.startswith(prefix):
+            raise DownloadError(f"{url}: invalid hash value (the file name says its sha256 "
+                                f"starts with {prefix!r}, got {digest!r})")
     return dest
 
 

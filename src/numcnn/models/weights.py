@@ -44,13 +44,10 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import urllib.parse
 import warnings
 from collections import OrderedDict
@@ -61,7 +58,7 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from numcnn.data.download import DownloadError, download_url
+from numcnn.data.download import download_url
 from numcnn.data.transforms import layout
 from numcnn.data.transforms.batch import center_crop, normalize
 from numcnn.io import load, save
@@ -646,30 +643,6 @@ def _source_url(url: str, file_name: str) -> str:
     return (directory.resolve() / file_name).as_uri()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _download_checked(url: str, dest: Path, hash_prefix: str | None, progress: bool) -> None:
-    """download_url into a private temporary folder beside `dest`, check the SHA-256 prefix,
-    then rename into place (atomic); on any failure nothing is left in the cache."""
-    tmp_dir = Path(tempfile.mkdtemp(prefix=".download-", dir=dest.parent))
-    try:
-        part = download_url(url, tmp_dir / dest.name, progress=progress)
-        if hash_prefix is not None:
-            digest = _sha256(part)
-            if not digest.startswith(hash_prefix):
-                raise DownloadError(f"{url}: invalid hash value (the file name says its "
-                                    f"sha256 starts with {hash_prefix!r}, got {digest!r})")
-        os.replace(part, dest)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-
-
 def _as_state_dict(obj: Any, path: Path) -> dict[str, Tensor]:
     """The state dict in what `load` read: the mapping itself, or its "state_dict" entry.  The
     per-module versions torch keeps in `state_dict._metadata` (MNASNet's version-1 checkpoints
@@ -734,7 +707,9 @@ def load_state_dict_from_url(url: str, model_dir: str | os.PathLike[str] | None 
         match = _HASH_IN_NAME.search(name) if check_hash else None
         if progress:
             print(f"Downloading: {source!r} to {cached}", file=sys.stderr)
-        _download_checked(source, cached, match.group(1) if match else None, progress)
+        # checked as it streams, written atomically: a failure leaves nothing in the cache
+        download_url(source, cached, progress=progress,
+                     sha256_prefix=match.group(1) if match else None)
     state = _as_state_dict(load(cached), cached)
     _save_copy(state, converted)
     return state
