@@ -53,15 +53,22 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 _DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 _DEFAULTS = {"model": "fmnist-cnn", "data": "fashion-mnist", "epochs": 15, "batch_size": 128,
              "optimizer": "adam", "scheduler": "cosine", "seed": 0, "val_split": 0.0}
-# settings a --resume must not change, by config key (the option is --key with '-')
-_KEPT = ("model", "data", "batch_size", "lr", "optimizer", "scheduler", "seed", "val_split",
-         "limit", "weights", "image_size", "in_channels", "freeze", "head",
-         "backbone_lr_scale", "class_subset", "per_class", "pca_lighting_std", "sync_bn")
+# settings of a new run taken as given (None: not given), beside _DEFAULTS, lr and limit
+_AS_GIVEN = ("weights", "image_size", "in_channels", "freeze", "head", "backbone_lr_scale",
+             "class_subset", "per_class", "pca_lighting_std", "sync_bn")
+# settings a --resume must not change, by config key (the option is --key with '-', or _OPTION)
+_KEPT = (*(k for k in _DEFAULTS if k != "epochs"), "lr", "limit", *_AS_GIVEN)
 # Google's ported GoogLeNet and Inception-v3 weights expect pixels normalised as (x - 0.5) / 0.5
 # (torchvision's transform_input converts ImageNet-normalised input to that)
 _GOOGLE_WEIGHTS = ("googlenet", "inception_v3")
 # config keys whose option has another name
 _OPTION = {"class_subset": "classes", "pca_lighting_std": "pca_lighting"}
+
+
+def _given(args: argparse.Namespace, key: str) -> Any:
+    """The command line's value of config key `key`; None when not given (a flag: not set)."""
+    value = getattr(args, _OPTION.get(key, key))
+    return None if value is False else value
 
 
 def _model_name(text: str) -> str:
@@ -251,10 +258,8 @@ def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]
     if args.resume is not None:
         ckpt = read_checkpoint(args.resume)
         config = dict(ckpt["run"])
-        given = {k: getattr(args, _OPTION.get(k, k)) for k in _KEPT}
-        given = {k: None if v is False else v for k, v in given.items()}   # flags not given
-        clash = [_OPTION.get(k, k) for k, v in given.items()
-                 if v is not None and v != config.get(k)]
+        clash = [_OPTION.get(k, k) for k in _KEPT
+                 if _given(args, k) is not None and _given(args, k) != config.get(k)]
         if clash:
             raise CLIError(f"--resume keeps the run's settings; these differ from the "
                            f"checkpoint's: {', '.join('--' + k.replace('_', '-') for k in clash)}")
@@ -270,9 +275,8 @@ def _train_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]
     config["lr"] = args.lr if args.lr is not None else _DEFAULT_LR[config["optimizer"]]
     config["augment"] = bool(args.augment)
     config["limit"] = args.limit
-    for key in _KEPT[9:]:
-        config[key] = getattr(args, _OPTION.get(key, key))
-    config["sync_bn"] = bool(args.sync_bn) or None
+    for key in _AS_GIVEN:
+        config[key] = _given(args, key)
     if config["weights"] is None and (args.head or args.backbone_lr_scale):
         raise CLIError("--head and --backbone-lr-scale need --weights")
     if args.pca_lighting is not None and not args.augment:
