@@ -40,7 +40,8 @@ from numcnn.train.models import MODELS, build
 __all__ = ["RunError", "DATASETS", "IDX_DATASETS", "CIFAR_DATASETS", "NORMALISATION",
            "IMAGENET_NORMALISATION", "NATIVE_SIZE", "NATIVE_CHANNELS", "SYNTHETIC_TRAIN",
            "SYNTHETIC_TEST", "read_checkpoint", "model_from", "load_run", "pipeline",
-           "run_pipeline", "load_split", "select_classes", "first_n", "load_test_set",
+           "run_pipeline", "load_split", "select_classes", "convert_channels", "first_n",
+           "load_test_set",
            "pick_images", "read_pgm", "read_image", "model_input", "input_shape"]
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder", "synthetic")
@@ -213,23 +214,32 @@ def select_classes(dataset: Any, keep: Sequence[int]) -> Any:
     return dataset
 
 
+def convert_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """(N, C, H, W) -> (N, channels, H, W): grey repeated to more channels, or RGB to grey as
+    ITU-R 601 luma (Y = 0.299 R + 0.587 G + 0.114 B).
+
+    Raises:
+        ValueError: another pair of channel counts.
+    """
+    c = x.shape[1]
+    if c == channels:
+        return x
+    if c == 3 and channels == 1:
+        luma = np.array([0.299, 0.587, 0.114], x.dtype).reshape(1, 3, 1, 1)
+        return np.asarray((x * luma).sum(axis=1, keepdims=True))
+    if c == 1:
+        return np.repeat(x, channels, axis=1)
+    raise ValueError(f"cannot convert {c}-channel images to {channels} channels")
+
+
 class _ToChannels(T.Transform):
-    """(N, C, H, W) -> (N, channels, H, W): grey repeated to RGB, or RGB to grey as ITU-R 601
-    luma (Y = 0.299 R + 0.587 G + 0.114 B), as `read_image` converts files."""
+    """The pipeline step of `convert_channels`."""
 
     def __init__(self, channels: int) -> None:
         self.channels = channels
 
     def _apply(self, x: np.ndarray) -> Any:
-        c = x.shape[1]
-        if c == self.channels:
-            return x
-        if c == 3 and self.channels == 1:
-            luma = np.array([0.299, 0.587, 0.114], x.dtype).reshape(1, 3, 1, 1)
-            return (x * luma).sum(axis=1, keepdims=True)
-        if c == 1:
-            return np.repeat(x, self.channels, axis=1)
-        raise ValueError(f"cannot convert {c}-channel images to {self.channels} channels")
+        return convert_channels(x, self.channels)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.channels})"
@@ -456,12 +466,10 @@ def read_image(path: str, channels: int) -> np.ndarray:
         img = img.transpose(2, 0, 1)                            # (H, W, C) -> (C, H, W)
     if img.shape[0] == 4:
         img = img[:3]                                           # drop alpha
-    if img.shape[0] == 3 and channels == 1:                     # ITU-R 601 luma
-        img = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), img, axes=1)[None]
-    elif img.shape[0] == 1 and channels > 1:
-        img = np.repeat(img, channels, axis=0)
-    if img.shape[0] != channels:
-        raise RunError(f"{path}: {img.shape[0]} channels, the model takes {channels}")
+    try:
+        img = convert_channels(img.astype(np.float32)[None], channels)[0]
+    except ValueError:
+        raise RunError(f"{path}: {img.shape[0]} channels, the model takes {channels}") from None
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
