@@ -214,6 +214,12 @@ def select_classes(dataset: Any, keep: Sequence[int]) -> Any:
     return dataset
 
 
+def _photo_resize(side: int) -> int:
+    """The shorter side a photo is resized to before its centre `side` x `side` crop is taken
+    (ImageNet's evaluation ratio, 256 for 224)."""
+    return int(round(side * 256 / 224))
+
+
 def convert_channels(x: np.ndarray, channels: int) -> np.ndarray:
     """(N, C, H, W) -> (N, channels, H, W): grey repeated to more channels, or RGB to grey as
     ITU-R 601 luma (Y = 0.299 R + 0.587 G + 0.114 B).
@@ -273,7 +279,7 @@ def pipeline(name: str, mean: list[float], std: list[float], augment: bool = Fal
     if name == "imagefolder":
         side = image_size or 224
         steps += ([T.RandomResizedCrop(side), T.RandomHorizontalFlip()] if augment
-                  else [T.Resize(int(round(side * 256 / 224))), T.CenterCrop(side)])
+                  else [T.Resize(_photo_resize(side)), T.CenterCrop(side)])
     else:
         native = NATIVE_SIZE[name]
         side = image_size or native
@@ -495,7 +501,7 @@ def model_input(path: str, config: dict[str, Any]) -> tuple[np.ndarray, Tensor]:
     channels, height, width = input_shape(config)
     img = read_image(path, channels)[None]                         # (1, C, H, W)
     if config["data"] == "imagefolder":             # a photo: as the run's test images
-        img = np.asarray(TB.resize(img, int(round(height * 256 / 224))))
+        img = np.asarray(TB.resize(img, _photo_resize(height)))
         img = np.asarray(TB.center_crop(img, (height, width)))
     elif img.shape[2:] != (height, width):
         img = np.asarray(TB.resize(img, (height, width)))
