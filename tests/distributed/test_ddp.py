@@ -286,18 +286,9 @@ if rank == 0:
 '''
 
 
-def test_two_ranks_train_exactly_as_one_process_on_the_whole_batch(tmp_path, mpirun):
-    import os
-    import subprocess
-    import sys
-
-    script, result = tmp_path / "two_ranks.py", tmp_path / "out.npz"
-    script.write_text(_TWO_RANKS)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    proc = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-n", "2",
-                           sys.executable, str(script), str(result)],
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def test_two_ranks_train_exactly_as_one_process_on_the_whole_batch(tmp_path, run_ranks):
+    result = tmp_path / "out.npz"
+    run_ranks(_TWO_RANKS, str(result))
     r = dict(np.load(result))
     # the wrap broadcast rank 0's parameters (the ranks were seeded differently)
     for case in ("sgd", "adam", "nosync"):

@@ -315,18 +315,8 @@ np.savez(f"{out}/rank{rank}.npz", **res)
 '''
 
 
-def test_syncbn_mpirun_two_ranks_equal_one_process_on_the_whole_batch(tmp_path, mpirun):
-    import os
-    import subprocess
-    import sys
-
-    script = tmp_path / "rank.py"
-    script.write_text(RANK_SCRIPT)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    cmd = [mpirun, "--allow-run-as-root", "--oversubscribe", "-n", "2", sys.executable,
-           str(script), str(tmp_path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_syncbn_mpirun_two_ranks_equal_one_process_on_the_whole_batch(tmp_path, run_ranks):
+    run_ranks(RANK_SCRIPT, str(tmp_path))
     r0, r1 = (dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2))
 
     # the oracle: torch's BatchNorm2d on the whole batch, in one process
