@@ -145,14 +145,21 @@ class _BatchNorm(_NormBase):
     eval: normalise with the running statistics (batch statistics when not tracked).
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        _check_tensor(self, input)
-        self._check_input_dim(input)
+    def _count_batch(self) -> float:
+        """In training with tracked statistics, count this batch (num_batches_tracked += 1);
+        return the running-average factor: `momentum`, or 1 / num_batches_tracked when
+        `momentum` is None (a cumulative moving average)."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.array += 1                 # in place, int64 scalar
             if self.momentum is None:                          # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.array)
+        return factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_tensor(self, input)
+        self._check_input_dim(input)
+        factor = self._count_batch()
         if self.training:
             bn_training = True
         else:

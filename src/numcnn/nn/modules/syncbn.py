@@ -162,13 +162,8 @@ class SyncBatchNorm(_BatchNorm):
             return super().forward(input)
         if input.dtype.kind != "f":
             raise TypeError(f"SyncBatchNorm expects a floating-point input, got {input.dtype}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        tracked = self.num_batches_tracked
-        track = self.track_running_stats and tracked is not None
-        if track and tracked is not None:
-            tracked.array += 1
-            if self.momentum is None:                          # cumulative moving average
-                factor = 1.0 / float(tracked.array)
+        factor = self._count_batch()
+        track = self.track_running_stats and self.num_batches_tracked is not None
         running_mean = self.running_mean if track else None
         running_var = self.running_var if track else None
         return SyncBatchNormFunction.apply(
