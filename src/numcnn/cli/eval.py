@@ -17,6 +17,7 @@ from numcnn.cli.args import (
 from numcnn.data import DataLoader
 from numcnn.train.run import (
     RunError,
+    ensemble_classes,
     first_n,
     load_test_set,
     model_from,
@@ -49,12 +50,7 @@ def add_parser(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
 def _members(paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
     """The checkpoints' models and run configurations, checked to share their classes."""
     members = [model_from(read_checkpoint(p)) for p in paths]
-    classes = list(members[0][1]["classes"])
-    for path, (_, config) in zip(paths[1:], members[1:]):
-        if list(config["classes"]) != classes:
-            raise RunError(f"{path} was trained on other classes than {paths[0]} ("
-                           f"{', '.join(config['classes'][:4])}... vs {', '.join(classes[:4])}"
-                           f"...): an ensemble averages the same classes")
+    ensemble_classes(paths, [config["classes"] for _, config in members])
     return members
 
 

@@ -15,6 +15,7 @@ from numcnn.cli.args import (
 )
 from numcnn.train.run import (
     RunError,
+    ensemble_classes,
     model_from,
     model_input,
     read_checkpoint,
@@ -110,11 +111,8 @@ def run(args: argparse.Namespace) -> int:
         raise RunError("no image files given")
     members = ([_pretrained_member(args.model, args.weights)] if args.model is not None
                else [_checkpoint_member(p) for p in checkpoints])
-    classes = members[0][1]
-    for path, (_, other) in zip(checkpoints[1:], members[1:]):
-        if other != classes:
-            raise RunError(f"{path} was trained on other classes than {checkpoints[0]}: an "
-                           f"ensemble averages the same classes")
+    classes = (members[0][1] if args.model is not None
+               else ensemble_classes(checkpoints, [names for _, names in members]))
     for image in images:
         p = np.mean([member(image) for member, _ in members], axis=0)
         best = np.argsort(-p, kind="stable")[:args.top]

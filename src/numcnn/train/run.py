@@ -39,10 +39,10 @@ from numcnn.train.models import MODELS, build
 
 __all__ = ["RunError", "DATASETS", "IDX_DATASETS", "CIFAR_DATASETS", "NORMALISATION",
            "IMAGENET_NORMALISATION", "NATIVE_SIZE", "NATIVE_CHANNELS", "SYNTHETIC_TRAIN",
-           "SYNTHETIC_TEST", "read_checkpoint", "model_from", "load_run", "pipeline",
-           "run_pipeline", "load_split", "select_classes", "convert_channels", "first_n",
-           "load_test_set",
-           "pick_images", "read_pgm", "read_image", "model_input", "input_shape"]
+           "SYNTHETIC_TEST", "read_checkpoint", "model_from", "ensemble_classes", "load_run",
+           "pipeline", "run_pipeline", "load_split", "select_classes", "convert_channels",
+           "first_n", "load_test_set", "pick_images", "read_pgm", "read_image", "model_input",
+           "input_shape"]
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder", "synthetic")
 # the datasets read from IDX files, by name
@@ -119,6 +119,22 @@ def model_from(ckpt: dict[str, Any]) -> tuple[Module, dict[str, Any]]:
         model.load_state_dict(ckpt["model"])
     model.eval()
     return model, config
+
+
+def ensemble_classes(paths: Sequence[str], classes: Sequence[Sequence[str]]) -> list[str]:
+    """The class names an ensemble of the checkpoints `paths` shares (`classes[i]`: those of
+    paths[i]).
+
+    Raises:
+        RunError: a member trained on other classes than the first.
+    """
+    first = list(classes[0])
+    for path, names in zip(paths[1:], classes[1:]):
+        if list(names) != first:
+            raise RunError(f"{path} was trained on other classes than {paths[0]} ("
+                           f"{', '.join(list(names)[:4])}... vs {', '.join(first[:4])}...): an "
+                           f"ensemble averages the same classes")
+    return first
 
 
 def load_run(path: str | os.PathLike[str]) -> tuple[Module, dict[str, Any]]:
