@@ -188,11 +188,14 @@ def _open_folder(root: str | None, train: bool) -> ImageFolder:
         folder = ImageFolder(base)
     except FileNotFoundError as exc:
         raise RunError(f"cannot use {base} as an image folder: {exc}") from None
-    rank = np.zeros(len(folder.samples), np.int64)
-    for c in range(len(folder.classes)):
-        members = [i for i, (_, t) in enumerate(folder.samples) if t == c]
-        rank[members] = np.arange(len(members))
-    keep = [i for i in range(len(rank)) if (rank[i] % 5 == 4) != train]
+    # each image's rank within its class (in the folder's sorted order), one pass: a stable
+    # sort by class keeps that order, and a class's first position is where its run starts
+    targets = np.asarray(folder.targets, np.int64)
+    by_class = np.argsort(targets, kind="stable")
+    rank = np.empty_like(targets)
+    rank[by_class] = np.arange(len(targets)) - np.searchsorted(targets[by_class],
+                                                               targets[by_class])
+    keep = np.flatnonzero((rank % 5 == 4) != train).tolist()
     folder.samples = [folder.samples[i] for i in keep]
     folder.imgs = folder.samples
     folder.targets = [t for _, t in folder.samples]
