@@ -381,3 +381,27 @@ def test_syncbn_mpirun_two_ranks_equal_one_process_on_the_whole_batch(tmp_path, 
         assert got.tolist() == list(s) and len(got) == 6
     both = r0["sampler"].tolist() + r1["sampler"].tolist()
     assert sorted(set(both)) == list(range(11)) and len(both) == 12
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_sync_function_gradcheck_in_one_process(affine):
+    """The hand-derived backward of SyncBatchNormFunction against central differences (one
+    process: the allreduces are identities, the formulas are the global ones), for x, weight
+    and bias, on a (N, C, H, W) and a (N, C) input."""
+    from numcnn.autograd import gradcheck
+
+    rng = np.random.default_rng(5)
+    for shape in ((3, 2, 4, 3), (6, 3)):
+        c = shape[1]
+        x = numcnn.tensor(rng.standard_normal(shape), dtype=numcnn.float64, requires_grad=True)
+        inputs = [x]
+        if affine:
+            w = numcnn.tensor(rng.uniform(0.5, 1.5, c), dtype=numcnn.float64, requires_grad=True)
+            b = numcnn.tensor(rng.standard_normal(c), dtype=numcnn.float64, requires_grad=True)
+            inputs += [w, b]
+
+        def f(*args):
+            weight, bias = (args[1], args[2]) if affine else (None, None)
+            return SyncBatchNormFunction.apply(args[0], weight, bias, eps=1e-3)
+
+        assert gradcheck(f, inputs, eps=1e-6, atol=1e-7, rtol=1e-6)
